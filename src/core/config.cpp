@@ -1,0 +1,251 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+
+namespace secplat {
+namespace {
+
+Error bad_key(const std::string& key, const std::string& what) {
+  return Error::bad_request("config key " + key + ": " + what);
+}
+
+Result<int64_t> parse_int(const std::string& key, const std::string& v, int64_t lo, int64_t hi) {
+  if (v.empty()) return bad_key(key, "expected an integer, got an empty value");
+  std::size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(v, &pos, 10);
+  } catch (...) {
+    return bad_key(key, "expected an integer, got '" + v + "'");
+  }
+  if (pos != v.size()) return bad_key(key, "expected an integer, got '" + v + "'");
+  if (n < lo || n > hi)
+    return bad_key(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v);
+  return static_cast<int64_t>(n);
+}
+
+Result<bool> parse_bool(const std::string& key, const std::string& v) {
+  std::string l;
+  for (char c : v) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (l == "true" || l == "1" || l == "yes" || l == "on") return true;
+  if (l == "false" || l == "0" || l == "no" || l == "off") return false;
+  return bad_key(key, "expected true or false, got '" + v + "'");
+}
+
+std::vector<std::string> split_colon(const std::string& v) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : v) {
+    if (c == ':') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct Key {
+  const char* name;
+  std::function<Status(Config&, const std::string& key, const std::string& value)> set;
+};
+
+Key int_key(const char* name, int64_t lo, int64_t hi, std::function<void(Config&, int64_t)> assign) {
+  return Key{name, [lo, hi, assign](Config& c, const std::string& k, const std::string& v) -> Status {
+               auto n = parse_int(k, v, lo, hi);
+               if (!n) return std::move(n).take_error();
+               assign(c, *n);
+               return {};
+             }};
+}
+
+Key str_key(const char* name, std::function<void(Config&, const std::string&)> assign) {
+  return Key{name, [assign](Config& c, const std::string&, const std::string& v) -> Status {
+               assign(c, v);
+               return {};
+             }};
+}
+
+Key bool_key(const char* name, std::function<void(Config&, bool)> assign) {
+  return Key{name, [assign](Config& c, const std::string& k, const std::string& v) -> Status {
+               auto b = parse_bool(k, v);
+               if (!b) return std::move(b).take_error();
+               assign(c, *b);
+               return {};
+             }};
+}
+
+const std::vector<Key>& keys() {
+  constexpr int64_t kMaxI = std::numeric_limits<int32_t>::max();
+  static const std::vector<Key> k = {
+      str_key("listen", [](Config& c, const std::string& v) { c.listen = v; }),
+      str_key("data_dir", [](Config& c, const std::string& v) { c.data_dir = v; }),
+      str_key("database_url", [](Config& c, const std::string& v) { c.database_url = v; }),
+      str_key("redis_url", [](Config& c, const std::string& v) { c.redis_url = v; }),
+      str_key("admin_password", [](Config& c, const std::string& v) { c.admin_password = v; }),
+      str_key("log_level", [](Config& c, const std::string& v) { c.log_level = v; }),
+      str_key("allowed_source_roots",
+              [](Config& c, const std::string& v) { c.allowed_source_roots = split_colon(v); }),
+      bool_key("probe_allow_private", [](Config& c, bool v) { c.probe_allow_private = v; }),
+      int_key("http.max_body_bytes", 1, int64_t{1} << 34,
+              [](Config& c, int64_t v) { c.http.max_body_bytes = static_cast<std::size_t>(v); }),
+      int_key("http.max_header_bytes", 1024, 1 << 20,
+              [](Config& c, int64_t v) { c.http.max_header_bytes = static_cast<std::size_t>(v); }),
+      int_key("http.read_timeout_s", 1, 3600, [](Config& c, int64_t v) { c.http.read_timeout_s = int(v); }),
+      int_key("http.idle_timeout_s", 1, 3600, [](Config& c, int64_t v) { c.http.idle_timeout_s = int(v); }),
+      int_key("http.io_threads", 1, 256, [](Config& c, int64_t v) { c.http.io_threads = int(v); }),
+      int_key("http.worker_threads", 1, 1024, [](Config& c, int64_t v) { c.http.worker_threads = int(v); }),
+      int_key("http.worker_queue", 1, kMaxI, [](Config& c, int64_t v) { c.http.worker_queue = int(v); }),
+      int_key("http.max_connections", 1, kMaxI, [](Config& c, int64_t v) { c.http.max_connections = int(v); }),
+      int_key("http.shutdown_grace_s", 0, 3600, [](Config& c, int64_t v) { c.http.shutdown_grace_s = int(v); }),
+      bool_key("http.metrics_public", [](Config& c, bool v) { c.http.metrics_public = v; }),
+      str_key("auth.jwt_secret", [](Config& c, const std::string& v) { c.auth.jwt_secret = v; }),
+      int_key("auth.access_token_minutes", 1, 10080,
+              [](Config& c, int64_t v) { c.auth.access_token_minutes = int(v); }),
+      int_key("auth.refresh_token_minutes", 1, 525600,
+              [](Config& c, int64_t v) { c.auth.refresh_token_minutes = int(v); }),
+      int_key("auth.login_max_failures", 1, 1000, [](Config& c, int64_t v) { c.auth.login_max_failures = int(v); }),
+      int_key("auth.login_window_s", 1, 86400, [](Config& c, int64_t v) { c.auth.login_window_s = int(v); }),
+      int_key("queue.max_attempts", 1, 1000, [](Config& c, int64_t v) { c.queue.max_attempts = int(v); }),
+      int_key("queue.visibility_timeout_ms", 10, kMaxI,
+              [](Config& c, int64_t v) { c.queue.visibility_timeout_ms = v; }),
+      int_key("queue.backoff_base_ms", 0, kMaxI, [](Config& c, int64_t v) { c.queue.backoff_base_ms = v; }),
+      int_key("queue.backoff_max_ms", 0, kMaxI, [](Config& c, int64_t v) { c.queue.backoff_max_ms = v; }),
+      int_key("queue.max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.max_len = v; }),
+      int_key("queue.dlq_max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.dlq_max_len = v; }),
+      int_key("store.readers", 1, 64, [](Config& c, int64_t v) { c.store.readers = int(v); }),
+      int_key("store.busy_timeout_ms", 0, 600000, [](Config& c, int64_t v) { c.store.busy_timeout_ms = int(v); }),
+  };
+  return k;
+}
+
+const Key* find_key(const std::string& name) {
+  for (const auto& k : keys())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+// Flattens a YAML mapping into dotted keys. Sequences are joined with ':' (used by
+// allowed_source_roots); nested sequences or maps inside sequences are refused.
+Status flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      std::string full = prefix.empty() ? k : prefix + "." + k;
+      SECPLAT_TRY(flatten(it->second, full, out));
+    }
+    return {};
+  }
+  if (node.IsSequence()) {
+    std::string joined;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) return bad_key(prefix, "expected a list of strings");
+      if (!joined.empty()) joined.push_back(':');
+      joined += item.as<std::string>();
+    }
+    out[prefix] = joined;
+    return {};
+  }
+  if (node.IsNull()) {
+    out[prefix] = "";
+    return {};
+  }
+  out[prefix] = node.as<std::string>();
+  return {};
+}
+
+Status parse_listen(Config& c) {
+  auto colon = c.listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return bad_key("listen", "expected HOST:PORT, got '" + c.listen + "'");
+  std::string host = c.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = parse_int("listen", c.listen.substr(colon + 1), 0, 65535);
+  if (!port) return bad_key("listen", "expected HOST:PORT with a port 0..65535, got '" + c.listen + "'");
+  c.host = host;
+  c.port = static_cast<uint16_t>(*port);
+  return {};
+}
+
+}  // namespace
+
+std::string env_name_for(const std::string& key) {
+  std::string out = "SECPLAT_";
+  for (char ch : key) out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  return out;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const auto& k : keys()) out.emplace_back(k.name);
+  return out;
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
+                           const std::map<std::string, std::string>& flags) {
+  Config c;
+  std::string file = file_arg;
+  if (file.empty()) {
+    if (auto f = env("SECPLAT_CONFIG")) file = *f;
+  }
+  if (!file.empty()) {
+    std::map<std::string, std::string> flat;
+    try {
+      YAML::Node root = YAML::LoadFile(file);
+      if (!root.IsNull() && !root.IsMap()) return Error::bad_request("config file " + file + ": expected a mapping");
+      if (root.IsMap()) SECPLAT_TRY(flatten(root, "", flat));
+    } catch (const YAML::BadFile&) {
+      return Error::bad_request("config file " + file + ": cannot be read");
+    } catch (const YAML::Exception& e) {
+      return Error::bad_request("config file " + file + ": " + e.what());
+    }
+    for (const auto& [k, v] : flat) {
+      const Key* key = find_key(k);
+      if (!key) return bad_key(k, "unknown key in " + file);
+      SECPLAT_TRY(key->set(c, k, v));
+    }
+  }
+  for (const auto& k : keys()) {
+    if (auto v = env(env_name_for(k.name))) SECPLAT_TRY(k.set(c, k.name, *v));
+  }
+  for (const auto& [k, v] : flags) {
+    const Key* key = find_key(k);
+    if (!key) return bad_key(k, "unknown flag");
+    SECPLAT_TRY(key->set(c, k, v));
+  }
+  SECPLAT_TRY(parse_listen(c));
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "warning" &&
+      c.log_level != "error")
+    return bad_key("log_level", "expected debug, info, warn or error, got '" + c.log_level + "'");
+  if (c.data_dir.empty()) return bad_key("data_dir", "must not be empty");
+  if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 &&
+      c.database_url.rfind("postgres://", 0) != 0)
+    return bad_key("database_url", "expected a postgresql:// URL");
+  if (!c.database_url.empty())
+    return bad_key("database_url", "PostgreSQL is not supported by this build yet; unset it to use SQLite");
+  if (!c.redis_url.empty()) return bad_key("redis_url", "Redis is not supported by this build yet; unset it to use the local queue");
+  if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
+    return bad_key("auth.jwt_secret", "must be at least 32 characters");
+  if (c.auth.jwt_secret == "change_me") return bad_key("auth.jwt_secret", "the literal default is refused");
+  if (c.queue.backoff_max_ms < c.queue.backoff_base_ms)
+    return bad_key("queue.backoff_max_ms", "must not be smaller than queue.backoff_base_ms");
+  for (const auto& root : c.allowed_source_roots)
+    if (root.empty() || root.front() != '/')
+      return bad_key("allowed_source_roots", "every root must be an absolute path, got '" + root + "'");
+  return c;
+}
+
+}  // namespace secplat

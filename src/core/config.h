@@ -1,0 +1,87 @@
+// The one typed configuration of a secplat process.
+// Sources, later ones winning: secplat.yaml (--config / SECPLAT_CONFIG), SECPLAT_* environment,
+// command-line flags. Every key has an environment form: `http.max_body_bytes` is
+// SECPLAT_HTTP_MAX_BODY_BYTES. load_config() validates everything once and names the bad key.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace secplat {
+
+struct HttpConfig {
+  std::size_t max_body_bytes = 1 << 20;      // larger bodies → 413
+  std::size_t max_header_bytes = 16 << 10;   // larger header blocks → 431
+  int read_timeout_s = 30;                   // whole request must arrive within this (slowloris)
+  int idle_timeout_s = 75;                   // keep-alive connection with no request is closed
+  int io_threads = 2;
+  int worker_threads = 8;                    // bounded pool for handlers that touch the store
+  int worker_queue = 4096;                   // queued handler tasks beyond this → 503
+  int max_connections = 10000;
+  int shutdown_grace_s = 10;                 // drain time for in-flight requests on SIGTERM
+  bool metrics_public = false;
+};
+
+struct AuthConfig {
+  std::string jwt_secret;                    // empty = generated once and kept in <data_dir>/jwt.key
+  int access_token_minutes = 60;
+  int refresh_token_minutes = 43200;
+  int login_max_failures = 5;                // per user and per client address ...
+  int login_window_s = 60;                   // ... within this window, then 429 until it passes
+};
+
+struct QueueConfig {
+  int max_attempts = 5;                      // deliveries before a message goes to <stream>.dlq
+  int64_t visibility_timeout_ms = 120000;    // unacked for this long → reclaimable by another consumer
+  int64_t backoff_base_ms = 1000;            // retry delay = base·2^(attempts-1), jittered, capped
+  int64_t backoff_max_ms = 300000;
+  int64_t max_len = 100000;                  // per stream; oldest acked entries trimmed beyond
+  int64_t dlq_max_len = 10000;
+};
+
+struct StoreConfig {
+  int readers = 4;                           // SQLite read connections
+  int busy_timeout_ms = 5000;
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string host = "127.0.0.1";            // derived from listen
+  uint16_t port = 8080;                      // derived from listen (0 = pick a free port)
+  std::string data_dir = "./.secplat";
+  std::string database_url;                  // empty = SQLite in data_dir
+  std::string redis_url;                     // empty = local durable queue
+  std::string admin_password;                // empty = random, printed once on first start
+  std::string log_level = "info";
+  std::vector<std::string> allowed_source_roots;
+  bool probe_allow_private = false;
+  HttpConfig http;
+  AuthConfig auth;
+  QueueConfig queue;
+  StoreConfig store;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Reads the process environment.
+EnvLookup process_env();
+
+// file: YAML path or empty (then SECPLAT_CONFIG is consulted); flags: dotted key → value.
+// Errors are Errc::bad_request with a message naming the key, e.g.
+// "config key http.max_body_bytes: expected a positive integer, got 'abc'".
+Result<Config> load_config(const std::string& file, const EnvLookup& env,
+                           const std::map<std::string, std::string>& flags);
+
+// The dotted names of every key load_config() understands (for docs and --help).
+std::vector<std::string> config_keys();
+
+// `http.max_body_bytes` → `SECPLAT_HTTP_MAX_BODY_BYTES`.
+std::string env_name_for(const std::string& key);
+
+}  // namespace secplat

@@ -1,0 +1,97 @@
+// What a handler sees and returns, and the route table entry that binds them.
+// The route table is the single source for dispatch, per-route roles, metrics labels and
+// /openapi.json, so they cannot drift apart.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+
+namespace secplat::http {
+
+// Ordered: a route's min_role admits that role and every higher one.
+enum class Role { viewer = 1, analyst = 2, admin = 3 };
+const char* role_name(Role r);
+std::optional<Role> parse_role(std::string_view s);
+
+enum class Access { public_route, viewer, analyst, admin };
+
+struct Principal {
+  std::string subject;      // username, or "apikey:<name>"
+  Role role = Role::viewer;
+  std::string kind;         // "user" or "api_key"
+  int64_t user_id = 0;      // users.id for kind "user", api_keys.id for "api_key"
+};
+
+struct Request {
+  std::string method;       // "GET", ...
+  std::string target;       // raw request target
+  std::string path;         // percent-decoded path, valid UTF-8
+  std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
+  std::vector<std::pair<std::string, std::string>> params;   // path parameters by template name
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  std::string request_id;
+  std::string client_ip;
+  std::string route;        // matched template, e.g. "/auth/users/{username}"
+  std::optional<Principal> principal;
+
+  // First value or nullopt. Names compare case-insensitively for headers.
+  std::optional<std::string> header(std::string_view name) const;
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::string param(std::string_view name) const;  // "" if absent
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response json(int status, const nlohmann::json& body);
+  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response no_content();
+};
+
+using Handler = std::function<Result<Response>(Request&)>;
+
+class WsSession;
+// Called on a worker thread once the upgrade succeeded; keep the shared_ptr to keep sending.
+using WsHandler = std::function<void(const std::shared_ptr<WsSession>&, const Request&)>;
+
+struct RouteDoc {
+  std::string summary;
+  std::string tag;
+  std::string request_schema;   // JSON Schema text for the body, "" if none
+  std::string response_schema;  // JSON Schema text for a 2xx body, "" if unspecified
+  std::vector<std::string> query_params;
+  int success_status = 200;
+};
+
+struct Route {
+  std::string method;           // "GET", "POST", ...
+  std::string path;             // template: "/auth/users/{username}"
+  Access access = Access::viewer;
+  Handler handler;              // HTTP handler (null for WebSocket routes)
+  WsHandler ws_handler;         // set for WebSocket routes (method "GET")
+  bool inline_io = false;       // true only for handlers that never block (e.g. /health)
+  RouteDoc doc;
+};
+
+// Validates a bearer credential (JWT or API key). Runs on a worker thread (may hit the store).
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  // Errc::unauthorized with a client-safe message when the credential is not acceptable.
+  virtual Result<Principal> authenticate(std::string_view bearer) = 0;
+};
+
+}  // namespace secplat::http

@@ -1,0 +1,101 @@
+// The `Db` port: the only way domain code reaches persistent state.
+//
+// SQL written against this port is portable between the SQLite and (future) PostgreSQL adapters:
+//   * placeholders are $1, $2, ... (both engines accept them);
+//   * time is epoch milliseconds in BIGINT columns (or RFC 3339 text), never engine time types;
+//   * JSON is stored as TEXT;
+//   * INSERT ... ON CONFLICT ... DO UPDATE ... RETURNING, LIMIT/OFFSET, CTEs are fine;
+//   * DDL differences are confined to migrations, which are given per dialect.
+//
+// Threading: a Db is shared by all threads. query()/exec() outside a transaction may run on any
+// reader/writer connection; transact() serialises writers and gives the callback exclusive use of
+// one connection until it returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/error.h"
+
+namespace secplat::store {
+
+// A bound parameter or a column value.
+using Value = std::variant<std::monostate, int64_t, double, std::string>;
+
+inline Value null() { return std::monostate{}; }
+
+class Row {
+ public:
+  Row(std::shared_ptr<const std::vector<std::string>> names, std::vector<Value> values)
+      : names_(std::move(names)), values_(std::move(values)) {}
+
+  std::size_t size() const { return values_.size(); }
+  const Value& at(std::size_t i) const { return values_.at(i); }
+  const Value& at(std::string_view column) const;  // throws std::out_of_range for an unknown column
+  bool is_null(std::string_view column) const { return std::holds_alternative<std::monostate>(at(column)); }
+  // Typed accessors. Integers read from a REAL or text column are converted; NULL gives the fallback.
+  int64_t i64(std::string_view column, int64_t fallback = 0) const;
+  double f64(std::string_view column, double fallback = 0) const;
+  std::string str(std::string_view column, std::string fallback = {}) const;
+  std::optional<int64_t> opt_i64(std::string_view column) const;
+  std::optional<std::string> opt_str(std::string_view column) const;
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> names_;
+  std::vector<Value> values_;
+};
+
+using Rows = std::vector<Row>;
+using Params = std::vector<Value>;
+
+enum class Dialect { sqlite, postgres };
+
+// Errors: a UNIQUE/PK violation is Errc::conflict; a locked/busy database past the busy timeout or a
+// lost connection is Errc::unavailable (retryable); malformed SQL is Errc::internal.
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
+  // Returns the number of rows changed.
+  virtual Result<int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+};
+
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual Dialect dialect() const = 0;
+
+  // Single statements in their own implicit transaction (reads go to a reader connection).
+  virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
+  virtual Result<int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+
+  // Runs fn inside one write transaction. Commits if fn returns ok, rolls back otherwise
+  // (and if fn throws). Nested calls from inside fn are a programming error.
+  virtual Status transact(const std::function<Status(Tx&)>& fn) = 0;
+
+  // True if a trivial write round-trip succeeds (for /ready).
+  virtual Status check_writable() = 0;
+};
+
+// A schema step. Applied in version order, each in its own transaction, recorded in
+// schema_migrations(version, name, applied_at). Versions are never reused or edited once released.
+struct Migration {
+  int version;
+  std::string name;
+  std::string sqlite_sql;    // may hold several statements separated by ';'
+  std::string postgres_sql;  // same schema in PostgreSQL DDL
+};
+
+// Applies the migrations not yet recorded. Fails (and applies nothing further) on the first error.
+Status migrate(Db& db, const std::vector<Migration>& migrations);
+
+// The versions recorded as applied, ascending.
+Result<std::vector<int>> applied_migrations(Db& db);
+
+}  // namespace secplat::store

@@ -1,0 +1,82 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+using namespace secplat;
+
+namespace {
+EnvLookup env_of(std::map<std::string, std::string> m) {
+  return [m](const std::string& k) -> std::optional<std::string> {
+    auto it = m.find(k);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/secplat-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+}  // namespace
+
+TEST(Config, DefaultsAreUsable) {
+  auto c = load_config("", env_of({}), {});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->host, "127.0.0.1");
+  EXPECT_EQ(c->port, 8080);
+  EXPECT_EQ(c->data_dir, "./.secplat");
+  EXPECT_TRUE(c->allowed_source_roots.empty());
+  EXPECT_FALSE(c->probe_allow_private);
+}
+
+TEST(Config, FileThenEnvThenFlags) {
+  std::string f = write_temp("listen: 127.0.0.1:9000\nhttp:\n  max_body_bytes: 2048\nallowed_source_roots: [/srv/a, /srv/b]\n");
+  auto c = load_config(f, env_of({{"SECPLAT_HTTP_MAX_BODY_BYTES", "4096"}, {"SECPLAT_LISTEN", "127.0.0.1:9001"}}),
+                       {{"listen", "0.0.0.0:9002"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->http.max_body_bytes, 4096u);
+  EXPECT_EQ(c->port, 9002);
+  EXPECT_EQ(c->host, "0.0.0.0");
+  ASSERT_EQ(c->allowed_source_roots.size(), 2u);
+  EXPECT_EQ(c->allowed_source_roots[1], "/srv/b");
+  std::remove(f.c_str());
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  auto bad_env = load_config("", env_of({{"SECPLAT_HTTP_MAX_BODY_BYTES", "lots"}}), {});
+  ASSERT_FALSE(bad_env.ok());
+  EXPECT_NE(bad_env.error().message.find("http.max_body_bytes"), std::string::npos);
+
+  std::string f = write_temp("http:\n  max_bodyy_bytes: 1\n");
+  auto unknown = load_config(f, env_of({}), {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("http.max_bodyy_bytes"), std::string::npos);
+  std::remove(f.c_str());
+
+  auto listen = load_config("", env_of({{"SECPLAT_LISTEN", "nohostport"}}), {});
+  ASSERT_FALSE(listen.ok());
+  EXPECT_NE(listen.error().message.find("listen"), std::string::npos);
+
+  auto weak = load_config("", env_of({{"SECPLAT_AUTH_JWT_SECRET", "change_me"}}), {});
+  ASSERT_FALSE(weak.ok());
+  EXPECT_NE(weak.error().message.find("auth.jwt_secret"), std::string::npos);
+
+  auto rel = load_config("", env_of({{"SECPLAT_ALLOWED_SOURCE_ROOTS", "relative/path"}}), {});
+  ASSERT_FALSE(rel.ok());
+  EXPECT_NE(rel.error().message.find("allowed_source_roots"), std::string::npos);
+}
+
+TEST(Config, EnvNamesFollowTheKeys) {
+  EXPECT_EQ(env_name_for("http.max_body_bytes"), "SECPLAT_HTTP_MAX_BODY_BYTES");
+  EXPECT_EQ(env_name_for("probe_allow_private"), "SECPLAT_PROBE_ALLOW_PRIVATE");
+}
