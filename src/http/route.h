@@ -76,6 +76,15 @@ struct RouteDoc {
   int success_status = 200;
 };
 
+// Per-WebSocket-route limits. The outbound queue is bounded so a slow subscriber costs at most
+// this much memory: overflowing it closes the session with 1008 ("subscriber too slow").
+struct WsLimits {
+  std::size_t max_queued_messages = 1024;
+  std::size_t max_queued_bytes = 8 << 20;
+  std::size_t max_message_bytes = 1 << 20;  // inbound frames larger than this close the session
+  int idle_timeout_s = 300;                 // a ping goes out after half of this with no traffic
+};
+
 struct Route {
   std::string method;           // "GET", "POST", ...
   std::string path;             // template: "/auth/users/{username}"
@@ -84,6 +93,7 @@ struct Route {
   WsHandler ws_handler;         // set for WebSocket routes (method "GET")
   bool inline_io = false;       // true only for handlers that never block (e.g. /health)
   RouteDoc doc;
+  WsLimits ws_limits;           // only for WebSocket routes
 };
 
 // Validates a bearer credential (JWT or API key). Runs on a worker thread (may hit the store).

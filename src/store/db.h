@@ -64,6 +64,9 @@ class Tx {
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
   // Returns the number of rows changed.
   virtual Result<int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+  // Runs several ';'-separated statements without parameters (migrations). The default splits
+  // with split_sql_script() (store/sql_script.h); adapters may use their engine's own parser.
+  virtual Status exec_script(std::string_view sql);
 };
 
 class Db {

@@ -2,7 +2,9 @@
 // reader connections, a prepared-statement cache per connection.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "store/db.h"
@@ -15,6 +17,17 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
 };
 
+// Opens (creating if missing) the database file; its directory must exist. Sets WAL journal,
+// synchronous=NORMAL, foreign_keys=ON and the busy timeout on every connection.
 Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options);
+
+// Prepared-statement cache counters summed over all connections (for metrics and tests).
+struct SqliteStats {
+  int64_t statements_prepared = 0;  // cache misses: a statement was compiled
+  int64_t statement_cache_hits = 0;
+};
+
+// The counters of a Db made by open_sqlite(); nullopt for any other Db.
+std::optional<SqliteStats> sqlite_stats(const Db& db);
 
 }  // namespace secplat::store

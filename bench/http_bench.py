@@ -1,0 +1,126 @@
+"""HTTP benchmark: secplat vs the seed's FastAPI stack (../shared/anchors), same wrk load, same run.
+
+Prints requests/s and p99 latency for each, the ratio, secplat's idle RSS and its start-up-to-ready
+time. Figures, not assertions: speed is measured here, never in tests.
+
+Usage: bench/run.sh [--duration 5] [--connections 64] [--anchor-dir ../shared/anchors]
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BINARY = os.path.join(ROOT, "build", "secplat")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.002)
+    raise RuntimeError(f"{url} not ready after {timeout}s")
+
+
+def start_secplat(data_dir):
+    port = free_port()
+    env = dict(os.environ, SECPLAT_ADMIN_PASSWORD="bench-admin-password", SECPLAT_LOG_LEVEL="warn")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/ready")
+    return proc, port, time.monotonic() - t0
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def wrk(url, duration, connections, threads=2, script=None):
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if script:
+        cmd[1:1] = ["-s", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--anchor-dir", default=os.path.join(ROOT, "..", "shared", "anchors"))
+    ap.add_argument("--startup-runs", type=int, default=7)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="secplat-bench-") as tmp:
+        # Start-up to ready: first start creates the store; later starts reopen it (the usual case).
+        times = []
+        for i in range(args.startup_runs):
+            proc, _, took = start_secplat(os.path.join(tmp, "startup"))
+            times.append(took * 1000)
+            stop(proc)
+        proc, port, _ = start_secplat(os.path.join(tmp, "serve"))
+        time.sleep(1.0)
+        idle_rss = rss_kib(proc.pid)
+
+        anchor_port = free_port()
+        anchor_env = dict(os.environ, ANCHOR_DB=os.path.join(tmp, "anchor.db"), ANCHOR_ASSETS="1000")
+        anchor = subprocess.Popen(
+            ["/usr/bin/python3", "-m", "uvicorn", "fastapi_posture:app", "--app-dir", args.anchor_dir,
+             "--host", "127.0.0.1", "--port", str(anchor_port), "--workers", "2", "--log-level", "warning"],
+            env=anchor_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_http(f"http://127.0.0.1:{anchor_port}/health")
+            ours = wrk(f"http://127.0.0.1:{port}/health", args.duration, args.connections)
+            theirs = wrk(f"http://127.0.0.1:{anchor_port}/health", args.duration, args.connections)
+            loaded_rss = rss_kib(proc.pid)
+        finally:
+            stop(anchor)
+            stop(proc)
+
+    print(f"GET /health  wrk -t2 -c{args.connections} -d{args.duration}s (server and wrk share this machine)")
+    print(f"  secplat : {ours[0]:>10.0f} req/s   p99 {ours[1]:7.2f} ms   non-2xx {ours[2]}")
+    print(f"  anchor  : {theirs[0]:>10.0f} req/s   p99 {theirs[1]:7.2f} ms   non-2xx {theirs[2]}  (FastAPI, 2 workers)")
+    print(f"  ratio   : {ours[0] / theirs[0]:.1f}x requests/s (target >= 30x), secplat p99 target < 5 ms")
+    print(f"secplat RSS idle {idle_rss / 1024:.1f} MiB (target < 30), after load {loaded_rss / 1024:.1f} MiB")
+    print(f"start-up to ready: median {statistics.median(times):.0f} ms, min {min(times):.0f}, "
+          f"max {max(times):.0f} over {len(times)} starts (target < 200 ms)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

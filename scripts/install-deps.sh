@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SecPlat needs to build, test and run. Idempotent and quiet when
+# everything is already there. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake ninja-build ccache pkg-config git make
+  libboost-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libargon2-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
+  curl procps python3 python3-websockets
+)
+# Benchmarks only (make bench): the load generator and the FastAPI anchor.
+if [[ "${1:-}" == "--bench" ]]; then
+  PACKAGES+=(wrk python3-fastapi python3-uvicorn)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

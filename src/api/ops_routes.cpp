@@ -1,0 +1,170 @@
+#include "api/ops_routes.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "queue/queue.h"
+#include "queue/streams.h"
+#include "store/db.h"
+
+namespace secplat::api {
+namespace {
+
+const int64_t g_started_ms = steady_ms();
+
+long resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+Json pending_json(const queue::PendingSummary& p) {
+  Json j = {{"pending", p.pending}, {"min_id", nullptr}, {"max_id", nullptr}, {"oldest_idle_ms", nullptr}};
+  if (p.min_id) j["min_id"] = *p.min_id;
+  if (p.max_id) j["max_id"] = *p.max_id;
+  if (p.oldest_idle_ms) j["oldest_idle_ms"] = *p.oldest_idle_ms;
+  return j;
+}
+
+}  // namespace
+
+std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx) {
+  std::vector<http::Route> routes;
+
+  http::Route health;
+  health.method = "GET";
+  health.path = "/health";
+  health.access = http::Access::public_route;
+  health.inline_io = true;  // liveness only: no store, no locks
+  health.handler = [](http::Request&) -> Result<http::Response> {
+    http::Response r;
+    r.body = R"({"status":"ok"})";
+    return r;
+  };
+  health.doc = {"Liveness: the process answers", "ops", "", R"({"type":"object"})", {}, 200};
+  routes.push_back(std::move(health));
+
+  http::Route ready;
+  ready.method = "GET";
+  ready.path = "/ready";
+  ready.access = http::Access::public_route;
+  ready.handler = [ctx](http::Request& req) -> Result<http::Response> {
+    Json checks = Json::object();
+    bool ok = true;
+    if (auto s = ctx->db->check_writable(); s.ok()) {
+      checks["store"] = "ok";
+    } else {
+      ok = false;
+      checks["store"] = "error";  // details go to the log, not to an unauthenticated caller
+      log::warn("readiness check failed", {log::str("check", "store"), log::str("error", s.error().message),
+                                           log::str("request_id", req.request_id)});
+    }
+    if (auto s = ctx->queue->ping(); s.ok()) {
+      checks["queue"] = "ok";
+    } else {
+      ok = false;
+      checks["queue"] = "error";
+      log::warn("readiness check failed", {log::str("check", "queue"), log::str("error", s.error().message),
+                                           log::str("request_id", req.request_id)});
+    }
+    return http::Response::json(ok ? 200 : 503, Json{{"status", ok ? "ok" : "degraded"}, {"checks", checks}});
+  };
+  ready.doc = {"Readiness: the store is writable and the queue answers", "ops", "", "", {}, 200};
+  routes.push_back(std::move(ready));
+
+  http::Route metrics;
+  metrics.method = "GET";
+  metrics.path = "/metrics";
+  metrics.access = ctx->metrics_public ? http::Access::public_route : http::Access::viewer;
+  metrics.handler = [ctx](http::Request&) -> Result<http::Response> {
+    return http::Response::text(200, ctx->metrics->render(), "text/plain; version=0.0.4; charset=utf-8");
+  };
+  metrics.doc = {"Prometheus metrics (text format 0.0.4)", "ops", "", "", {}, 200};
+  routes.push_back(std::move(metrics));
+
+  http::Route qh;
+  qh.method = "GET";
+  qh.path = "/queue/health";
+  qh.access = http::Access::viewer;
+  qh.handler = [ctx](http::Request&) -> Result<http::Response> {
+    Json streams = Json::object(), dlq = Json::object(), pending = Json::object();
+    for (const auto& sg : queue::kStreams) {
+      std::string name(sg.stream);
+      auto st = ctx->queue->stats(name);
+      if (!st) return Error::unavailable("queue unavailable");
+      streams[name] = st->length;
+      dlq[name + ".dlq"] = st->dlq_length;
+      Json groups = Json::object();
+      for (const auto& [g, p] : st->groups) groups[g] = pending_json(p);
+      if (!groups.contains(std::string(sg.group))) groups[std::string(sg.group)] = pending_json({});
+      pending[name] = groups;
+    }
+    return http::Response::json(200, Json{{"queue", "ok"},
+                                          {"backend", "local"},
+                                          {"streams", streams},
+                                          {"dlq_streams", dlq},
+                                          {"pending", pending}});
+  };
+  qh.doc = {"Stream lengths, dead letters and pending entries per consumer group", "ops", "", "", {}, 200};
+  routes.push_back(std::move(qh));
+
+  http::Route openapi;
+  openapi.method = "GET";
+  openapi.path = "/openapi.json";
+  openapi.access = http::Access::viewer;
+  openapi.handler = [ctx](http::Request&) -> Result<http::Response> {
+    http::Response r;
+    r.body = *ctx->openapi;
+    return r;
+  };
+  openapi.doc = {"This API's OpenAPI 3.1 document, generated from the route table", "ops", "", "", {}, 200};
+  routes.push_back(std::move(openapi));
+  return routes;
+}
+
+void register_process_metrics(Metrics& metrics, queue::Queue* q) {
+  metrics.add_collector([q](std::string& out) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                  "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
+                  "# HELP process_uptime_seconds Seconds since the process started.\n"
+                  "# TYPE process_uptime_seconds gauge\nprocess_uptime_seconds %.3f\n",
+                  resident_bytes(), static_cast<double>(steady_ms() - g_started_ms) / 1000.0);
+    out += buf;
+    if (!q) return;
+    std::string len = "# HELP secplat_queue_length Entries in the stream.\n# TYPE secplat_queue_length gauge\n";
+    std::string dlq =
+        "# HELP secplat_queue_dlq_length Entries in the stream's dead-letter stream.\n"
+        "# TYPE secplat_queue_dlq_length gauge\n";
+    std::string pend =
+        "# HELP secplat_queue_pending Delivered but unacknowledged messages per group.\n"
+        "# TYPE secplat_queue_pending gauge\n";
+    std::string idle =
+        "# HELP secplat_queue_oldest_pending_idle_seconds Age of the oldest unacknowledged delivery.\n"
+        "# TYPE secplat_queue_oldest_pending_idle_seconds gauge\n";
+    for (const auto& sg : queue::kStreams) {
+      std::string name(sg.stream);
+      auto st = q->stats(name);
+      if (!st) continue;
+      len += "secplat_queue_length{stream=\"" + name + "\"} " + std::to_string(st->length) + "\n";
+      dlq += "secplat_queue_dlq_length{stream=\"" + name + "\"} " + std::to_string(st->dlq_length) + "\n";
+      for (const auto& [g, p] : st->groups) {
+        std::string labels = "{stream=\"" + name + "\",group=\"" + g + "\"} ";
+        pend += "secplat_queue_pending" + labels + std::to_string(p.pending) + "\n";
+        idle += "secplat_queue_oldest_pending_idle_seconds" + labels +
+                std::to_string(static_cast<double>(p.oldest_idle_ms.value_or(0)) / 1000.0) + "\n";
+      }
+    }
+    out += len + dlq + pend + idle;
+  });
+}
+
+}  // namespace secplat::api

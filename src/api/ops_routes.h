@@ -1,0 +1,36 @@
+// Operational routes: /health, /ready, /metrics, /queue/health, /openapi.json.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/route.h"
+
+namespace secplat {
+class Metrics;
+namespace store {
+class Db;
+}
+namespace queue {
+class Queue;
+}
+}  // namespace secplat
+
+namespace secplat::api {
+
+struct OpsContext {
+  store::Db* db = nullptr;
+  queue::Queue* queue = nullptr;
+  Metrics* metrics = nullptr;
+  bool metrics_public = false;
+  // Filled once the whole route table is known (the document describes every route, itself included).
+  std::shared_ptr<const std::string> openapi;
+};
+
+std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx);
+
+// Adds process and queue gauges to `metrics`, computed at scrape time.
+void register_process_metrics(Metrics& metrics, queue::Queue* queue);
+
+}  // namespace secplat::api

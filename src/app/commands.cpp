@@ -1,0 +1,172 @@
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "api/audit_routes.h"
+#include "api/auth_routes.h"
+#include "api/ops_routes.h"
+#include "app/commands.h"
+#include "app/platform.h"
+#include "auth/bootstrap.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/openapi.h"
+#include "http/server.h"
+
+namespace secplat::app {
+namespace {
+
+// Loads the config with the flags on top; prints the error and returns nullopt on failure.
+std::optional<Config> load(const CommonFlags& f) {
+  std::map<std::string, std::string> flags;
+  if (!f.listen.empty()) flags["listen"] = f.listen;
+  if (!f.data_dir.empty()) flags["data_dir"] = f.data_dir;
+  if (!f.log_level.empty()) flags["log_level"] = f.log_level;
+  auto c = load_config(f.config_file, process_env(), flags);
+  if (!c) {
+    std::fprintf(stderr, "secplat: %s\n", c.error().message.c_str());
+    return std::nullopt;
+  }
+  log::Level lvl = log::Level::info;
+  log::parse_level(c->log_level, lvl);
+  log::set_level(lvl);
+  return std::move(*c);
+}
+
+// SIGINT/SIGTERM are blocked in every thread and taken synchronously by the main thread.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::string read_new_password() {
+  if (const char* p = std::getenv("SECPLAT_NEW_PASSWORD"); p && *p) return p;
+  std::string line;
+  std::getline(std::cin, line);
+  return line;
+}
+
+}  // namespace
+
+int run_serve(const CommonFlags& flags) {
+  const int64_t t0 = steady_ms();
+  auto config = load(flags);
+  if (!config) return 2;
+  log::set_service("secplat");
+  sigset_t stop_signals = block_stop_signals();  // before any thread starts
+
+  auto platform = open_platform(*config);
+  if (!platform) {
+    log::error("start-up failed", {log::str("error", platform.error().message)});
+    return 1;
+  }
+  Platform& p = **platform;
+
+  auto admin = auth::bootstrap_admin(*p.users, *p.audit, config->admin_password);
+  if (!admin) {
+    log::error("start-up failed", {log::str("error", "admin bootstrap: " + admin.error().message)});
+    return 1;
+  }
+
+  auto ops = std::make_shared<api::OpsContext>();
+  ops->db = p.db.get();
+  ops->queue = p.queue.get();
+  ops->metrics = &p.metrics;
+  ops->metrics_public = config->http.metrics_public;
+  api::register_process_metrics(p.metrics, p.queue.get());
+
+  std::vector<http::Route> routes = api::ops_routes(ops);
+  for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get()}))
+    routes.push_back(std::move(r));
+  for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
+  ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
+
+  http::Server server({config->host, config->port, config->http}, std::move(routes), p.authenticator.get(),
+                      &p.metrics);
+  auto port = server.start();
+  if (!port) {
+    log::error("start-up failed", {log::str("error", "listen " + config->listen + ": " + port.error().message)});
+    return 1;
+  }
+  std::string url = "http://" + config->host + ":" + std::to_string(*port);
+  log::info("secplat serving", {log::str("url", url), log::str("data_dir", config->data_dir),
+                                log::integer("startup_ms", steady_ms() - t0)});
+  std::printf("SecPlat is running at %s\n", url.c_str());
+  if (*admin) {
+    // Printed once, on the start that created the account; never logged.
+    std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
+                (*admin)->c_str());
+  }
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
+  server.shutdown();
+  server.wait();
+  log::info("stopped");
+  return 0;
+}
+
+int run_migrate(const CommonFlags& flags) {
+  auto config = load(flags);
+  if (!config) return 2;
+  auto platform = open_platform(*config);  // opening applies the migrations
+  if (!platform) {
+    std::fprintf(stderr, "secplat: %s\n", platform.error().message.c_str());
+    return 1;
+  }
+  auto applied = store::applied_migrations(*(*platform)->db);
+  if (!applied) {
+    std::fprintf(stderr, "secplat: %s\n", applied.error().message.c_str());
+    return 1;
+  }
+  std::printf("schema up to date: %zu migrations applied\n", applied->size());
+  return 0;
+}
+
+int run_user_password(const CommonFlags& flags, const std::string& username,
+                      const std::optional<std::string>& create_role) {
+  auto config = load(flags);
+  if (!config) return 2;
+  auto platform = open_platform(*config);
+  if (!platform) {
+    std::fprintf(stderr, "secplat: %s\n", platform.error().message.c_str());
+    return 1;
+  }
+  Platform& p = **platform;
+  std::string password = read_new_password();
+  auth::Actor actor{"cli", ""};
+  if (create_role) {
+    auth::NewUser nu;
+    nu.username = username;
+    nu.role = *auth::role_from_string(*create_role);
+    nu.password = password;
+    auto u = p.accounts->create(nu, actor);
+    if (!u) {
+      std::fprintf(stderr, "secplat: %s\n", u.error().message.c_str());
+      return u.error().code == Errc::bad_request || u.error().code == Errc::conflict ? 2 : 1;
+    }
+    std::printf("created user %s (%s)\n", username.c_str(), create_role->c_str());
+    return 0;
+  }
+  auto u = p.accounts->reset_password(username, password, actor);
+  if (!u) {
+    std::fprintf(stderr, "secplat: %s\n", u.error().message.c_str());
+    return u.error().code == Errc::internal || u.error().code == Errc::unavailable ? 1 : 2;
+  }
+  std::printf("password of %s reset; the user is enabled\n", username.c_str());
+  return 0;
+}
+
+}  // namespace secplat::app

@@ -1,0 +1,71 @@
+#include "app/platform.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "auth/migrations.h"
+#include "auth/bootstrap.h"
+#include "queue/local_queue.h"
+#include "queue/streams.h"
+#include "store/sqlite_db.h"
+
+namespace secplat::app {
+
+std::vector<store::Migration> all_migrations() {
+  std::vector<store::Migration> all = auth::auth_migrations();
+  for (auto& m : queue::local_queue_migrations()) all.push_back(std::move(m));
+  return all;
+}
+
+static Status make_data_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error::internal("data_dir " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);  // keys and the database live here
+  return {};
+}
+
+Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
+  auto p = std::make_unique<Platform>();
+  p->config = config;
+  SECPLAT_TRY(make_data_dir(config.data_dir));
+
+  auto db = store::open_sqlite({config.data_dir + "/secplat.db", config.store.readers, config.store.busy_timeout_ms});
+  if (!db) return Error::internal("store: " + db.error().message);
+  p->db = std::move(*db);
+  if (auto s = store::migrate(*p->db, all_migrations()); !s.ok())
+    return Error::internal("store migration: " + s.error().message);
+
+  queue::LocalQueueOptions qo;
+  qo.retry = {config.queue.max_attempts, config.queue.backoff_base_ms, config.queue.backoff_max_ms};
+  qo.visibility_timeout_ms = config.queue.visibility_timeout_ms;
+  qo.max_len = config.queue.max_len;
+  qo.dlq_max_len = config.queue.dlq_max_len;
+  qo.clock = &p->clock;
+  auto q = queue::open_local_queue(*p->db, qo);
+  if (!q) return Error::internal("queue: " + q.error().message);
+  p->queue = std::move(*q);
+  for (const auto& sg : queue::kStreams)
+    if (auto s = p->queue->ensure_group(std::string(sg.stream), std::string(sg.group)); !s.ok())
+      return Error::internal("queue: " + s.error().message);
+
+  auto secret = auth::load_or_create_jwt_secret(config.data_dir, config.auth.jwt_secret);
+  if (!secret) return Error::internal("auth.jwt_secret: " + secret.error().message);
+
+  const auto& a = config.auth;
+  p->audit = std::make_unique<auth::AuditLog>(*p->db, p->clock);
+  p->users = std::make_unique<auth::UserRepo>(*p->db, p->clock);
+  p->refresh_tokens =
+      std::make_unique<auth::RefreshTokens>(*p->db, p->clock, int64_t{a.refresh_token_minutes} * 60 * 1000);
+  p->api_keys = std::make_unique<auth::ApiKeys>(*p->db, p->clock, *p->audit);
+  p->login_limiter = std::make_unique<auth::LoginLimiter>(p->clock, a.login_max_failures, a.login_window_s);
+  p->access_tokens = std::make_unique<auth::AccessTokens>(*secret, p->clock, a.access_token_minutes);
+  p->logins = std::make_unique<auth::LoginService>(*p->users, *p->refresh_tokens, *p->login_limiter,
+                                                   *p->access_tokens, *p->audit);
+  p->accounts = std::make_unique<auth::UserAccounts>(*p->db, *p->users, *p->refresh_tokens, *p->audit);
+  p->authenticator = std::make_unique<auth::AuthService>(*p->access_tokens, *p->users, *p->api_keys);
+  return p;
+}
+
+}  // namespace secplat::app

@@ -1,0 +1,53 @@
+// The composition root: opens the adapters chosen by the config and builds the domain services
+// on them. Only app/ knows which adapters exist.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/access_tokens.h"
+#include "auth/api_keys.h"
+#include "auth/audit_log.h"
+#include "auth/auth_service.h"
+#include "auth/login_limiter.h"
+#include "auth/login_service.h"
+#include "auth/refresh_tokens.h"
+#include "auth/user_accounts.h"
+#include "auth/user_repo.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "queue/queue.h"
+#include "store/db.h"
+
+namespace secplat::app {
+
+// Members are declared in dependency order, so destruction runs services first, store last.
+struct Platform {
+  Config config;
+  SystemClock clock;
+  Metrics metrics;
+  std::unique_ptr<store::Db> db;
+  std::unique_ptr<queue::Queue> queue;
+
+  std::unique_ptr<auth::AuditLog> audit;
+  std::unique_ptr<auth::UserRepo> users;
+  std::unique_ptr<auth::RefreshTokens> refresh_tokens;
+  std::unique_ptr<auth::ApiKeys> api_keys;
+  std::unique_ptr<auth::LoginLimiter> login_limiter;
+  std::unique_ptr<auth::AccessTokens> access_tokens;
+  std::unique_ptr<auth::LoginService> logins;
+  std::unique_ptr<auth::UserAccounts> accounts;
+  std::unique_ptr<auth::AuthService> authenticator;
+};
+
+// Every migration of every module, in one list (versions are unique across modules).
+std::vector<store::Migration> all_migrations();
+
+// Creates the data dir (0700), opens and migrates the store, opens the queue and builds the
+// services. Errors name what failed ("store: ...").
+Result<std::unique_ptr<Platform>> open_platform(const Config& config);
+
+}  // namespace secplat::app

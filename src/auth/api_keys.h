@@ -1,0 +1,59 @@
+// Long-lived credentials for scripts and services (table `api_keys`). A key is `spk_` + 43
+// URL-safe random characters (256 bits); only its sha256 is stored (a high-entropy key needs no
+// slow hash), so the raw key is shown exactly once, when created.
+//
+// Threading: safe to share between threads (state lives in the Db).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/audit_log.h"
+#include "core/clock.h"
+#include "http/route.h"
+#include "store/db.h"
+
+namespace secplat::auth {
+
+struct ApiKey {
+  int64_t id = 0;
+  std::string name;
+  std::string prefix;  // first characters of the raw key, for recognising it in lists
+  http::Role role = http::Role::viewer;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> last_used_at_ms;
+  std::optional<int64_t> revoked_at_ms;
+};
+
+struct CreatedApiKey {
+  ApiKey key;
+  std::string raw_key;  // never stored; give it to the caller once
+};
+
+class ApiKeys {
+ public:
+  ApiKeys(store::Db& db, const Clock& clock, AuditLog& audit) : db_(db), clock_(clock), audit_(audit) {}
+
+  // Errc::conflict "api key name already exists". Audits `apikey.create`.
+  Result<CreatedApiKey> create(const std::string& name, http::Role role, const Actor& actor);
+  Result<std::vector<ApiKey>> list();  // ordered by id; no secrets
+  // Errc::not_found "api key not found". Revoking twice is harmless. Audits `apikey.revoke`.
+  Result<ApiKey> revoke(int64_t id, const Actor& actor);
+
+  // The active (not revoked) key for a raw `spk_...` string, or nullopt. Records last_used_at, at
+  // most once a minute per key so authentication does not write on every request.
+  Result<std::optional<ApiKey>> find_active(std::string_view raw_key);
+
+  static constexpr std::string_view kPrefix = "spk_";
+
+ private:
+  store::Db& db_;
+  const Clock& clock_;
+  AuditLog& audit_;
+};
+
+}  // namespace secplat::auth

@@ -1,0 +1,35 @@
+// The platform's http::Authenticator: turns a bearer credential into a Principal.
+//   * `spk_...` → an API key that is not revoked; role from the key.
+//   * anything else → an access token (JWT). The user row is re-read on every request (one
+//     primary-key SELECT): a deleted or disabled user, or a token whose version is older than the
+//     row's (password reset, disable, demotion), is refused at once, and the role comes from the
+//     row, never from the token.
+//
+// Threading: safe to call from many worker threads at once.
+#pragma once
+
+#include <string_view>
+
+#include "auth/access_tokens.h"
+#include "auth/api_keys.h"
+#include "auth/user_repo.h"
+#include "http/route.h"
+
+namespace secplat::auth {
+
+class AuthService final : public http::Authenticator {
+ public:
+  AuthService(const AccessTokens& tokens, UserRepo& users, ApiKeys& api_keys)
+      : tokens_(tokens), users_(users), api_keys_(api_keys) {}
+
+  // Errc::unauthorized "Invalid or expired token" for any unacceptable credential; store failures
+  // pass through (e.g. Errc::unavailable), so an outage is not reported as a bad token.
+  Result<http::Principal> authenticate(std::string_view bearer) override;
+
+ private:
+  const AccessTokens& tokens_;
+  UserRepo& users_;
+  ApiKeys& api_keys_;
+};
+
+}  // namespace secplat::auth

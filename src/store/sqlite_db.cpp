@@ -1,0 +1,523 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "core/log.h"
+
+namespace secplat::store {
+namespace {
+
+constexpr std::size_t kStatementCacheCapacity = 256;
+
+struct StatementCounters {
+  std::atomic<int64_t> prepared{0};
+  std::atomic<int64_t> hits{0};
+};
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// SQLite says "UNIQUE constraint failed: users.username"; we keep the engine's detail but
+// lowercase the kind so messages read the same across adapters.
+std::string constraint_message(std::string msg) {
+  std::size_t colon = msg.find(':');
+  std::size_t end = colon == std::string::npos ? msg.size() : colon;
+  for (std::size_t i = 0; i < end; ++i) {
+    msg[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[i])));
+  }
+  return msg;
+}
+
+// Maps a failed sqlite call to the port's error kinds. Must be called before the next call on db,
+// which would overwrite the error message.
+Error map_error(sqlite3* db, int rc, std::string_view sql) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const int primary = rc & 0xff;
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Error::conflict(constraint_message(std::move(msg)));
+  }
+  if (primary == SQLITE_CONSTRAINT) return Error::bad_request(constraint_message(std::move(msg)));
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    log::warn("database busy", {log::str("error", msg), log::str("sql", sql.substr(0, 300))});
+    Error e = Error::unavailable("database is busy, try again");
+    e.retry_after_s = 1;
+    return e;
+  }
+  log::error("database error", {log::integer("code", rc), log::str("error", msg),
+                                 log::str("sql", sql.substr(0, 300))});
+  // The engine's text (table names, SQL fragments) goes to the log, not to clients.
+  return Error::internal("database error");
+}
+
+// One sqlite3 handle plus its statement cache. Not thread-safe: the owner (writer mutex or reader
+// pool lease) guarantees one user at a time.
+class Connection {
+ public:
+  Connection(sqlite3* db, StatementCounters* counters) : db_(db), counters_(counters) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    index_.clear();
+    lru_.clear();  // finalizes every cached statement before the handle closes
+    sqlite3_close_v2(db_);
+  }
+
+  sqlite3* handle() const { return db_; }
+
+  // A compiled statement for exactly one SQL statement, reset and unbound, owned by the cache.
+  Result<sqlite3_stmt*> prepare(std::string_view sql) {
+    if (auto it = index_.find(sql); it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      counters_->hits.fetch_add(1, std::memory_order_relaxed);
+      return it->second->stmt.get();
+    }
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                &raw, &tail);
+    StatementPtr stmt(raw);
+    if (rc != SQLITE_OK) return map_error(db_, rc, sql);
+    if (!stmt) return Error::internal("database error: empty statement");
+    std::string_view rest = trim(std::string_view(tail, sql.data() + sql.size() - tail));
+    if (!rest.empty()) {
+      sqlite3_stmt* extra = nullptr;
+      rc = sqlite3_prepare_v2(db_, rest.data(), static_cast<int>(rest.size()), &extra, nullptr);
+      StatementPtr extra_owner(extra);
+      if (rc != SQLITE_OK || extra) {
+        return Error::internal("database error: several statements in one call (use exec_script)");
+      }
+    }
+    counters_->prepared.fetch_add(1, std::memory_order_relaxed);
+    if (lru_.size() >= kStatementCacheCapacity) {
+      index_.erase(lru_.back().sql);
+      lru_.pop_back();
+    }
+    lru_.push_front(Entry{std::string(sql), std::move(stmt)});
+    index_.emplace(lru_.front().sql, lru_.begin());
+    return lru_.front().stmt.get();
+  }
+
+ private:
+  struct Entry {
+    std::string sql;
+    StatementPtr stmt;
+  };
+  sqlite3* db_;
+  StatementCounters* counters_;
+  std::list<Entry> lru_;  // most recently used first; list nodes keep `sql` addresses stable
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+};
+
+// Binds params[i] to the parameter named "$<i+1>". Every parameter of the statement must be a
+// $N with a value and every value must be used, as PostgreSQL requires.
+Status bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const Params& params) {
+  const int count = sqlite3_bind_parameter_count(stmt);
+  for (int j = 1; j <= count; ++j) {
+    const char* name = sqlite3_bind_parameter_name(stmt, j);
+    std::size_t n = 0;
+    bool valid = name && name[0] == '$';
+    if (valid) {
+      std::string_view digits(name + 1);
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      valid = ec == std::errc() && p == digits.data() + digits.size() && n >= 1 && n <= params.size();
+    }
+    if (!valid) {
+      return Error::internal("database error: statement parameter " + std::string(name ? name : "?") +
+                             " has no value (" + std::to_string(params.size()) +
+                             " given; use $1..$N placeholders)");
+    }
+  }
+  char name[24];
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    name[0] = '$';
+    auto [p, ec] = std::to_chars(name + 1, name + sizeof name - 1, i + 1);
+    (void)ec;
+    *p = '\0';
+    const int idx = sqlite3_bind_parameter_index(stmt, name);
+    if (idx == 0) {
+      return Error::internal("database error: parameter " + std::string(name) + " is not used by the statement");
+    }
+    const Value& v = params[i];
+    int rc = SQLITE_OK;
+    if (const auto* iv = std::get_if<int64_t>(&v)) {
+      rc = sqlite3_bind_int64(stmt, idx, *iv);
+    } else if (const auto* dv = std::get_if<double>(&v)) {
+      rc = sqlite3_bind_double(stmt, idx, *dv);
+    } else if (const auto* sv = std::get_if<std::string>(&v)) {
+      // SQLITE_STATIC is safe: bindings are cleared before params go out of scope.
+      rc = sqlite3_bind_text64(stmt, idx, sv->data(), sv->size(), SQLITE_STATIC, SQLITE_UTF8);
+    } else {
+      rc = sqlite3_bind_null(stmt, idx);
+    }
+    if (rc != SQLITE_OK) return map_error(db, rc, sql);
+  }
+  return ok_status();
+}
+
+Value column_value(sqlite3_stmt* stmt, int i) {
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_INTEGER:
+      return static_cast<int64_t>(sqlite3_column_int64(stmt, i));
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, i);
+    case SQLITE_TEXT: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+      return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+      return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+    }
+    default:
+      return std::monostate{};
+  }
+}
+
+// Binds, steps to completion (so the statement never holds a read snapshot open afterwards),
+// collects rows into `out` when given, and returns the rows changed by this statement.
+Result<int64_t> run(Connection& conn, sqlite3_stmt* stmt, std::string_view sql, const Params& params,
+                    Rows* out) {
+  sqlite3* db = conn.handle();
+  struct ResetOnExit {
+    sqlite3_stmt* s;
+    ~ResetOnExit() {
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+    }
+  } reset{stmt};
+
+  SECPLAT_TRY(bind(db, stmt, sql, params));
+  const int64_t changes_before = sqlite3_total_changes64(db);
+  // Column names are read after the first step: a step may transparently re-prepare the statement
+  // after a schema change, and `SELECT *` can then have a different shape.
+  std::shared_ptr<const std::vector<std::string>> names;
+  int ncols = 0;
+  for (;;) {
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return map_error(db, rc, sql);
+    if (!out) continue;
+    if (!names) {
+      ncols = sqlite3_column_count(stmt);
+      auto fresh = std::make_shared<std::vector<std::string>>();
+      fresh->reserve(static_cast<std::size_t>(ncols));
+      for (int i = 0; i < ncols; ++i) {
+        const char* n = sqlite3_column_name(stmt, i);
+        fresh->emplace_back(n ? n : "");
+      }
+      names = std::move(fresh);
+    }
+    std::vector<Value> values;
+    values.reserve(static_cast<std::size_t>(ncols));
+    for (int i = 0; i < ncols; ++i) values.push_back(column_value(stmt, i));
+    out->emplace_back(names, std::move(values));
+  }
+  // sqlite3_changes64() is stale after DDL/SELECT; it is only trustworthy if something changed.
+  if (sqlite3_total_changes64(db) == changes_before) return int64_t{0};
+  return static_cast<int64_t>(sqlite3_changes64(db));
+}
+
+Result<Rows> query_on(Connection& conn, std::string_view sql, const Params& params) {
+  auto stmt = conn.prepare(sql);
+  if (!stmt.ok()) return std::move(stmt).take_error();
+  Rows rows;
+  auto r = run(conn, *stmt, sql, params, &rows);
+  if (!r.ok()) return std::move(r).take_error();
+  return rows;
+}
+
+Result<int64_t> exec_on(Connection& conn, std::string_view sql, const Params& params) {
+  auto stmt = conn.prepare(sql);
+  if (!stmt.ok()) return std::move(stmt).take_error();
+  return run(conn, *stmt, sql, params, nullptr);
+}
+
+// Runs every statement of a script using SQLite's own parser (the prepare tail), so ';' inside
+// literals and trigger bodies are handled exactly as the engine sees them. Not cached.
+Status exec_script_on(Connection& conn, std::string_view sql) {
+  sqlite3* db = conn.handle();
+  const char* p = sql.data();
+  const char* end = sql.data() + sql.size();
+  while (p < end) {
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db, p, static_cast<int>(end - p), &raw, &tail);
+    StatementPtr stmt(raw);
+    std::string_view current(p, static_cast<std::size_t>((tail ? tail : end) - p));
+    if (rc != SQLITE_OK) return map_error(db, rc, current);
+    p = tail ? tail : end;
+    if (!stmt) continue;  // whitespace or comments only
+    for (;;) {
+      rc = sqlite3_step(stmt.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return map_error(db, rc, current);
+    }
+  }
+  return ok_status();
+}
+
+class SqliteTx final : public Tx {
+ public:
+  explicit SqliteTx(Connection& conn) : conn_(conn) {}
+  Result<Rows> query(std::string_view sql, const Params& params) override { return query_on(conn_, sql, params); }
+  Result<int64_t> exec(std::string_view sql, const Params& params) override { return exec_on(conn_, sql, params); }
+  Status exec_script(std::string_view sql) override { return exec_script_on(conn_, sql); }
+
+ private:
+  Connection& conn_;
+};
+
+Result<std::string> pragma_text(sqlite3* db, const char* sql) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+  StatementPtr stmt(raw);
+  if (rc != SQLITE_OK) return map_error(db, rc, sql);
+  std::string value;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+    if (t) value = t;
+  }
+  if (rc != SQLITE_DONE) return map_error(db, rc, sql);
+  return value;
+}
+
+Result<std::unique_ptr<Connection>> open_connection(const std::string& path, bool writer, int busy_timeout_ms,
+                                                    StatementCounters* counters) {
+  sqlite3* raw = nullptr;
+  const int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) |
+                    SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // The Connection owns the handle even when opening failed (sqlite allocates it anyway).
+  auto conn = std::make_unique<Connection>(raw, counters);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    log::error("cannot open database", {log::str("path", path), log::str("error", msg)});
+    return Error::unavailable("cannot open database " + path + ": " + msg);
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  if (writer) {
+    if (sqlite3_db_readonly(raw, "main") == 1) {
+      return Error::unavailable("database file is read-only: " + path);
+    }
+    auto mode = pragma_text(raw, "PRAGMA journal_mode=WAL");
+    if (!mode.ok()) return std::move(mode).take_error();
+    if (*mode != "wal") return Error::unavailable("cannot switch database to WAL mode (got '" + *mode + "')");
+  }
+  for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    auto r = pragma_text(raw, pragma);
+    if (!r.ok()) return std::move(r).take_error();
+  }
+  if (writer) {
+    // Touch the schema so the -wal and -shm files exist before read-only connections open.
+    auto r = pragma_text(raw, "SELECT count(*) FROM sqlite_schema");
+    if (!r.ok()) return std::move(r).take_error();
+  }
+  return conn;
+}
+
+}  // namespace
+
+class SqliteDb final : public Db {
+ public:
+  explicit SqliteDb(SqliteOptions options) : options_(std::move(options)) {}
+  ~SqliteDb() override {
+    idle_readers_.clear();
+    readers_.clear();
+    writer_.reset();
+  }
+
+  Status open() {
+    auto w = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
+    if (!w.ok()) return std::move(w).take_error();
+    writer_ = std::move(*w);
+    for (int i = 0; i < options_.readers; ++i) {
+      auto r = open_connection(options_.path, false, options_.busy_timeout_ms, &counters_);
+      if (!r.ok()) return std::move(r).take_error();
+      idle_readers_.push_back(r->get());
+      readers_.push_back(std::move(*r));
+    }
+    return ok_status();
+  }
+
+  Dialect dialect() const override { return Dialect::sqlite; }
+
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    if (!readers_.empty()) {
+      ReaderLease lease(*this);
+      auto stmt = lease.conn->prepare(sql);
+      if (!stmt.ok()) return std::move(stmt).take_error();
+      if (sqlite3_stmt_readonly(*stmt)) {
+        Rows rows;
+        auto r = run(*lease.conn, *stmt, sql, params, &rows);
+        if (!r.ok()) return std::move(r).take_error();
+        return rows;
+      }
+      // A write (e.g. INSERT ... RETURNING): fall through to the writer.
+    }
+    if (holds_writer()) return nested_error();
+    WriterLock lock(*this);
+    return query_on(*writer_, sql, params);
+  }
+
+  Result<int64_t> exec(std::string_view sql, const Params& params) override {
+    if (holds_writer()) return nested_error();
+    WriterLock lock(*this);
+    return exec_on(*writer_, sql, params);
+  }
+
+  Status transact(const std::function<Status(Tx&)>& fn) override {
+    if (holds_writer()) return nested_error();
+    WriterLock lock(*this);
+    {
+      auto begin = exec_on(*writer_, "BEGIN IMMEDIATE", {});
+      if (!begin.ok()) return std::move(begin).take_error();
+    }
+    SqliteTx tx(*writer_);
+    Status result;
+    try {
+      result = fn(tx);
+    } catch (...) {
+      rollback();
+      throw;
+    }
+    if (!result.ok()) {
+      rollback();
+      return result;
+    }
+    auto commit = exec_on(*writer_, "COMMIT", {});
+    if (!commit.ok()) {
+      rollback();
+      return std::move(commit).take_error();
+    }
+    return ok_status();
+  }
+
+  Status check_writable() override {
+    if (holds_writer()) return nested_error();
+    WriterLock lock(*this);
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    auto created = exec_on(*writer_,
+                           "CREATE TABLE IF NOT EXISTS _secplat_ready "
+                           "(id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL)",
+                           {});
+    if (!created.ok()) return Error::unavailable("database is not writable: " + created.error().message);
+    auto written = exec_on(*writer_,
+                           "INSERT INTO _secplat_ready (id, checked_at) VALUES (1, $1) "
+                           "ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                           {now_ms});
+    if (!written.ok()) return Error::unavailable("database is not writable: " + written.error().message);
+    return ok_status();
+  }
+
+  SqliteStats stats() const {
+    return {counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  // Holds the writer mutex and records the owning thread, so re-entry from inside transact()
+  // becomes an error instead of a self-deadlock.
+  class WriterLock {
+   public:
+    explicit WriterLock(SqliteDb& db) : db_(db), lock_(db.writer_mu_) {
+      db_.writer_owner_.store(std::this_thread::get_id());
+    }
+    ~WriterLock() { db_.writer_owner_.store(std::thread::id()); }
+    WriterLock(const WriterLock&) = delete;
+    WriterLock& operator=(const WriterLock&) = delete;
+
+   private:
+    SqliteDb& db_;
+    std::lock_guard<std::mutex> lock_;
+  };
+
+  // Exclusive use of one read-only connection until destroyed; waits while all are busy.
+  struct ReaderLease {
+    explicit ReaderLease(SqliteDb& db) : db(db) {
+      std::unique_lock<std::mutex> lock(db.readers_mu_);
+      db.reader_free_.wait(lock, [&] { return !db.idle_readers_.empty(); });
+      conn = db.idle_readers_.back();
+      db.idle_readers_.pop_back();
+    }
+    ~ReaderLease() {
+      {
+        std::lock_guard<std::mutex> lock(db.readers_mu_);
+        db.idle_readers_.push_back(conn);
+      }
+      db.reader_free_.notify_one();
+    }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    SqliteDb& db;
+    Connection* conn = nullptr;
+  };
+
+  bool holds_writer() const { return writer_owner_.load() == std::this_thread::get_id(); }
+
+  static Error nested_error() {
+    return Error::internal("database error: Db used for a write from inside transact(); use the Tx");
+  }
+
+  void rollback() {
+    if (sqlite3_get_autocommit(writer_->handle())) return;  // sqlite already rolled back
+    auto r = exec_on(*writer_, "ROLLBACK", {});
+    if (!r.ok()) log::error("rollback failed", {log::str("error", r.error().message)});
+  }
+
+  SqliteOptions options_;
+  StatementCounters counters_;
+  std::mutex writer_mu_;
+  std::atomic<std::thread::id> writer_owner_{};
+  std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
+  std::mutex readers_mu_;
+  std::condition_variable reader_free_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::vector<Connection*> idle_readers_;  // guarded by readers_mu_
+};
+
+Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options) {
+  if (options.path.empty()) return Error::bad_request("database path is empty");
+  if (options.path == ":memory:" || options.path.rfind("file:", 0) == 0) {
+    return Error::bad_request("database path must be a file path, not '" + options.path + "'");
+  }
+  if (options.readers < 0) return Error::bad_request("store.readers must be >= 0");
+  if (options.busy_timeout_ms < 0) return Error::bad_request("store.busy_timeout_ms must be >= 0");
+  std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(parent, ec)) {
+    return Error::bad_request("database directory does not exist: " + parent.string());
+  }
+  auto db = std::make_unique<SqliteDb>(options);
+  SECPLAT_TRY(db->open());
+  return std::unique_ptr<Db>(std::move(db));
+}
+
+std::optional<SqliteStats> sqlite_stats(const Db& db) {
+  if (const auto* s = dynamic_cast<const SqliteDb*>(&db)) return s->stats();
+  return std::nullopt;
+}
+
+}  // namespace secplat::store

@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include "auth_fixture.h"
+#include "core/json.h"
+#include "crypto/jwt.h"
+
+namespace secplat::auth {
+namespace {
+
+using AuthServiceTest = AuthFixture;
+
+TEST_F(AuthServiceTest, DisabledUsersStillValidTokenIsRefusedImmediately) {
+  User u = make_user("bob", http::Role::analyst);
+  std::string token = tokens->issue(u);
+  ASSERT_TRUE(authenticator->authenticate(token).ok());
+  ASSERT_TRUE(accounts->disable("bob", admin_actor).ok());
+  auto r = authenticator->authenticate(token);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::unauthorized);
+  EXPECT_EQ(r.error().message, "Invalid or expired token");
+  // Re-enabling does not revive tokens issued before the disable.
+  ASSERT_TRUE(accounts->enable("bob", admin_actor).ok());
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+}
+
+TEST_F(AuthServiceTest, RoleComesFromTheRowNotTheToken) {
+  User u = make_user("bob", http::Role::analyst);
+  // A token that claims admin for an analyst (as if minted with the key) still yields analyst.
+  Json claims{{"sub", "bob"}, {"role", "admin"}, {"uid", u.id}, {"tv", u.token_version},
+              {"exp", clock.now_ms() / 1000 + 600}};
+  auto p = authenticator->authenticate(crypto::jwt_sign_hs256(claims, kTestSecret));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->role, http::Role::analyst);
+
+  // Promotion applies to the existing token at once; demotion ends it.
+  std::string token = tokens->issue(u);
+  ASSERT_TRUE(accounts->update("bob", http::Role::admin, std::nullopt, admin_actor).ok());
+  auto promoted = authenticator->authenticate(token);
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_EQ(promoted->role, http::Role::admin);
+  ASSERT_TRUE(accounts->update("bob", http::Role::viewer, std::nullopt, admin_actor).ok());
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+  auto fresh = login->login("bob", "correct-horse", ctx());
+  ASSERT_TRUE(fresh.ok());
+  auto demoted = authenticator->authenticate(fresh->access_token);
+  ASSERT_TRUE(demoted.ok());
+  EXPECT_EQ(demoted->role, http::Role::viewer);
+}
+
+TEST_F(AuthServiceTest, TokenWithoutRoleOrVersionIsRefused) {
+  User u = make_user("bob", http::Role::admin);
+  int64_t exp = clock.now_ms() / 1000 + 600;
+  for (const Json& claims : {Json{{"sub", "bob"}, {"uid", u.id}, {"tv", 0}, {"exp", exp}},
+                             Json{{"sub", "bob"}, {"role", "admin"}, {"exp", exp}},
+                             Json{{"sub", "bob"}, {"role", "root"}, {"uid", u.id}, {"tv", 0}, {"exp", exp}}}) {
+    auto r = authenticator->authenticate(crypto::jwt_sign_hs256(claims, kTestSecret));
+    EXPECT_FALSE(r.ok()) << claims.dump();
+  }
+}
+
+TEST_F(AuthServiceTest, PasswordResetAndDeletionEndSessions) {
+  User u = make_user("bob", http::Role::viewer);
+  std::string token = tokens->issue(u);
+  ASSERT_TRUE(accounts->reset_password("bob", "another-password", admin_actor).ok());
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+  auto pair = login->login("bob", "another-password", ctx());
+  ASSERT_TRUE(pair.ok());
+  ASSERT_TRUE(accounts->remove("bob", admin_actor).ok());
+  EXPECT_FALSE(authenticator->authenticate(pair->access_token).ok());
+  // A new user with the same name does not inherit the old token.
+  make_user("bob", http::Role::viewer);
+  EXPECT_FALSE(authenticator->authenticate(pair->access_token).ok());
+}
+
+TEST_F(AuthServiceTest, ExpiredAndForeignKeyTokensAreRefused) {
+  User u = make_user("bob", http::Role::viewer);
+  std::string token = tokens->issue(u);
+  AccessTokens other("another-secret-another-secret-another", clock, 60);
+  EXPECT_FALSE(authenticator->authenticate(other.issue(u)).ok());
+  clock.advance_ms(61 * 60 * 1000);
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+}
+
+TEST_F(AuthServiceTest, ApiKeysAuthenticateUntilRevokedAndAreStoredOnlyHashed) {
+  auto created = api_keys->create("ci-bot", http::Role::analyst, admin_actor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  const std::string raw = created->raw_key;
+  EXPECT_TRUE(raw.starts_with("spk_"));
+  EXPECT_GE(raw.size(), 40u);
+  EXPECT_TRUE(raw.starts_with(created->key.prefix));
+
+  auto p = authenticator->authenticate(raw);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->subject, "apikey:ci-bot");
+  EXPECT_EQ(p->role, http::Role::analyst);
+  EXPECT_EQ(p->kind, "api_key");
+
+  // Nothing in the table contains the raw key or its secret part.
+  auto rows = db().query("SELECT id, name, key_hash, prefix, role, created_by FROM api_keys");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  for (std::size_t i = 0; i < rows->front().size(); ++i) {
+    const auto* s = std::get_if<std::string>(&rows->front().at(i));
+    if (s) {
+      EXPECT_EQ(s->find(raw.substr(12)), std::string::npos) << *s;
+    }
+  }
+
+  EXPECT_FALSE(authenticator->authenticate(raw + "x").ok());
+  EXPECT_FALSE(authenticator->authenticate("spk_" + std::string(43, 'A')).ok());
+  ASSERT_TRUE(api_keys->revoke(created->key.id, admin_actor).ok());
+  auto revoked = authenticator->authenticate(raw);
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.error().code, Errc::unauthorized);
+}
+
+TEST_F(AuthServiceTest, ApiKeyLastUsedIsRecordedAtMostOncePerMinute) {
+  auto created = api_keys->create("ci-bot", http::Role::viewer, admin_actor);
+  ASSERT_TRUE(created.ok());
+  auto last_used = [&] { return api_keys->list().value().front().last_used_at_ms; };
+  EXPECT_FALSE(last_used());
+  int64_t t0 = clock.now_ms();
+  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  EXPECT_EQ(last_used(), t0);
+  clock.advance_ms(30'000);
+  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  EXPECT_EQ(last_used(), t0);
+  clock.advance_ms(30'000);
+  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  EXPECT_EQ(last_used(), t0 + 60'000);
+}
+
+TEST_F(AuthServiceTest, ApiKeyNamesAreUniqueAndChangesAudited) {
+  ASSERT_TRUE(api_keys->create("ci-bot", http::Role::viewer, admin_actor).ok());
+  auto dup = api_keys->create("ci-bot", http::Role::viewer, admin_actor);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, Errc::conflict);
+  EXPECT_EQ(api_keys->revoke(9999, admin_actor).error().code, Errc::not_found);
+  auto page = audit->list({.action = "apikey.create"});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 1u);
+}
+
+}  // namespace
+}  // namespace secplat::auth

@@ -1,0 +1,129 @@
+"""Black-box harness: starts the real `secplat` binary on a free loopback port with a temporary
+data dir, and talks to it over HTTP like any client would. Standard library only."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+BINARY = os.environ.get("SECPLAT_BINARY", "build/secplat")
+ADMIN_PASSWORD = "admin-test-password-1"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+class Server:
+    def __init__(self, env=None, args=None, data_dir=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="secplat-bb-")
+        self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.pop("SECPLAT_CONFIG", None)
+        self.env.update({"SECPLAT_ADMIN_PASSWORD": ADMIN_PASSWORD, "SECPLAT_LOG_LEVEL": "info"})
+        self.env.update(env or {})
+        self.args = args or []
+        self.proc = None
+        self.log_path = os.path.join(self.tmp.name, "server.log")
+
+    def start(self, wait_ready=True):
+        if getattr(self, "log", None):
+            self.log.close()
+        self.log = open(self.log_path, "wb")
+        cmd = [BINARY, "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir] + self.args
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait_ready:
+            wait_for(self._ready, timeout=20, what="/ready")
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"secplat exited with {self.proc.returncode}:\n{self.output()}")
+        try:
+            return self.request("GET", "/ready").status == 200
+        except OSError:
+            return False
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("secplat did not stop within %ss of SIGTERM" % timeout)
+        return self.proc.returncode if self.proc else None
+
+    def close(self):
+        try:
+            self.stop()
+        finally:
+            if getattr(self, "log", None):
+                self.log.close()
+            self.tmp.cleanup()
+
+    def connection(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, token=None, form=None, timeout=10):
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = body
+        if form is not None:
+            data = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif body is not None and not isinstance(body, (bytes, str)):
+            data = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read())
+        finally:
+            conn.close()
+
+    def login(self, username="admin", password=ADMIN_PASSWORD):
+        r = self.request("POST", "/auth/login", form={"username": username, "password": password})
+        assert r.status == 200, r
+        return r.json()
+
+    def token(self, username="admin", password=ADMIN_PASSWORD):
+        return self.login(username, password)["access_token"]

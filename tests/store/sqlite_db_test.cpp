@@ -1,0 +1,384 @@
+// SQLite adapter: the Db conformance suite on a temp file, plus behaviour specific to SQLite
+// (WAL, reader pool, statement cache, busy handling, file handling).
+#include "store/sqlite_db.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "store/db_conformance.h"
+
+namespace secplat::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+#define ASSERT_OK(expr)                               \
+  do {                                                \
+    const auto& ok_r_ = (expr);                       \
+    ASSERT_TRUE(ok_r_.ok()) << ok_r_.error().message; \
+  } while (0)
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("secplat-store-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// A Db that owns the temp directory its file lives in (for the conformance factory).
+class TempSqliteDb final : public Db {
+ public:
+  TempSqliteDb(std::unique_ptr<TempDir> dir, std::unique_ptr<Db> inner) : dir_(std::move(dir)), inner_(std::move(inner)) {}
+  Dialect dialect() const override { return inner_->dialect(); }
+  Result<Rows> query(std::string_view sql, const Params& params) override { return inner_->query(sql, params); }
+  Result<int64_t> exec(std::string_view sql, const Params& params) override { return inner_->exec(sql, params); }
+  Status transact(const std::function<Status(Tx&)>& fn) override { return inner_->transact(fn); }
+  Status check_writable() override { return inner_->check_writable(); }
+
+ private:
+  std::unique_ptr<TempDir> dir_;  // destroyed after inner_ closes the file
+  std::unique_ptr<Db> inner_;
+};
+
+std::unique_ptr<Db> make_temp_sqlite() {
+  auto dir = std::make_unique<TempDir>();
+  auto db = open_sqlite({(dir->path() / "secplat.db").string(), 4, 5000});
+  if (!db.ok()) {
+    ADD_FAILURE() << db.error().message;
+    return nullptr;
+  }
+  return std::make_unique<TempSqliteDb>(std::move(dir), std::move(*db));
+}
+
+using testing::DbConformance;
+INSTANTIATE_TEST_SUITE_P(Sqlite, DbConformance,
+                         ::testing::Values(testing::DbFactory{"sqlite", make_temp_sqlite}),
+                         [](const ::testing::TestParamInfo<testing::DbFactory>& info) { return info.param.name; });
+
+class SqliteDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(reopen()); }
+  void reopen(int readers = 4, int busy_timeout_ms = 5000) {
+    db_.reset();
+    auto r = open_sqlite({path(), readers, busy_timeout_ms});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    db_ = std::move(*r);
+  }
+  std::string path() const { return (dir_.path() / "test.db").string(); }
+  Db& db() { return *db_; }
+
+  TempDir dir_;
+  std::unique_ptr<Db> db_;
+};
+
+// A second, raw connection to the same file, as another process would have.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) { sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr); }
+  ~RawConnection() { sqlite3_close_v2(db_); }
+  int exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+TEST_F(SqliteDbTest, UsesWalJournalAndForeignKeys) {
+  auto mode = db().query("PRAGMA journal_mode");
+  ASSERT_OK(mode);
+  EXPECT_EQ((*mode)[0].str("journal_mode"), "wal");
+  EXPECT_TRUE(fs::exists(path() + "-wal"));
+
+  ASSERT_OK(db().exec("CREATE TABLE parent (id INTEGER PRIMARY KEY)"));
+  ASSERT_OK(db().exec("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent (id))"));
+  auto orphan = db().exec("INSERT INTO child (parent_id) VALUES (42)");
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.error().code, Errc::bad_request) << orphan.error().message;
+  EXPECT_NE(orphan.error().message.find("foreign key"), std::string::npos) << orphan.error().message;
+}
+
+TEST_F(SqliteDbTest, UniqueViolationMessageNamesTheColumn) {
+  ASSERT_OK(db().exec("CREATE TABLE users (username TEXT NOT NULL UNIQUE)"));
+  ASSERT_OK(db().exec("INSERT INTO users (username) VALUES ('bob')"));
+  auto dup = db().exec("INSERT INTO users (username) VALUES ('bob')");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().message, "unique constraint failed: users.username");
+}
+
+TEST_F(SqliteDbTest, TextWithEmbeddedNulRoundTrips) {
+  // PostgreSQL TEXT cannot hold NUL, so this is SQLite-only.
+  ASSERT_OK(db().exec("CREATE TABLE blobs (v TEXT)"));
+  const std::string value("a\0b\0\xFF\xFE", 6);
+  ASSERT_OK(db().exec("INSERT INTO blobs (v) VALUES ($1)", {value}));
+  auto r = db().query("SELECT v FROM blobs");
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].str("v"), value);
+  EXPECT_EQ((*r)[0].str("v").size(), 6u);
+}
+
+TEST_F(SqliteDbTest, BlobColumnsReadAsStrings) {
+  auto r = db().query("SELECT x'00ff10' AS b");
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].str("b"), std::string("\x00\xff\x10", 3));
+}
+
+TEST_F(SqliteDbTest, ReadsDoNotWaitForAnOpenWriteTransaction) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  std::promise<void> inserted;
+  std::promise<void> may_commit;
+  auto writer = std::async(std::launch::async, [&] {
+    return db().transact([&](Tx& tx) -> Status {
+      SECPLAT_TRY(tx.exec("INSERT INTO t (x) VALUES (1)"));
+      inserted.set_value();
+      may_commit.get_future().wait();
+      return ok_status();
+    });
+  });
+  inserted.get_future().wait();
+  // The writer connection is held by the transaction; this read is served by a reader connection
+  // (it would block forever on the writer) and must not see the uncommitted row.
+  auto during = db().query("SELECT count(*) AS c FROM t");
+  may_commit.set_value();
+  ASSERT_OK(during);
+  EXPECT_EQ((*during)[0].i64("c"), 0);
+  ASSERT_OK(writer.get());
+  auto after = db().query("SELECT count(*) AS c FROM t");
+  ASSERT_OK(after);
+  EXPECT_EQ((*after)[0].i64("c"), 1);
+}
+
+TEST_F(SqliteDbTest, ReaderPoolSeesEachCommittedWriteImmediately) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  for (int64_t i = 1; i <= 20; ++i) {
+    ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {i}));
+    auto r = db().query("SELECT max(x) AS m FROM t");
+    ASSERT_OK(r);
+    EXPECT_EQ((*r)[0].i64("m"), i);
+  }
+}
+
+TEST_F(SqliteDbTest, WorksWithoutReaderConnections) {
+  ASSERT_NO_FATAL_FAILURE(reopen(0));
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES (7)"));
+  auto r = db().query("SELECT x FROM t");
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].i64("x"), 7);
+}
+
+TEST_F(SqliteDbTest, StatementCacheReusesCompiledStatements) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  auto before = sqlite_stats(db());
+  ASSERT_TRUE(before.has_value());
+  for (int64_t i = 0; i < 10; ++i) ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {i}));
+  auto after = sqlite_stats(db());
+  EXPECT_EQ(after->statements_prepared - before->statements_prepared, 1);
+  EXPECT_GE(after->statement_cache_hits - before->statement_cache_hits, 9);
+}
+
+TEST_F(SqliteDbTest, CachedStatementsDoNotLeakBindingsOrStaleSchema) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {int64_t{1}}));
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {null()}));
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {std::string("three")}));
+  auto rows = db().query("SELECT * FROM t ORDER BY rowid");
+  ASSERT_OK(rows);
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].at("x"), Value(int64_t{1}));
+  EXPECT_TRUE((*rows)[1].is_null("x"));
+  EXPECT_EQ((*rows)[2].str("x"), "three");
+
+  // The same cached `SELECT *` sees a column added later.
+  ASSERT_OK(db().exec("ALTER TABLE t ADD COLUMN y INTEGER NOT NULL DEFAULT 5"));
+  rows = db().query("SELECT * FROM t ORDER BY rowid");
+  ASSERT_OK(rows);
+  ASSERT_EQ((*rows)[0].size(), 2u);
+  EXPECT_EQ((*rows)[0].i64("y"), 5);
+}
+
+TEST_F(SqliteDbTest, ManyDistinctStatementsEvictWithoutBreaking) {
+  for (int i = 0; i < 300; ++i) {
+    auto r = db().query("SELECT " + std::to_string(i) + " AS v");
+    ASSERT_OK(r);
+    EXPECT_EQ((*r)[0].i64("v"), i);
+  }
+  auto again = db().query("SELECT 0 AS v");
+  ASSERT_OK(again);
+  EXPECT_EQ((*again)[0].i64("v"), 0);
+}
+
+TEST_F(SqliteDbTest, ParameterMismatchIsAnErrorNotASilentNull) {
+  ASSERT_OK(db().exec("CREATE TABLE t (a INTEGER, b INTEGER)"));
+  auto too_few = db().exec("INSERT INTO t (a, b) VALUES ($1, $2)", {int64_t{1}});
+  ASSERT_FALSE(too_few.ok());
+  EXPECT_EQ(too_few.error().code, Errc::internal);
+  auto unused = db().exec("INSERT INTO t (a, b) VALUES ($1, 2)", {int64_t{1}, int64_t{2}});
+  ASSERT_FALSE(unused.ok());
+  auto question_mark = db().exec("INSERT INTO t (a, b) VALUES (?, ?)", {int64_t{1}, int64_t{2}});
+  ASSERT_FALSE(question_mark.ok());
+  auto count = db().query("SELECT count(*) AS c FROM t");
+  ASSERT_OK(count);
+  EXPECT_EQ((*count)[0].i64("c"), 0);
+}
+
+TEST_F(SqliteDbTest, SeveralStatementsInOneCallAreRefused) {
+  auto r = db().exec("CREATE TABLE a (x INTEGER); CREATE TABLE b (x INTEGER)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::internal);
+  EXPECT_FALSE(db().query("SELECT * FROM a").ok());
+  // A trailing ';' or comment is still one statement.
+  ASSERT_OK(db().exec("CREATE TABLE c (x INTEGER); -- done"));
+}
+
+TEST_F(SqliteDbTest, WriteFromInsideTransactIsAnErrorNotADeadlock) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  Status inner_exec = ok_status();
+  Status inner_transact = ok_status();
+  Status outer = db().transact([&](Tx& tx) -> Status {
+    inner_exec = db().exec("INSERT INTO t (x) VALUES (1)").ok() ? ok_status() : Error::internal("refused");
+    inner_transact = db().transact([](Tx&) { return ok_status(); });
+    SECPLAT_TRY(tx.exec("INSERT INTO t (x) VALUES (2)"));
+    return ok_status();
+  });
+  ASSERT_OK(outer);
+  EXPECT_FALSE(inner_exec.ok());
+  ASSERT_FALSE(inner_transact.ok());
+  EXPECT_EQ(inner_transact.error().code, Errc::internal);
+  auto r = db().query("SELECT x FROM t");
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].i64("x"), 2);
+}
+
+TEST_F(SqliteDbTest, LockHeldByAnotherProcessIsUnavailableAfterTimeout) {
+  ASSERT_NO_FATAL_FAILURE(reopen(2, 100));
+  ASSERT_OK(db().exec("CREATE TABLE t (x INTEGER)"));
+  ASSERT_OK(db().check_writable());
+  RawConnection other(path());
+  ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto w = db().exec("INSERT INTO t (x) VALUES (1)");
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().code, Errc::unavailable) << w.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90));
+  Status ready = db().check_writable();
+  ASSERT_FALSE(ready.ok());
+  EXPECT_EQ(ready.error().code, Errc::unavailable);
+  Status tx = db().transact([](Tx&) { return ok_status(); });
+  ASSERT_FALSE(tx.ok());
+  EXPECT_EQ(tx.error().code, Errc::unavailable);
+  // Readers are not blocked by the other writer.
+  ASSERT_OK(db().query("SELECT count(*) FROM t"));
+
+  ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
+  ASSERT_OK(db().check_writable());
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES (1)"));
+}
+
+TEST_F(SqliteDbTest, DataSurvivesReopen) {
+  ASSERT_OK(db().exec("CREATE TABLE t (x TEXT)"));
+  ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ('kept')"));
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  auto r = db().query("SELECT x FROM t");
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].str("x"), "kept");
+}
+
+TEST(SqliteOpenTest, CreatesTheFileButNotItsDirectory) {
+  TempDir dir;
+  const std::string file = (dir.path() / "new.db").string();
+  auto created = open_sqlite({file, 1, 1000});
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(fs::exists(file));
+
+  auto missing = open_sqlite({(dir.path() / "no" / "such" / "x.db").string(), 1, 1000});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::bad_request);
+  EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos);
+}
+
+TEST(SqliteOpenTest, RefusesInMemoryAndEmptyPaths) {
+  for (const char* p : {":memory:", "", "file::memory:?cache=shared"}) {
+    auto r = open_sqlite({p, 1, 1000});
+    ASSERT_FALSE(r.ok()) << p;
+    EXPECT_EQ(r.error().code, Errc::bad_request) << p;
+  }
+}
+
+TEST(SqliteOpenTest, StatsAreOnlyForSqlite) {
+  class OtherDb final : public Db {
+   public:
+    Dialect dialect() const override { return Dialect::postgres; }
+    Result<Rows> query(std::string_view, const Params&) override { return Rows{}; }
+    Result<int64_t> exec(std::string_view, const Params&) override { return int64_t{0}; }
+    Status transact(const std::function<Status(Tx&)>&) override { return ok_status(); }
+    Status check_writable() override { return ok_status(); }
+  } other;
+  EXPECT_FALSE(sqlite_stats(other).has_value());
+}
+
+TEST_F(SqliteDbTest, MigrationWithTriggerBodyAppliesWhole) {
+  const std::string sqlite_sql = R"sql(
+    CREATE TABLE audit (msg TEXT NOT NULL);
+    CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+    -- a trigger body holds ';' that must not split the statement
+    CREATE TRIGGER items_audit AFTER INSERT ON items BEGIN
+      INSERT INTO audit (msg) VALUES ('added; ' || NEW.name);
+      INSERT INTO audit (msg) VALUES ('second');
+    END;
+  )sql";
+  ASSERT_OK(migrate(db(), {{1, "items_with_audit", sqlite_sql, "-- postgres: not exercised here"}}));
+  ASSERT_OK(db().exec("INSERT INTO items (name) VALUES ('box')"));
+  auto r = db().query("SELECT msg FROM audit ORDER BY rowid");
+  ASSERT_OK(r);
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].str("msg"), "added; box");
+}
+
+TEST_F(SqliteDbTest, MigrationMissingThisDialectsSqlIsRefused) {
+  Status st = migrate(db(), {{1, "pg_only", "", "CREATE TABLE x (id BIGSERIAL PRIMARY KEY)"}});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("pg_only"), std::string::npos);
+  auto applied = applied_migrations(db());
+  ASSERT_OK(applied);
+  EXPECT_TRUE(applied->empty());
+}
+
+TEST_F(SqliteDbTest, ConcurrentMigratorsApplyEachVersionOnce) {
+  // Two handles on one file, as two processes starting at once.
+  auto second = open_sqlite({path(), 1, 5000});
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  const std::vector<Migration> ms = {
+      {1, "t", "CREATE TABLE t (x INTEGER)", ""},
+      {2, "seed", "INSERT INTO t (x) VALUES (1)", ""},
+  };
+  auto a = std::async(std::launch::async, [&] { return migrate(db(), ms); });
+  auto b = std::async(std::launch::async, [&] { return migrate(**second, ms); });
+  ASSERT_OK(a.get());
+  ASSERT_OK(b.get());
+  auto r = db().query("SELECT count(*) AS c FROM t");
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].i64("c"), 1);
+}
+
+}  // namespace
+}  // namespace secplat::store
