@@ -6,7 +6,10 @@
 
 namespace secplat {
 
-std::string new_uuid();                        // RFC 4122 v4, lower-case
+std::string new_uuid();                        // RFC 4122 v4, lower-case, from the CSPRNG
+// A UUIDv4-shaped id for correlating requests: unique, not secret. Drawn from a per-thread
+// generator seeded from the CSPRNG, so the hot path makes no OpenSSL call. Never use it for tokens.
+std::string new_request_id();
 std::string random_token(std::size_t bytes);   // base64url of `bytes` random bytes
 std::string random_hex(std::size_t bytes);     // hex of `bytes` random bytes
 

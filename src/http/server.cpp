@@ -577,7 +577,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       auto it = parser_->get().find("x-request-id");
       if (it != parser_->get().end() && is_sane_request_id(to_sv(it->value()))) rid = std::string(to_sv(it->value()));
     }
-    if (rid.empty()) rid = new_uuid();
+    if (rid.empty()) rid = new_request_id();
     req_ = Request{};
     req_.method = method;
     req_.request_id = std::move(rid);
@@ -609,7 +609,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (auto it = msg_.find("x-request-id"); it != msg_.end() && is_sane_request_id(to_sv(it->value())))
       req_.request_id = std::string(to_sv(it->value()));
     else
-      req_.request_id = new_uuid();
+      req_.request_id = new_request_id();
 
     route_index_ = kNoRoute;
     route_label_ = "unmatched";

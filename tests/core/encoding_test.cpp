@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "core/ids.h"
 
 using namespace secplat;
@@ -58,4 +60,16 @@ TEST(Ids, UuidAndRequestIds) {
   EXPECT_FALSE(is_sane_request_id(std::string(129, 'a')));
   EXPECT_TRUE(constant_time_equal("abc", "abc"));
   EXPECT_FALSE(constant_time_equal("abc", "abd"));
+}
+
+TEST(Ids, RequestIdsAreUuidShapedAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = new_request_id();
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[14], '4');
+    EXPECT_TRUE(is_sane_request_id(id));
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
 }
