@@ -50,6 +50,20 @@ struct StoreConfig {
   int busy_timeout_ms = 5000;
 };
 
+struct AssuranceConfig {
+  int max_concurrent_scans = 2;              // scan jobs running at once in this process
+  int scan_timeout_s = 1800;                 // whole scan; a scan over it FAILs with "timed out"
+  int step_timeout_s = 900;                  // one scanner / source step
+  int64_t upload_max_bytes = 512ll << 20;    // upload-archive cap → 413
+  int64_t archive_max_unpacked_bytes = 2ll << 30;
+  int64_t archive_max_entries = 200000;
+  int archive_max_ratio = 200;               // unpacked/packed size, against zip bombs
+  std::vector<std::string> trusted_manifest_keys;  // PEM public key files for manifest signatures
+  bool require_signed_manifest = false;      // true: every manifest source must carry a valid signature
+  std::vector<std::string> manifest_http_hosts;    // allow-list for http(s) manifest_uri hosts
+  std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string host = "127.0.0.1";            // derived from listen
@@ -65,6 +79,7 @@ struct Config {
   AuthConfig auth;
   QueueConfig queue;
   StoreConfig store;
+  AssuranceConfig assurance;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

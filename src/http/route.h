@@ -94,6 +94,9 @@ struct Route {
   bool inline_io = false;       // true only for handlers that never block (e.g. /health)
   RouteDoc doc;
   WsLimits ws_limits;           // only for WebSocket routes
+  // Body cap for this route; 0 = the server's http.max_body_bytes. A larger Content-Length is
+  // refused with 413 as soon as the header is read, before any of the body is.
+  std::size_t max_body_bytes = 0;
 };
 
 // Validates a bearer credential (JWT or API key). Runs on a worker thread (may hit the store).

@@ -118,6 +118,11 @@ class Server::Impl {
 
   const ServerOptions options_;
   const Router router_;
+  // The parser's limit before the route is known: the largest any route allows. Once the header
+  // is parsed, the matched route's own limit applies (route_body_limit()).
+  std::size_t parser_body_limit_ = 0;
+  bool any_route_limit_ = false;
+  std::size_t route_body_limit(std::string_view method, std::string_view target) const;
   Authenticator* const auth_;
   Metrics* const metrics_;
   std::vector<RouteMetrics> route_metrics_;
@@ -517,7 +522,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     state_ = State::waiting;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->options_.limits.max_header_bytes));
-    parser_->body_limit(srv_->options_.limits.max_body_bytes);
+    parser_->body_limit(srv_->parser_body_limit_);
+    route_limit_applied_ = !srv_->any_route_limit_;
     if (buffer_.size() > 0) return read_request();
     // A fresh connection must send its request within the read timeout; a kept-alive one may idle.
     arm_deadline(first_request_ ? srv_->options_.limits.read_timeout_s : srv_->options_.limits.idle_timeout_s);
@@ -542,13 +548,35 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
       if (ec == bhttp::error::need_more) break;
+      if (!ec && !apply_route_limit()) ec = bhttp::error::body_limit;
       if (ec || parser_->is_done()) return on_read(ec);
       if (used == 0) break;
     }
     arm_deadline(srv_->options_.limits.read_timeout_s);
+    if (!route_limit_applied_ && !parser_->is_header_done()) {
+      bhttp::async_read_header(stream_, buffer_, *parser_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (!ec && !self->apply_route_limit()) ec = bhttp::error::body_limit;
+                                 if (ec || self->parser_->is_done()) return self->on_read(ec);
+                                 bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                                                   [self](beast::error_code ec2, std::size_t) { self->on_read(ec2); });
+                               });
+      return;
+    }
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
+  }
+
+  // Once the header is in, holds the body to the matched route's limit. False = refuse with 413.
+  bool apply_route_limit() {
+    if (route_limit_applied_ || !parser_->is_header_done()) return true;
+    route_limit_applied_ = true;
+    const auto& h = parser_->get();
+    std::size_t limit = srv_->route_body_limit(to_sv(h.method_string()), to_sv(h.target()));
+    if (auto len = parser_->content_length(); len && *len > limit) return false;
+    parser_->body_limit(limit);  // chunked bodies are counted against it as they arrive
+    return true;
   }
 
   void on_read(beast::error_code ec) {
@@ -816,6 +844,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   bhttp::response<bhttp::string_body> res_;
   State state_ = State::waiting;
   bool first_request_ = true;
+  bool route_limit_applied_ = true;
   bool keep_alive_ = true;
   Clock::time_point started_{};
   const char* method_ = "OTHER";
@@ -838,6 +867,12 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
       auth_(auth),
       metrics_(metrics),
       ioc_(std::max(1, options_.limits.io_threads)) {
+  parser_body_limit_ = options_.limits.max_body_bytes;
+  for (const Route& r : router_.routes()) {
+    if (r.max_body_bytes == 0) continue;
+    any_route_limit_ = true;
+    parser_body_limit_ = std::max(parser_body_limit_, r.max_body_bytes);
+  }
   if (metrics_) {
     for (const Route& r : router_.routes()) {
       RouteMetrics rm;
@@ -862,6 +897,12 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
              "secplat_http_worker_busy " + std::to_string(p->pool->busy()) + "\n";
     });
   }
+}
+
+std::size_t Server::Impl::route_body_limit(std::string_view method, std::string_view target) const {
+  RouteMatch m = router_.find(method, target.substr(0, target.find('?')));
+  if (m.outcome == RouteMatch::Outcome::found && m.route->max_body_bytes != 0) return m.route->max_body_bytes;
+  return options_.limits.max_body_bytes;
 }
 
 Server::Impl::~Impl() {

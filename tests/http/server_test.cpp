@@ -384,4 +384,71 @@ TEST(Server, ConnectionsBeyondMaxAreClosed) {
 }
 
 }  // namespace
+
+namespace {
+// /echo keeps the server default (4096 bytes); /upload allows 64 KiB.
+std::vector<Route> routes_with_upload() {
+  std::vector<Route> rs = basic_routes();
+  Route up;
+  up.method = "POST";
+  up.path = "/upload";
+  up.access = Access::public_route;
+  up.max_body_bytes = 64 << 10;
+  up.handler = [](Request& r) -> Result<Response> { return Response::json(200, Json{{"size", r.body.size()}}); };
+  rs.push_back(up);
+  return rs;
+}
+}  // namespace
+
+TEST(Server, PerRouteBodyLimitRaisesOnlyThatRoute) {
+  TestServer s(routes_with_upload());
+  std::string body(20000, 'x');
+  {
+    TestClient c(s.port);
+    ASSERT_TRUE(c.send_raw("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n" + body));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->json()["size"], 20000);
+  }
+  {
+    // The larger limit of /upload does not leak to routes that keep the default.
+    TestClient c(s.port);
+    ASSERT_TRUE(c.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 20000\r\n\r\n"));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    expect_envelope(*r, 413, "Request body too large");
+  }
+  {
+    TestClient c(s.port);
+    ASSERT_TRUE(c.send_raw("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    expect_envelope(*r, 413, "Request body too large");
+  }
+  {
+    // Chunked bodies are counted against the route's limit as they arrive.
+    TestClient c(s.port);
+    std::string chunk(3000, 'a');
+    std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) req += "bb8\r\n" + chunk + "\r\n";
+    req += "0\r\n\r\n";
+    ASSERT_TRUE(c.send_raw(req));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+  }
+  {
+    // A header that arrives in pieces still gets the route's limit applied before the body.
+    TestClient c(s.port);
+    ASSERT_TRUE(c.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(c.send_raw("Content-Length: 10000\r\n\r\n"));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    expect_envelope(*r, 413, "Request body too large");
+  }
+}
+
 }  // namespace secplat::http::testing
