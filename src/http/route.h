@@ -39,6 +39,9 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> params;   // path parameters by template name
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  // For routes with spool_body: the body was streamed to this file instead of `body`. It is removed
+  // after the handler returns; a handler that keeps it renames it away first.
+  std::string body_file;
   std::string request_id;
   std::string client_ip;
   std::string route;        // matched template, e.g. "/auth/users/{username}"
@@ -97,6 +100,8 @@ struct Route {
   // Body cap for this route; 0 = the server's http.max_body_bytes. A larger Content-Length is
   // refused with 413 as soon as the header is read, before any of the body is.
   std::size_t max_body_bytes = 0;
+  // Stream the body to a file in the server's spool dir (Request::body_file) instead of memory.
+  bool spool_body = false;
 };
 
 // Validates a bearer credential (JWT or API key). Runs on a worker thread (may hit the store).

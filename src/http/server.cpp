@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -26,6 +27,7 @@
 #include "http/error_envelope.h"
 #include "http/json_body.h"
 #include "http/router.h"
+#include "http/spool_body.h"
 #include "http/ws_session.h"
 
 namespace secplat::http {
@@ -116,13 +118,13 @@ class Server::Impl {
     std::unique_ptr<std::atomic<Counter*>[]> by_status;  // index status - 100, 100..599
   };
 
-  const ServerOptions options_;
+  ServerOptions options_;  // spool_dir is resolved in the constructor, then never changes
   const Router router_;
   // The parser's limit before the route is known: the largest any route allows. Once the header
   // is parsed, the matched route's own limit applies (route_body_limit()).
   std::size_t parser_body_limit_ = 0;
   bool any_route_limit_ = false;
-  std::size_t route_body_limit(std::string_view method, std::string_view target) const;
+  std::size_t route_body_limit(std::string_view method, std::string_view target, bool& spool) const;
   Authenticator* const auth_;
   Metrics* const metrics_;
   std::vector<RouteMetrics> route_metrics_;
@@ -197,7 +199,7 @@ class WsConnection final : public WsSession, public Connection, public std::enab
     if (srv_ && id_) srv_->unregister_connection(id_);
   }
 
-  void start(bhttp::request<bhttp::string_body> upgrade) {
+  void start(bhttp::request<SpoolBody> upgrade) {
     id_ = srv_->register_connection(weak_from_this());
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(30);
@@ -434,7 +436,7 @@ class WsConnection final : public WsSession, public Connection, public std::enab
   std::optional<websocket::stream<beast::tcp_stream>> ws_;  // reset by server_detach
   std::optional<net::steady_timer> close_timer_;
   beast::flat_buffer rbuf_;
-  bhttp::request<bhttp::string_body> upgrade_;
+  bhttp::request<SpoolBody> upgrade_;
   const WsLimits limits_;
   const WsHandler handler_;
   const Request req_;
@@ -468,6 +470,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   ~HttpSession() override {
+    discard_body_file();
     if (id_) srv_->unregister_connection(id_);
   }
 
@@ -573,9 +576,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (route_limit_applied_ || !parser_->is_header_done()) return true;
     route_limit_applied_ = true;
     const auto& h = parser_->get();
-    std::size_t limit = srv_->route_body_limit(to_sv(h.method_string()), to_sv(h.target()));
+    bool spool = false;
+    std::size_t limit = srv_->route_body_limit(to_sv(h.method_string()), to_sv(h.target()), spool);
     if (auto len = parser_->content_length(); len && *len > limit) return false;
     parser_->body_limit(limit);  // chunked bodies are counted against it as they arrive
+    if (spool) parser_->get().body().spool_dir = srv_->options_.spool_dir;
     return true;
   }
 
@@ -664,7 +669,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     req_.path = std::move(m.path);
     req_.params = std::move(m.params);
     req_.route = route_->path;
-    req_.body = std::move(msg_.body());
+    req_.body = std::move(msg_.body().data);
+    req_.body_file = msg_.body().release_file();
     if (!raw_query.empty() && !parse_query(raw_query, req_.query))
       return write_response(error_response(Error::bad_request("invalid query encoding"), req_.request_id), method_);
 
@@ -683,14 +689,23 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
         return;
       }
       Response r = authed.ok() ? self->run_handler() : error_response(authed.error(), self->req_.request_id);
+      self->discard_body_file();
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->write_response(std::move(r), self->method_); });
     });
     if (!queued) {
+      discard_body_file();
       Error busy = Error::unavailable("Server busy, retry later");
       busy.retry_after_s = 1;
       write_response(error_response(busy, req_.request_id), method_);
     }
+  }
+
+  // A spooled body the handler did not move away is removed once the request is answered.
+  void discard_body_file() {
+    if (req_.body_file.empty()) return;
+    ::unlink(req_.body_file.c_str());
+    req_.body_file.clear();
   }
 
   // Worker thread. Ok (with an unused Response) when the route may run.
@@ -839,8 +854,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   ConnectionSlot slot_;
   std::string client_ip_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::request<bhttp::string_body> msg_;
+  std::optional<bhttp::request_parser<SpoolBody>> parser_;
+  bhttp::request<SpoolBody> msg_;
   bhttp::response<bhttp::string_body> res_;
   State state_ = State::waiting;
   bool first_request_ = true;
@@ -869,9 +884,15 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
       ioc_(std::max(1, options_.limits.io_threads)) {
   parser_body_limit_ = options_.limits.max_body_bytes;
   for (const Route& r : router_.routes()) {
+    if (r.spool_body) any_route_limit_ = true;
     if (r.max_body_bytes == 0) continue;
     any_route_limit_ = true;
     parser_body_limit_ = std::max(parser_body_limit_, r.max_body_bytes);
+  }
+  if (options_.spool_dir.empty()) {
+    std::error_code ec;
+    options_.spool_dir = std::filesystem::temp_directory_path(ec).string();
+    if (ec || options_.spool_dir.empty()) options_.spool_dir = "/tmp";
   }
   if (metrics_) {
     for (const Route& r : router_.routes()) {
@@ -899,8 +920,9 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
   }
 }
 
-std::size_t Server::Impl::route_body_limit(std::string_view method, std::string_view target) const {
+std::size_t Server::Impl::route_body_limit(std::string_view method, std::string_view target, bool& spool) const {
   RouteMatch m = router_.find(method, target.substr(0, target.find('?')));
+  spool = m.outcome == RouteMatch::Outcome::found && m.route->spool_body;
   if (m.outcome == RouteMatch::Outcome::found && m.route->max_body_bytes != 0) return m.route->max_body_bytes;
   return options_.limits.max_body_bytes;
 }

@@ -35,6 +35,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  // 0 = pick a free port
   HttpConfig limits;
+  std::string spool_dir = {};  // where spool_body routes write request bodies; "" = the system temp dir
 };
 
 class Server {

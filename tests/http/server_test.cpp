@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <future>
+#include <filesystem>
 #include <thread>
 
+#include "core/ids.h"
 #include "http/json_body.h"
 #include "http/test_client.h"
 #include "http/test_server.h"
@@ -449,6 +451,66 @@ TEST(Server, PerRouteBodyLimitRaisesOnlyThatRoute) {
     ASSERT_TRUE(r);
     expect_envelope(*r, 413, "Request body too large");
   }
+}
+
+}  // namespace secplat::http::testing
+
+namespace secplat::http::testing {
+
+TEST(Server, SpooledBodyIsStreamedToAFileTheHandlerCanKeep) {
+  std::string spool = std::filesystem::temp_directory_path() / ("secplat-spool-" + random_hex(6));
+  std::filesystem::create_directories(spool);
+  std::string kept = spool + "/kept.bin";
+  std::vector<Route> rs = basic_routes();
+  Route up;
+  up.method = "POST";
+  up.path = "/spool";
+  up.access = Access::public_route;
+  up.max_body_bytes = 1 << 20;
+  up.spool_body = true;
+  up.handler = [kept](Request& r) -> Result<Response> {
+    Json j = {{"in_memory", r.body.size()}, {"file", r.body_file}};
+    if (r.query_param("keep")) std::filesystem::rename(r.body_file, kept);
+    return Response::json(200, j);
+  };
+  rs.push_back(up);
+  HttpConfig limits = TestServer::small_limits();
+  auto server = std::make_unique<Server>(ServerOptions{"127.0.0.1", 0, limits, spool}, rs, nullptr, nullptr);
+  auto port = server->start();
+  ASSERT_TRUE(port.ok());
+
+  std::string body(300000, 'z');  // far beyond the 4 KiB default: only this route may take it
+  {
+    TestClient c(*port);
+    ASSERT_TRUE(c.send_raw("POST /spool?keep=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + body));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->json()["in_memory"], 0);
+    EXPECT_EQ(std::filesystem::file_size(kept), 300000u);
+  }
+  {
+    // Not kept by the handler: removed after the answer, nothing left in the spool dir.
+    TestClient c(*port);
+    ASSERT_TRUE(c.send_raw("POST /spool HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + body));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+    std::string file = r->json()["file"];
+    EXPECT_FALSE(std::filesystem::exists(file));
+  }
+  {
+    // A client that gives up halfway leaves no partial file behind.
+    TestClient c(*port);
+    ASSERT_TRUE(c.send_raw("POST /spool HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + body.substr(0, 1000)));
+    c.close();
+  }
+  server->shutdown();
+  server.reset();
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(spool)) files += e.path().filename() != "kept.bin";
+  EXPECT_EQ(files, 0);
+  std::filesystem::remove_all(spool);
 }
 
 }  // namespace secplat::http::testing
