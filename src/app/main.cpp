@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "app/cli_keys.h"
 #include "app/commands.h"
 
 int main(int argc, char** argv) {
@@ -45,6 +46,16 @@ int main(int argc, char** argv) {
   create->add_option("username", username, "User name")->required();
   create->add_option("--role", role, "viewer, analyst or admin")->check(CLI::IsMember({"viewer", "analyst", "admin"}));
 
+  std::string key_out, bundle_dir, pub_key;
+  bool force = false;
+  auto* keygen = app.add_subcommand("keygen", "Generate an ECDSA P-256 signing key pair (signing.key, signing.pub)");
+  keygen->add_option("--out", key_out, "Directory for the key files (default: <data-dir>/keys)");
+  keygen->add_option("--data-dir", flags.data_dir, "Data directory (default ./.secplat)");
+  keygen->add_flag("--force", force, "Replace an existing key pair");
+  auto* verify = app.add_subcommand("verify", "Verify a scan bundle's attestation, digests and signatures offline");
+  verify->add_option("bundle", bundle_dir, "Bundle directory")->required();
+  verify->add_option("--key", pub_key, "Public key (PEM) of the signer")->required();
+
   app.add_subcommand("version", "Print the version and exit");
 
   try {
@@ -58,6 +69,11 @@ int main(int argc, char** argv) {
     std::cout << "secplat " << secplat::app::kVersion << "\n";
     return 0;
   }
+  if (keygen->parsed()) {
+    if (key_out.empty()) key_out = (flags.data_dir.empty() ? std::string("./.secplat") : flags.data_dir) + "/keys";
+    return secplat::app::run_keygen(key_out, force);
+  }
+  if (verify->parsed()) return secplat::app::run_verify(bundle_dir, pub_key);
   if (serve->parsed()) return secplat::app::run_serve(flags);
   if (migrate->parsed()) return secplat::app::run_migrate(flags);
   if (reset->parsed()) return secplat::app::run_user_password(flags, username, std::nullopt);
