@@ -7,12 +7,17 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git make
   libboost-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libargon2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
+  libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
   curl procps python3 python3-websockets
 )
 # Benchmarks only (make bench): the load generator and the FastAPI anchor.
 if [[ "${1:-}" == "--bench" ]]; then
   PACKAGES+=(wrk python3-fastapi python3-uvicorn)
 fi
+
+# The SBOM schema test validates with npm packages (ajv, the CycloneDX schemas); CI images ship
+# Node.js already, Debian's nodejs/npm are the fallback.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

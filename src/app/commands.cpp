@@ -9,7 +9,10 @@
 #include <string>
 
 #include "api/audit_routes.h"
+#include "api/assets_routes.h"
 #include "api/auth_routes.h"
+#include "api/findings_routes.h"
+#include "api/scans_routes.h"
 #include "api/ops_routes.h"
 #include "app/commands.h"
 #include "app/platform.h"
@@ -89,10 +92,26 @@ int run_serve(const CommonFlags& flags) {
   for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get()}))
     routes.push_back(std::move(r));
   for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
+  for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit)) routes.push_back(std::move(r));
+  for (auto& r : api::findings_routes(*p.findings, *p.assets)) routes.push_back(std::move(r));
+  for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
+                                   static_cast<std::size_t>(config->assurance.upload_max_bytes), nullptr}))
+    routes.push_back(std::move(r));
   ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
 
-  http::Server server({config->host, config->port, config->http}, std::move(routes), p.authenticator.get(),
-                      &p.metrics);
+  // Scans left RUNNING by a previous process are failed ("interrupted"); then the in-process
+  // worker pool takes jobs from secplat.jobs.scan. (In serve mode this process is the only worker.)
+  if (auto s = p.scan_worker->recover(); !s.ok()) {
+    log::error("start-up failed", {log::str("error", "scan recovery: " + s.error().message)});
+    return 1;
+  }
+  if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok()) {
+    log::error("start-up failed", {log::str("error", "scan worker: " + s.error().message)});
+    return 1;
+  }
+
+  http::Server server({config->host, config->port, config->http, config->data_dir + "/tmp"}, std::move(routes),
+                      p.authenticator.get(), &p.metrics);
   auto port = server.start();
   if (!port) {
     log::error("start-up failed", {log::str("error", "listen " + config->listen + ": " + port.error().message)});
@@ -114,6 +133,7 @@ int run_serve(const CommonFlags& flags) {
   log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
   server.shutdown();
   server.wait();
+  p.scan_worker->stop();
   log::info("stopped");
   return 0;
 }

@@ -1,13 +1,18 @@
 #include "app/platform.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
+#include "assurance/signing_key.h"
 #include "auth/migrations.h"
+#include "findings/migrations.h"
 #include "auth/bootstrap.h"
 #include "queue/local_queue.h"
 #include "queue/streams.h"
+#include "scanners/sbom/sbom_scanner.h"
+#include "scanners/secrets/secrets_scanner.h"
 #include "store/sqlite_db.h"
 
 namespace secplat::app {
@@ -15,6 +20,8 @@ namespace secplat::app {
 std::vector<store::Migration> all_migrations() {
   std::vector<store::Migration> all = auth::auth_migrations();
   for (auto& m : queue::local_queue_migrations()) all.push_back(std::move(m));
+  for (auto& m : findings::findings_migrations()) all.push_back(std::move(m));
+  for (auto& m : assurance::scan_migrations()) all.push_back(std::move(m));
   return all;
 }
 
@@ -23,6 +30,10 @@ static Status make_data_dir(const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error::internal("data_dir " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);  // keys and the database live here
+  // Request bodies of spooled routes (uploads) land here: same filesystem as the upload store,
+  // so keeping one is a rename.
+  std::filesystem::create_directories(dir + "/tmp", ec);
+  if (ec) return Error::internal("data_dir " + dir + "/tmp: " + ec.message());
   return {};
 }
 
@@ -65,6 +76,36 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
                                                    *p->access_tokens, *p->audit);
   p->accounts = std::make_unique<auth::UserAccounts>(*p->db, *p->users, *p->refresh_tokens, *p->audit);
   p->authenticator = std::make_unique<auth::AuthService>(*p->access_tokens, *p->users, *p->api_keys);
+
+  p->assets = std::make_unique<posture::AssetRepo>(*p->db, p->clock);
+  p->findings = std::make_unique<findings::FindingsService>(*p->db, p->clock, *p->audit);
+
+  auto key = assurance::load_or_create_signing_key(config.data_dir);
+  if (!key) return Error::internal("signing key: " + key.error().message);
+  p->signing_key = std::move(*key);
+  p->scans = std::make_unique<assurance::ScanStore>(*p->db, p->clock);
+  p->scan_events = std::make_unique<assurance::ScanEventLog>(*p->scans, p->clock);
+  // A repository scan's SARIF becomes findings on the component's asset.
+  Platform* raw = p.get();
+  assurance::SarifImporter importer = [raw](const std::string& component, const Json& sarif, const std::string& tool,
+                                            const std::string& test_id) -> Status {
+    auto asset = raw->assets->ensure(component, "repository", component);
+    if (!asset) return std::move(asset).take_error();
+    auto r = raw->findings->import_sarif(component, sarif, tool, auth::Actor{"scan:" + test_id, test_id});
+    if (!r) return std::move(r).take_error();
+    return {};
+  };
+  assurance::PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance,
+                                p->signing_key.private_pem, p->signing_key.public_pem, ""};
+  std::vector<std::shared_ptr<scanners::Scanner>> tools;
+  tools.push_back(scanners::make_secrets_scanner());
+  tools.push_back(scanners::make_sbom_scanner());
+  p->scan_pipeline = std::make_unique<assurance::ScanPipeline>(*p->scans, *p->scan_events, p->clock, std::move(po),
+                                                               std::move(tools), std::move(importer));
+  p->scan_service = std::make_unique<assurance::ScanService>(*p->scans, *p->scan_events, *p->queue, *p->audit,
+                                                             p->clock, p->scan_pipeline.get(), config);
+  p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans,
+                                                           *p->scan_events, "serve-" + std::to_string(::getpid()));
   return p;
 }
 

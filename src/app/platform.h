@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "assurance/pipeline.h"
+#include "assurance/scan_events.h"
+#include "assurance/scan_service.h"
+#include "assurance/scan_store.h"
+#include "assurance/scan_worker.h"
 #include "auth/access_tokens.h"
 #include "auth/api_keys.h"
 #include "auth/audit_log.h"
@@ -19,6 +24,9 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "crypto/ecdsa.h"
+#include "findings/findings_service.h"
+#include "posture/asset_repo.h"
 #include "queue/queue.h"
 #include "store/db.h"
 
@@ -41,6 +49,17 @@ struct Platform {
   std::unique_ptr<auth::LoginService> logins;
   std::unique_ptr<auth::UserAccounts> accounts;
   std::unique_ptr<auth::AuthService> authenticator;
+
+  std::unique_ptr<posture::AssetRepo> assets;
+  std::unique_ptr<findings::FindingsService> findings;
+
+  crypto::EcKeyPair signing_key;  // the instance key: bundles, attestations, manifest.sig
+  std::unique_ptr<assurance::ScanStore> scans;
+  std::unique_ptr<assurance::ScanEventLog> scan_events;
+  std::unique_ptr<assurance::ScanPipeline> scan_pipeline;
+  std::unique_ptr<assurance::ScanService> scan_service;
+  // Last: destroyed (and so stopped) first, before anything it uses.
+  std::unique_ptr<assurance::ScanWorker> scan_worker;
 };
 
 // Every migration of every module, in one list (versions are unique across modules).

@@ -674,9 +674,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!raw_query.empty() && !parse_query(raw_query, req_.query))
       return write_response(error_response(Error::bad_request("invalid query encoding"), req_.request_id), method_);
 
-    if (route_->ws_handler && !websocket::is_upgrade(msg_))
-      return write_response(error_response(Error::bad_request("WebSocket upgrade required"), req_.request_id),
-                            method_);
+    ws_upgrade_ = route_->ws_handler && websocket::is_upgrade(msg_);
 
     if (route_->inline_io && route_->access == Access::public_route && !route_->ws_handler)
       return write_response(run_handler(), method_);
@@ -684,11 +682,15 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     auto self = shared_from_this();
     bool queued = srv_->pool_->try_submit([self] {
       Result<Response> authed = self->authenticate();
-      if (authed.ok() && self->route_->ws_handler) {
+      if (authed.ok() && self->ws_upgrade_) {
         net::post(self->stream_.get_executor(), [self] { self->upgrade(); });
         return;
       }
-      Response r = authed.ok() ? self->run_handler() : error_response(authed.error(), self->req_.request_id);
+      // Auth comes first: an anonymous plain GET of a WebSocket route is a 401, not a hint.
+      Response r = !authed.ok()               ? error_response(authed.error(), self->req_.request_id)
+                   : self->route_->ws_handler ? error_response(Error::bad_request("WebSocket upgrade required"),
+                                                               self->req_.request_id)
+                                              : self->run_handler();
       self->discard_body_file();
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->write_response(std::move(r), self->method_); });
@@ -860,6 +862,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   State state_ = State::waiting;
   bool first_request_ = true;
   bool route_limit_applied_ = true;
+  bool ws_upgrade_ = false;  // the matched route is a WebSocket route and this request upgrades
   bool keep_alive_ = true;
   Clock::time_point started_{};
   const char* method_ = "OTHER";

@@ -1,0 +1,20 @@
+// /assets routes (reference §8.5 with our fixes: 201 on create, 409 on a duplicate key naming the
+// existing asset_id, 404 for a missing asset on every verb, 422 for validation errors, probe settings).
+// Lists are bare JSON arrays (as in the reference) with the match count in the X-Total-Count header.
+#pragma once
+
+#include <vector>
+
+#include "auth/audit_log.h"
+#include "findings/findings_service.h"
+#include "http/route.h"
+#include "posture/asset_repo.h"
+
+namespace secplat::api {
+
+// All referenced objects must outlive the routes. `findings` is used to recompute finding risk
+// after an asset's attributes change.
+std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::FindingsService& findings,
+                                      auth::AuditLog& audit);
+
+}  // namespace secplat::api

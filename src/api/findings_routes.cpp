@@ -1,0 +1,312 @@
+#include "api/findings_routes.h"
+
+#include <charconv>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "http/json_body.h"
+
+namespace secplat::api {
+namespace {
+
+using findings::Finding;
+
+Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
+Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }
+
+Json object_or_empty(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
+bool is_viewer(const http::Request& req) { return !req.principal || req.principal->role == http::Role::viewer; }
+
+auth::Actor actor_of(const http::Request& req) {
+  return {req.principal ? req.principal->subject : "", req.request_id};
+}
+
+// Viewers do not see evidence (may quote secrets or internal paths) or risk-acceptance reasons.
+Json finding_json(const Finding& f, bool viewer) {
+  return Json{{"finding_id", f.finding_id},
+              {"finding_key", f.finding_key},
+              {"asset_id", f.asset_id},
+              {"asset_key", f.asset_key},
+              {"asset_name", f.asset_name},
+              {"time", format_rfc3339(f.time_ms)},
+              {"first_seen", format_rfc3339(f.first_seen_ms)},
+              {"last_seen", format_rfc3339(f.last_seen_ms)},
+              {"status", f.status},
+              {"source", f.source},
+              {"category", f.category},
+              {"title", f.title},
+              {"severity", f.severity},
+              {"confidence", f.confidence},
+              {"evidence", viewer ? Json(nullptr) : Json(f.evidence)},
+              {"remediation", f.remediation},
+              {"vulnerability_id", opt_text(f.vulnerability_id)},
+              {"package_ecosystem", opt_text(f.package_ecosystem)},
+              {"package_name", opt_text(f.package_name)},
+              {"package_version", opt_text(f.package_version)},
+              {"fixed_version", opt_text(f.fixed_version)},
+              {"scanner_metadata_json", object_or_empty(f.scanner_metadata_json)},
+              {"risk_score", f.risk_score},
+              {"risk_level", f.risk_level},
+              {"risk_factors_json", object_or_empty(f.risk_factors_json)},
+              {"risk_label", nullptr},
+              {"risk_label_source", nullptr},
+              {"risk_label_created_at", nullptr},
+              {"risk_label_created_by", nullptr},
+              {"accepted_risk_at", opt_time(f.accepted_risk_at_ms)},
+              {"accepted_risk_expires_at", opt_time(f.accepted_risk_expires_at_ms)},
+              {"accepted_risk_reason", viewer ? Json(nullptr) : opt_text(f.accepted_risk_reason)},
+              {"accepted_risk_by", opt_text(f.accepted_risk_by)}};
+}
+
+Result<int64_t> id_param(const http::Request& req) {
+  const std::string raw = req.param("finding_id");
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), id);
+  if (ec != std::errc() || p != raw.data() + raw.size() || id <= 0) {
+    return Error::invalid({"path", "finding_id"}, "Must be a positive integer");
+  }
+  return id;
+}
+
+http::Route route(std::string method, std::string path, http::Access access, http::Handler h, std::string summary,
+                  int success = 200, std::vector<std::string> query = {}) {
+  http::Route r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.access = access;
+  r.handler = std::move(h);
+  r.doc.summary = std::move(summary);
+  r.doc.tag = "findings";
+  r.doc.success_status = success;
+  r.doc.query_params = std::move(query);
+  return r;
+}
+
+Result<findings::FindingInput> parse_input(const Json& body, posture::AssetRepo& assets) {
+  SECPLAT_TRY(http::reject_unknown_fields(
+      body, {"finding_key", "title", "asset_key", "asset_id", "category", "severity", "confidence", "evidence",
+             "remediation", "source", "vulnerability_id", "package_ecosystem", "package_name", "package_version",
+             "fixed_version", "scanner_metadata_json"}));
+  findings::FindingInput in;
+  auto key = http::req_string(body, "finding_key");
+  if (!key.ok()) return std::move(key).take_error();
+  auto title = http::req_string(body, "title");
+  if (!title.ok()) return std::move(title).take_error();
+  in.finding_key = *key;
+  in.title = *title;
+  if (in.title.size() > 1000) return Error::invalid({"body", "title"}, "At most 1000 characters");
+  for (auto [name, field] : {std::pair{"category", &in.category}, std::pair{"severity", &in.severity},
+                             std::pair{"confidence", &in.confidence}, std::pair{"evidence", &in.evidence},
+                             std::pair{"remediation", &in.remediation}, std::pair{"source", &in.source},
+                             std::pair{"vulnerability_id", &in.vulnerability_id},
+                             std::pair{"package_ecosystem", &in.package_ecosystem},
+                             std::pair{"package_name", &in.package_name},
+                             std::pair{"package_version", &in.package_version},
+                             std::pair{"fixed_version", &in.fixed_version}}) {
+    auto v = http::opt_string(body, name);
+    if (!v.ok()) return std::move(v).take_error();
+    *field = *v;
+  }
+  if (body.contains("scanner_metadata_json") && !body["scanner_metadata_json"].is_null()) {
+    if (!body["scanner_metadata_json"].is_object()) {
+      return Error::invalid({"body", "scanner_metadata_json"}, "Must be an object");
+    }
+    in.scanner_metadata_json = body["scanner_metadata_json"].dump();
+  }
+  auto asset_key = http::opt_string(body, "asset_key");
+  if (!asset_key.ok()) return std::move(asset_key).take_error();
+  auto asset_id = http::opt_int(body, "asset_id");
+  if (!asset_id.ok()) return std::move(asset_id).take_error();
+  if (*asset_key && !(*asset_key)->empty()) {
+    in.asset_key = **asset_key;
+  } else if (*asset_id) {
+    auto a = assets.get(**asset_id);
+    if (!a.ok()) return Error::invalid({"body", "asset_id"}, "Asset not found: " + std::to_string(**asset_id));
+    in.asset_key = a->asset_key;
+  } else {
+    return Error::invalid({"body", "asset_key"}, "Provide asset_id or asset_key");
+  }
+  return in;
+}
+
+Result<std::optional<std::string>> query_text(const http::Request& req, const char* name) {
+  auto v = req.query_param(name);
+  if (!v || v->empty()) return std::optional<std::string>();
+  if (v->size() > 512) return Error::invalid({"query", name}, "At most 512 characters");
+  return v;
+}
+
+}  // namespace
+
+std::vector<http::Route> findings_routes(findings::FindingsService& svc, posture::AssetRepo& assets) {
+  std::vector<http::Route> routes;
+
+  routes.push_back(route(
+      "GET", "/findings/", http::Access::viewer,
+      [&svc](http::Request& req) -> Result<http::Response> {
+        findings::FindingFilter f;
+        for (auto [name, field] : {std::pair{"asset_key", &f.asset_key}, std::pair{"status", &f.status},
+                                   std::pair{"severity", &f.severity}, std::pair{"source", &f.source},
+                                   std::pair{"risk_level", &f.risk_level}, std::pair{"q", &f.q}}) {
+          auto v = query_text(req, name);
+          if (!v.ok()) return std::move(v).take_error();
+          *field = *v;
+        }
+        if (f.status && !findings::is_valid_status(*f.status)) {
+          return Error::invalid({"query", "status"}, "Must be one of open, in_progress, remediated, accepted_risk");
+        }
+        // "unscored" is accepted for reference compatibility; every finding is scored, so it matches none.
+        if (f.risk_level && *f.risk_level != "critical" && *f.risk_level != "high" && *f.risk_level != "medium" &&
+            *f.risk_level != "low" && *f.risk_level != "unscored") {
+          return Error::invalid({"query", "risk_level"}, "Must be one of critical, high, medium, low, unscored");
+        }
+        auto limit = http::query_int(req, "limit", 200, 1, 500);
+        if (!limit.ok()) return std::move(limit).take_error();
+        auto offset = http::query_int(req, "offset", 0, 0, 1'000'000'000);
+        if (!offset.ok()) return std::move(offset).take_error();
+        f.limit = *limit;
+        f.offset = *offset;
+        auto page = svc.list(f);
+        if (!page.ok()) return std::move(page).take_error();
+        Json items = Json::array();
+        for (const auto& x : page->items) items.push_back(finding_json(x, is_viewer(req)));
+        auto resp = http::Response::json(200, items);
+        resp.headers.emplace_back("X-Total-Count", std::to_string(page->total));
+        return resp;
+      },
+      "List findings (last_seen desc); total matches in X-Total-Count", 200,
+      {"asset_key", "status", "severity", "source", "risk_level", "q", "limit", "offset"}));
+
+  routes.push_back(route(
+      "GET", "/findings/{finding_id}", http::Access::viewer,
+      [&svc](http::Request& req) -> Result<http::Response> {
+        auto id = id_param(req);
+        if (!id.ok()) return std::move(id).take_error();
+        auto f = svc.get(*id);
+        if (!f.ok()) return std::move(f).take_error();
+        return http::Response::json(200, finding_json(*f, is_viewer(req)));
+      },
+      "One finding"));
+
+  routes.push_back(route(
+      "POST", "/findings/", http::Access::analyst,
+      [&svc, &assets](http::Request& req) -> Result<http::Response> {
+        auto body = http::parse_json_object(req);
+        if (!body.ok()) return std::move(body).take_error();
+        auto in = parse_input(*body, assets);
+        if (!in.ok()) return std::move(in).take_error();
+        auto r = svc.upsert(*in, actor_of(req));
+        if (!r.ok()) {
+          if (r.error().code == Errc::not_found) {
+            return Error::invalid({"body", "asset_key"}, "Asset not found: " + in->asset_key);
+          }
+          return std::move(r).take_error();
+        }
+        return http::Response::json(r->created ? 201 : 200,
+                                    Json{{"ok", true},
+                                         {"finding_key", r->finding.finding_key},
+                                         {"finding_id", r->finding.finding_id},
+                                         {"updated", !r->created},
+                                         {"status", r->finding.status},
+                                         {"risk_score", r->finding.risk_score},
+                                         {"risk_level", r->finding.risk_level}});
+      },
+      "Create (201) or update (200) the finding with this asset and finding_key", 201));
+
+  routes.push_back(route(
+      "PATCH", "/findings/{finding_id}/status", http::Access::analyst,
+      [&svc](http::Request& req) -> Result<http::Response> {
+        auto id = id_param(req);
+        if (!id.ok()) return std::move(id).take_error();
+        auto body = http::parse_json_object(req);
+        if (!body.ok()) return std::move(body).take_error();
+        SECPLAT_TRY(http::reject_unknown_fields(*body, {"status"}));
+        auto status = http::req_string(*body, "status");
+        if (!status.ok()) return std::move(status).take_error();
+        auto f = svc.set_status(*id, *status, actor_of(req));
+        if (!f.ok()) return std::move(f).take_error();
+        return http::Response::json(200, Json{{"ok", true}, {"finding_id", f->finding_id}, {"status", f->status}});
+      },
+      "Move a finding along the status state machine (409 on a forbidden transition)"));
+
+  routes.push_back(route(
+      "POST", "/findings/{finding_id}/accept-risk", http::Access::analyst,
+      [&svc](http::Request& req) -> Result<http::Response> {
+        auto id = id_param(req);
+        if (!id.ok()) return std::move(id).take_error();
+        auto body = http::parse_json_object(req);
+        if (!body.ok()) return std::move(body).take_error();
+        SECPLAT_TRY(http::reject_unknown_fields(*body, {"reason", "expires_at"}));
+        auto reason = http::req_string(*body, "reason");
+        if (!reason.ok()) return std::move(reason).take_error();
+        if (reason->empty() || reason->size() > 2000) {
+          return Error::invalid({"body", "reason"}, "Must be 1..2000 characters");
+        }
+        auto expires = http::req_string(*body, "expires_at");
+        if (!expires.ok()) return std::move(expires).take_error();
+        auto ms = parse_rfc3339(*expires);
+        if (!ms) {
+          return Error::invalid({"body", "expires_at"},
+                                "expires_at must be an ISO 8601 / RFC 3339 datetime with a time zone");
+        }
+        auto f = svc.accept_risk(*id, *reason, *ms, actor_of(req));
+        if (!f.ok()) return std::move(f).take_error();
+        return http::Response::json(200, Json{{"ok", true},
+                                              {"finding_id", f->finding_id},
+                                              {"status", f->status},
+                                              {"accepted_risk_expires_at", opt_time(f->accepted_risk_expires_at_ms)}});
+      },
+      "Accept a finding's risk until a future expiry (reason required)"));
+
+  http::Route import = route(
+      "POST", "/findings/import", http::Access::analyst,
+      [&svc](http::Request& req) -> Result<http::Response> {
+        auto body = http::parse_json_object(req);
+        if (!body.ok()) return std::move(body).take_error();
+        std::string asset_key, source;
+        Json sarif;
+        if (auto q = req.query_param("asset_key"); q && !q->empty()) {  // the raw SARIF log is the body
+          asset_key = *q;
+          source = req.query_param("source").value_or("");
+          sarif = std::move(*body);
+        } else {
+          SECPLAT_TRY(http::reject_unknown_fields(*body, {"asset_key", "source", "sarif"}));
+          auto k = http::req_string(*body, "asset_key");
+          if (!k.ok()) return std::move(k).take_error();
+          auto s = http::opt_string(*body, "source");
+          if (!s.ok()) return std::move(s).take_error();
+          if (!body->contains("sarif") || !(*body)["sarif"].is_object()) {
+            return Error::invalid({"body", "sarif"}, "Field required: the SARIF 2.1.0 log as an object");
+          }
+          asset_key = *k;
+          source = s->value_or("");
+          sarif = std::move((*body)["sarif"]);
+        }
+        if (source.size() > 100) return Error::invalid({"body", "source"}, "At most 100 characters");
+        auto r = svc.import_sarif(asset_key, sarif, source, actor_of(req));
+        if (!r.ok()) {
+          if (r.error().code == Errc::not_found) {
+            return Error::invalid({"body", "asset_key"}, "Asset not found: " + asset_key);
+          }
+          return std::move(r).take_error();
+        }
+        return http::Response::json(200, Json{{"ok", true},
+                                              {"asset_key", asset_key},
+                                              {"created", r->created},
+                                              {"updated", r->updated},
+                                              {"unchanged", r->unchanged},
+                                              {"remediated", r->remediated},
+                                              {"total", r->total}});
+      },
+      "Import a SARIF 2.1.0 log as findings of one asset (auto-remediates what the source no longer reports)",
+      200, {"asset_key", "source"});
+  import.max_body_bytes = 64u << 20;
+  routes.push_back(std::move(import));
+  return routes;
+}
+
+}  // namespace secplat::api

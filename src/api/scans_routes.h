@@ -1,0 +1,39 @@
+// Certus-Assurance compatible scan routes (/v1/security-scans..., /stats, /v1/keys/signing.pem).
+// Reading needs viewer, submitting/cancelling/retrying/uploading needs analyst. Workspace scoping
+// hook: `can_see_workspace` (null = every authenticated principal sees every workspace).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "http/route.h"
+
+namespace secplat::assurance {
+class ScanService;
+}
+
+namespace secplat::api {
+
+struct ScanRouteDeps {
+  assurance::ScanService& service;   // borrowed; must outlive the server
+  std::string signing_public_pem;    // served at /v1/keys/signing.pem ("" → 404)
+  std::size_t upload_max_bytes = 512u << 20;  // assurance.upload_max_bytes
+  std::function<bool(const http::Principal&, const std::string& workspace_id)> can_see_workspace;
+};
+
+std::vector<http::Route> scan_routes(ScanRouteDeps deps);
+
+// Multipart helper (exposed for tests): the part named `field` of a multipart/form-data body.
+struct MultipartFile {
+  std::string filename;
+  std::string_view content;  // points into the body
+};
+Result<std::optional<MultipartFile>> find_multipart_file(std::string_view content_type, std::string_view body,
+                                                         std::string_view field);
+
+}  // namespace secplat::api

@@ -1,0 +1,61 @@
+// Scan manifests: where the text comes from (inline / manifest_path / manifest_uri), signature
+// and digest verification, parsing (JSON or YAML), and the profile → tool selection of §4.4.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "assurance/scan_request.h"
+#include "core/error.h"
+#include "core/json.h"
+
+namespace secplat::assurance {
+
+struct ManifestPolicy {
+  std::vector<std::string> allowed_roots;   // file:// manifest and signature URIs must lie under one
+  std::vector<std::string> trusted_key_pems;  // PEM text of trusted P-256 public keys
+  bool require_signed = false;
+};
+
+// Submit-time checks of the manifest fields (422 naming the field). http(s)/s3/oci URIs are not
+// fetched yet: 422 "manifest_uri scheme not supported yet".
+Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& policy);
+
+struct ResolvedManifest {
+  std::string text;                  // exactly as used (inline: canonical text)
+  std::string digest;                // sha256 hex of text
+  std::string origin;                // "inline" | "path" | "uri"
+  std::optional<std::string> signature;  // base64 signature text, when one was given
+  bool verified = false;             // signature checked against a trusted key
+  std::string verified_key_id;       // crypto::ec_key_id of the key that verified
+  Json parsed;                       // the manifest object
+};
+
+// Reads, verifies and parses. Errors (Errc::bad_request) carry the message for the scan's errors.
+Result<ResolvedManifest> resolve_manifest(const ScanRequest& req, const std::string& source_root,
+                                          const ManifestPolicy& policy);
+
+// YAML text → JSON (scalars typed like YAML 1.2 core: int, float, bool, null, else string).
+Result<Json> parse_manifest_text(const std::string& text);
+
+struct ToolSelection {
+  std::string profile_requested, profile_resolved;
+  std::vector<std::string> tools;        // to run, in manifest order (aliases mapped: detect-secrets → secrets)
+  std::vector<std::string> unsupported;  // listed but unknown to this build
+  std::map<std::string, int64_t> thresholds;  // lower-cased severity → max allowed
+  bool requires_stack = false;
+  Json product, version;
+  std::map<std::string, std::map<std::string, std::string>> options;  // per tool, from object entries
+};
+
+// Profile selection per §4.4. `known_tools` = ids this build can run (injected scanners) plus
+// adapters it knows of. `tools: []` (or none supported) → the profile's default list.
+Result<ToolSelection> select_tools(const Json& manifest, const std::string& profile,
+                                   const std::vector<std::string>& known_tools);
+
+// The built-in default tool list of a profile name (unknown names fall back to "light").
+std::vector<std::string> default_profile_tools(const std::string& profile);
+
+}  // namespace secplat::assurance

@@ -1,0 +1,259 @@
+#include "assurance/scan_store.h"
+
+#include "core/ids.h"
+
+namespace secplat::assurance {
+
+namespace {
+
+const char* kScansDdl = R"SQL(
+CREATE TABLE scans (
+  test_id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  component_id TEXT NOT NULL,
+  assessment_id TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  git_url TEXT,
+  branch TEXT,
+  commit_ref TEXT,
+  directory_path TEXT,
+  archive_path TEXT,
+  requested_by TEXT,
+  profile TEXT NOT NULL,
+  manifest_path TEXT,
+  manifest_uri TEXT,
+  manifest_signature_uri TEXT,
+  request_json TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+  created_at BIGINT NOT NULL,
+  started_at BIGINT,
+  completed_at BIGINT,
+  artifacts_json TEXT NOT NULL DEFAULT '{}',
+  warnings_json TEXT NOT NULL DEFAULT '[]',
+  errors_json TEXT NOT NULL DEFAULT '[]',
+  manifest_digest TEXT,
+  manifest_metadata_json TEXT,
+  source_json TEXT,
+  tools_json TEXT NOT NULL DEFAULT '[]',
+  policy_json TEXT,
+  upload_status TEXT NOT NULL DEFAULT 'pending',
+  idempotency_key TEXT UNIQUE,
+  request_fingerprint TEXT NOT NULL,
+  retry_of TEXT
+);
+CREATE INDEX scans_workspace_idx ON scans (workspace_id, created_at);
+CREATE INDEX scans_component_idx ON scans (component_id, created_at);
+CREATE INDEX scans_status_idx ON scans (status);
+CREATE TABLE scan_events (
+  test_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  type TEXT NOT NULL,
+  ts_ms BIGINT NOT NULL,
+  payload TEXT NOT NULL,
+  PRIMARY KEY (test_id, seq)
+))SQL";
+
+store::Value opt(const std::optional<std::string>& s) { return s ? store::Value(*s) : store::null(); }
+
+Json parse_or(const std::optional<std::string>& text, Json fallback) {
+  if (!text) return fallback;
+  Json j = Json::parse(*text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+ScanRecord from_row(const store::Row& row) {
+  ScanRecord r;
+  r.test_id = row.str("test_id");
+  r.request = ScanRequest::from_json(parse_or(row.opt_str("request_json"), Json::object()));
+  r.status = row.str("status");
+  r.created_ms = row.i64("created_at");
+  r.started_ms = row.opt_i64("started_at");
+  r.completed_ms = row.opt_i64("completed_at");
+  r.artifacts = parse_or(row.opt_str("artifacts_json"), Json::object());
+  r.warnings = parse_or(row.opt_str("warnings_json"), Json::array());
+  r.errors = parse_or(row.opt_str("errors_json"), Json::array());
+  r.manifest_digest = row.opt_str("manifest_digest");
+  r.manifest_metadata = parse_or(row.opt_str("manifest_metadata_json"), nullptr);
+  r.source = parse_or(row.opt_str("source_json"), nullptr);
+  r.tools = parse_or(row.opt_str("tools_json"), Json::array());
+  r.policy = parse_or(row.opt_str("policy_json"), nullptr);
+  r.upload_status = row.str("upload_status", "pending");
+  r.idempotency_key = row.opt_str("idempotency_key");
+  r.request_fingerprint = row.str("request_fingerprint");
+  r.retry_of = row.opt_str("retry_of");
+  return r;
+}
+
+}  // namespace
+
+std::vector<store::Migration> scan_migrations() {
+  return {{400, "assurance_scans", kScansDdl, kScansDdl}};
+}
+
+std::string new_test_id() { return "test_" + random_hex(6); }
+
+Status ScanStore::insert(const ScanRecord& rec) {
+  const ScanRequest& q = rec.request;
+  auto r = db_.exec(
+      "INSERT INTO scans (test_id, workspace_id, component_id, assessment_id, source_type, git_url, branch, "
+      "commit_ref, directory_path, archive_path, requested_by, profile, manifest_path, manifest_uri, "
+      "manifest_signature_uri, request_json, status, created_at, manifest_digest, upload_status, "
+      "idempotency_key, request_fingerprint, retry_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
+      "$15,$16,$17,$18,$19,$20,$21,$22,$23)",
+      {rec.test_id, q.workspace_id, q.component_id, q.assessment_id, q.source_type, opt(q.git_url), opt(q.branch),
+       opt(q.commit), opt(q.directory_path), opt(q.archive_path), opt(q.requested_by), q.profile,
+       opt(q.manifest_path), opt(q.manifest_uri), opt(q.manifest_signature_uri), dump(q.to_json()), rec.status,
+       rec.created_ms, opt(rec.manifest_digest), rec.upload_status, opt(rec.idempotency_key),
+       rec.request_fingerprint, opt(rec.retry_of)});
+  if (!r) return std::move(r).take_error();
+  return ok_status();
+}
+
+Result<std::optional<ScanRecord>> ScanStore::get(const std::string& test_id) {
+  auto rows = db_.query("SELECT * FROM scans WHERE test_id = $1", {test_id});
+  if (!rows) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<ScanRecord>{};
+  return std::optional<ScanRecord>{from_row(rows->front())};
+}
+
+Result<std::optional<ScanRecord>> ScanStore::find_by_idempotency_key(const std::string& key) {
+  auto rows = db_.query("SELECT * FROM scans WHERE idempotency_key = $1", {key});
+  if (!rows) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<ScanRecord>{};
+  return std::optional<ScanRecord>{from_row(rows->front())};
+}
+
+Result<ScanPage> ScanStore::list(const ScanFilter& f) {
+  std::string where = " WHERE 1=1";
+  store::Params params;
+  auto add = [&](const char* col, const std::optional<std::string>& v) {
+    if (!v) return;
+    params.push_back(*v);
+    where += std::string(" AND ") + col + " = $" + std::to_string(params.size());
+  };
+  add("workspace_id", f.workspace_id);
+  add("component_id", f.component_id);
+  add("status", f.status);
+  auto total = db_.query("SELECT COUNT(*) AS n FROM scans" + where, params);
+  if (!total) return std::move(total).take_error();
+  store::Params page = params;
+  page.push_back(f.limit);
+  page.push_back(f.offset);
+  auto rows = db_.query("SELECT * FROM scans" + where + " ORDER BY created_at DESC, test_id DESC LIMIT $" +
+                            std::to_string(params.size() + 1) + " OFFSET $" + std::to_string(params.size() + 2),
+                        page);
+  if (!rows) return std::move(rows).take_error();
+  ScanPage out;
+  out.total = total->front().i64("n");
+  for (const auto& row : *rows) out.items.push_back(from_row(row));
+  return out;
+}
+
+Result<bool> ScanStore::mark_running(const std::string& test_id) {
+  auto n = db_.exec("UPDATE scans SET status = 'RUNNING', started_at = $2 WHERE test_id = $1 AND status = 'QUEUED'",
+                    {test_id, clock_.now_ms()});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
+}
+
+Result<bool> ScanStore::finish(const std::string& test_id, const ScanResult& r) {
+  auto n = db_.exec(
+      "UPDATE scans SET status = $2, completed_at = $3, artifacts_json = $4, warnings_json = $5, errors_json = $6, "
+      "manifest_digest = COALESCE($7, manifest_digest), manifest_metadata_json = $8, source_json = $9, "
+      "tools_json = $10, policy_json = $11 WHERE test_id = $1 AND status = 'RUNNING'",
+      {test_id, r.status, clock_.now_ms(), dump(r.artifacts), dump(r.warnings), dump(r.errors), opt(r.manifest_digest),
+       r.manifest_metadata.is_null() ? store::null() : store::Value(dump(r.manifest_metadata)),
+       r.source.is_null() ? store::null() : store::Value(dump(r.source)), dump(r.tools),
+       r.policy.is_null() ? store::null() : store::Value(dump(r.policy))});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
+}
+
+Result<std::optional<std::string>> ScanStore::cancel(const std::string& test_id) {
+  std::optional<std::string> previous;
+  int64_t now = clock_.now_ms();
+  Status s = db_.transact([&](store::Tx& tx) -> Status {
+    auto rows = tx.query("SELECT status FROM scans WHERE test_id = $1", {test_id});
+    if (!rows) return std::move(rows).take_error();
+    if (rows->empty()) return ok_status();
+    std::string st = rows->front().str("status");
+    if (st != kQueued && st != kRunning) return ok_status();
+    auto n = tx.exec(
+        "UPDATE scans SET status = 'CANCELLED', completed_at = $2, errors_json = $3 WHERE test_id = $1",
+        {test_id, now, dump(Json::array({"cancelled"}))});
+    if (!n) return std::move(n).take_error();
+    previous = st;
+    return ok_status();
+  });
+  if (!s) return std::move(s).take_error();
+  return previous;
+}
+
+Result<std::vector<std::string>> ScanStore::fail_interrupted() {
+  std::vector<std::string> ids;
+  int64_t now = clock_.now_ms();
+  Status s = db_.transact([&](store::Tx& tx) -> Status {
+    auto rows = tx.query("SELECT test_id FROM scans WHERE status = 'RUNNING'");
+    if (!rows) return std::move(rows).take_error();
+    for (const auto& row : *rows) ids.push_back(row.str("test_id"));
+    auto n = tx.exec("UPDATE scans SET status = 'FAILED', completed_at = $1, errors_json = $2 WHERE status = 'RUNNING'",
+                     {now, dump(Json::array({"interrupted"}))});
+    if (!n) return std::move(n).take_error();
+    return ok_status();
+  });
+  if (!s) return std::move(s).take_error();
+  return ids;
+}
+
+Result<std::optional<std::string>> ScanStore::status_of(const std::string& test_id) {
+  auto rows = db_.query("SELECT status FROM scans WHERE test_id = $1", {test_id});
+  if (!rows) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>{rows->front().str("status")};
+}
+
+Result<Json> ScanStore::counts() {
+  Json by_status = {{"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
+  Json uploads = {{"pending", 0}, {"permitted", 0}, {"uploaded", 0}, {"upload_failed", 0}, {"denied", 0}};
+  int64_t total = 0;
+  auto rows = db_.query("SELECT status, COUNT(*) AS n FROM scans GROUP BY status");
+  if (!rows) return std::move(rows).take_error();
+  for (const auto& row : *rows) {
+    std::string s = row.str("status");
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    by_status[s] = row.i64("n");
+    total += row.i64("n");
+  }
+  auto up = db_.query("SELECT upload_status, COUNT(*) AS n FROM scans GROUP BY upload_status");
+  if (!up) return std::move(up).take_error();
+  for (const auto& row : *up) uploads[row.str("upload_status")] = row.i64("n");
+  return Json{{"total_scans", total}, {"scans_by_status", by_status}, {"upload_stats", uploads}};
+}
+
+Status ScanStore::append_event(const std::string& test_id, int64_t seq, const std::string& type, int64_t ts_ms,
+                               const std::string& json) {
+  auto r = db_.exec("INSERT INTO scan_events (test_id, seq, type, ts_ms, payload) VALUES ($1, $2, $3, $4, $5)",
+                    {test_id, seq, type, ts_ms, json});
+  if (!r) return std::move(r).take_error();
+  return ok_status();
+}
+
+Result<std::vector<StoredEvent>> ScanStore::events_after(const std::string& test_id, int64_t after_seq) {
+  auto rows = db_.query("SELECT seq, type, payload FROM scan_events WHERE test_id = $1 AND seq > $2 ORDER BY seq",
+                        {test_id, after_seq});
+  if (!rows) return std::move(rows).take_error();
+  std::vector<StoredEvent> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) out.push_back({row.i64("seq"), row.str("type"), row.str("payload")});
+  return out;
+}
+
+Result<int64_t> ScanStore::last_seq(const std::string& test_id) {
+  auto rows = db_.query("SELECT MAX(seq) AS m FROM scan_events WHERE test_id = $1", {test_id});
+  if (!rows) return std::move(rows).take_error();
+  return rows->empty() ? 0 : rows->front().i64("m", 0);
+}
+
+}  // namespace secplat::assurance

@@ -1,0 +1,463 @@
+#include "findings/findings_service.h"
+
+#include <algorithm>
+#include <set>
+
+#include "core/json.h"
+#include "findings/risk_score.h"
+#include "findings/sarif.h"
+
+namespace secplat::findings {
+namespace {
+
+constexpr const char* kSelect = R"SQL(
+SELECT f.finding_id, f.asset_id, f.finding_key, f.created_at, f.category, f.title, f.severity, f.confidence,
+       f.evidence, f.remediation, f.source, f.status, f.first_seen, f.last_seen, f.accepted_risk_at,
+       f.accepted_risk_expires_at, f.accepted_risk_reason, f.accepted_risk_by, f.risk_score, f.risk_level,
+       f.risk_factors_json, f.vulnerability_id, f.package_ecosystem, f.package_name, f.package_version,
+       f.fixed_version, f.scanner_metadata_json,
+       a.asset_key, a.name AS asset_name, a.type AS asset_kind, a.asset_type, a.environment, a.criticality,
+       a.verified, a.is_active, a.tags, a.metadata
+FROM findings f JOIN assets a ON a.asset_id = f.asset_id)SQL";
+
+// The status a reader sees: an accepted risk past its expiry (placeholder `now_param`) is open again.
+std::string effective_status(const std::string& now_param) {
+  return "(CASE WHEN f.status = 'accepted_risk' AND f.accepted_risk_expires_at <= " + now_param +
+         " THEN 'open' ELSE f.status END)";
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool is_expired(const store::Row& row, int64_t now) {
+  auto exp = row.opt_i64("accepted_risk_expires_at");
+  return row.str("status") == "accepted_risk" && exp && *exp <= now;
+}
+
+RiskInputs risk_inputs(const store::Row& row, const std::string& status, int64_t now) {
+  RiskInputs in;
+  in.severity = row.str("severity");
+  in.confidence = row.str("confidence");
+  in.status = status;
+  in.accepted_risk_expired = is_expired(row, now);
+  in.source = row.str("source");
+  in.age_ms = std::max<int64_t>(0, now - row.i64("first_seen"));
+  in.asset_kind = row.str("asset_kind");
+  in.asset_type = row.str("asset_type");
+  in.environment = row.str("environment");
+  in.criticality = row.str("criticality");
+  in.verified = row.i64("verified") != 0;
+  in.is_active = row.i64("is_active") != 0;
+  Json tags = Json::parse(row.str("tags", "[]"), nullptr, false);
+  if (tags.is_array()) {
+    for (const auto& t : tags) {
+      if (t.is_string()) in.tags.push_back(t.get<std::string>());
+    }
+  }
+  in.metadata_json = row.str("metadata", "{}");
+  return in;
+}
+
+Finding to_finding(const store::Row& row, int64_t now) {
+  Finding f;
+  f.finding_id = row.i64("finding_id");
+  f.finding_key = row.str("finding_key");
+  f.asset_id = row.i64("asset_id");
+  f.asset_key = row.str("asset_key");
+  f.asset_name = row.str("asset_name");
+  f.category = row.str("category");
+  f.title = row.str("title");
+  f.severity = row.str("severity");
+  f.confidence = row.str("confidence");
+  f.evidence = row.str("evidence");
+  f.remediation = row.str("remediation");
+  f.source = row.str("source");
+  f.vulnerability_id = row.opt_str("vulnerability_id");
+  f.package_ecosystem = row.opt_str("package_ecosystem");
+  f.package_name = row.opt_str("package_name");
+  f.package_version = row.opt_str("package_version");
+  f.fixed_version = row.opt_str("fixed_version");
+  f.scanner_metadata_json = row.str("scanner_metadata_json", "{}");
+  f.time_ms = row.i64("created_at");
+  f.first_seen_ms = row.i64("first_seen");
+  f.last_seen_ms = row.i64("last_seen");
+  f.accepted_risk_at_ms = row.opt_i64("accepted_risk_at");
+  f.accepted_risk_expires_at_ms = row.opt_i64("accepted_risk_expires_at");
+  f.accepted_risk_reason = row.opt_str("accepted_risk_reason");
+  f.accepted_risk_by = row.opt_str("accepted_risk_by");
+  f.status = row.str("status");
+  f.risk_score = static_cast<int>(row.i64("risk_score"));
+  f.risk_level = row.str("risk_level");
+  f.risk_factors_json = row.str("risk_factors_json", "{}");
+  if (is_expired(row, now)) {  // not yet swept: report it as the open finding it is again
+    f.status = "open";
+    RiskScore r = compute_risk(risk_inputs(row, "open", now));
+    f.risk_score = r.score;
+    f.risk_level = r.level;
+    f.risk_factors_json = r.factors_json;
+  }
+  return f;
+}
+
+Result<std::optional<store::Row>> load_row(store::Tx& tx, int64_t finding_id) {
+  auto rows = tx.query(std::string(kSelect) + " WHERE f.finding_id = $1", {finding_id});
+  if (!rows.ok()) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<store::Row>();
+  return std::optional<store::Row>(rows->front());
+}
+
+Result<Finding> load(store::Tx& tx, int64_t finding_id, int64_t now) {
+  auto row = load_row(tx, finding_id);
+  if (!row.ok()) return std::move(row).take_error();
+  if (!row->has_value()) return Error::not_found("Finding not found");
+  return to_finding(**row, now);
+}
+
+// Recomputes and stores the risk of one finding from its row and its asset.
+Status rescore(store::Tx& tx, int64_t finding_id, int64_t now) {
+  auto row = load_row(tx, finding_id);
+  if (!row.ok()) return std::move(row).take_error();
+  if (!row->has_value()) return Error::not_found("Finding not found");
+  RiskScore r = compute_risk(risk_inputs(**row, (*row)->str("status"), now));
+  auto n = tx.exec("UPDATE findings SET risk_score = $1, risk_level = $2, risk_factors_json = $3 WHERE finding_id = $4",
+                   {int64_t{r.score}, r.level, r.factors_json, finding_id});
+  if (!n.ok()) return std::move(n).take_error();
+  return ok_status();
+}
+
+store::Value opt(const std::optional<std::string>& v) {
+  if (!v || v->empty()) return store::null();
+  return *v;
+}
+
+Result<int64_t> asset_id_of(store::Tx& tx, const std::string& asset_key) {
+  auto rows = tx.query("SELECT asset_id FROM assets WHERE asset_key = $1", {asset_key});
+  if (!rows.ok()) return std::move(rows).take_error();
+  if (rows->empty()) return Error::not_found("Asset not found: " + asset_key);
+  return rows->front().i64("asset_id");
+}
+
+struct Upserted {
+  int64_t finding_id = 0;
+  bool created = false;
+};
+
+// One statement, so concurrent first writers of a key cannot both insert: the loser updates.
+Result<Upserted> upsert_in_tx(store::Tx& tx, int64_t asset_id, const FindingInput& in, int64_t now) {
+  static const std::string sql = R"SQL(
+INSERT INTO findings (asset_id, finding_key, created_at, category, title, severity, confidence, evidence,
+                      remediation, source, status, first_seen, last_seen, vulnerability_id, package_ecosystem,
+                      package_name, package_version, fixed_version, scanner_metadata_json, revision)
+VALUES ($1, $2, $3, COALESCE($4, ''), $5, COALESCE($6, 'medium'), COALESCE($7, 'high'), COALESCE($8, ''),
+        COALESCE($9, ''), COALESCE($10, ''), 'open', $3, $3, $11, $12, $13, $14, $15, COALESCE($16, '{}'), 1)
+ON CONFLICT (asset_id, finding_key) DO UPDATE SET
+  last_seen = excluded.last_seen,
+  title = excluded.title,
+  category = COALESCE($4, findings.category),
+  severity = COALESCE($6, findings.severity),
+  confidence = COALESCE($7, findings.confidence),
+  evidence = COALESCE($8, findings.evidence),
+  remediation = COALESCE($9, findings.remediation),
+  source = COALESCE($10, findings.source),
+  vulnerability_id = COALESCE($11, findings.vulnerability_id),
+  package_ecosystem = COALESCE($12, findings.package_ecosystem),
+  package_name = COALESCE($13, findings.package_name),
+  package_version = COALESCE($14, findings.package_version),
+  fixed_version = COALESCE($15, findings.fixed_version),
+  scanner_metadata_json = COALESCE($16, findings.scanner_metadata_json),
+  status = CASE WHEN findings.status = 'remediated'
+                  OR (findings.status = 'accepted_risk' AND findings.accepted_risk_expires_at <= excluded.last_seen)
+                THEN 'open' ELSE findings.status END,
+  revision = findings.revision + 1
+RETURNING finding_id, revision)SQL";
+  auto rows = tx.query(sql, {asset_id, in.finding_key, now, opt(in.category), in.title, opt(in.severity),
+                             opt(in.confidence), opt(in.evidence), opt(in.remediation), opt(in.source),
+                             opt(in.vulnerability_id), opt(in.package_ecosystem), opt(in.package_name),
+                             opt(in.package_version), opt(in.fixed_version), opt(in.scanner_metadata_json)});
+  if (!rows.ok()) return std::move(rows).take_error();
+  if (rows->empty()) return Error::internal("upsert returned no row");
+  return Upserted{rows->front().i64("finding_id"), rows->front().i64("revision") == 1};
+}
+
+bool one_of(const std::optional<std::string>& v, std::initializer_list<const char*> set) {
+  return !v || std::any_of(set.begin(), set.end(), [&](const char* s) { return *v == s; });
+}
+
+Status validate_input(const FindingInput& in) {
+  if (in.asset_key.empty()) return Error::invalid({"body", "asset_key"}, "Field required");
+  if (in.finding_key.empty()) return Error::invalid({"body", "finding_key"}, "Field required");
+  if (in.finding_key.size() > 512) return Error::invalid({"body", "finding_key"}, "At most 512 characters");
+  if (in.title.empty()) return Error::invalid({"body", "title"}, "Field required");
+  if (!one_of(in.severity, {"critical", "high", "medium", "low", "info"})) {
+    return Error::invalid({"body", "severity"}, "Must be one of critical, high, medium, low, info");
+  }
+  if (!one_of(in.confidence, {"high", "medium", "low"})) {
+    return Error::invalid({"body", "confidence"}, "Must be one of high, medium, low");
+  }
+  if (in.scanner_metadata_json) {
+    Json m = Json::parse(*in.scanner_metadata_json, nullptr, false);
+    if (!m.is_object()) return Error::invalid({"body", "scanner_metadata_json"}, "Must be a JSON object");
+  }
+  return ok_status();
+}
+
+bool transition_allowed(const std::string& from, const std::string& to) {
+  if (from == "open") return to == "in_progress" || to == "remediated";
+  if (from == "in_progress") return to == "open" || to == "remediated";
+  if (from == "remediated" || from == "accepted_risk") return to == "open";
+  return false;
+}
+
+Error transition_error(const std::string& from, const std::string& to) {
+  return Error::conflict("Cannot change finding status from " + from + " to " + to);
+}
+
+Status audit_in(auth::AuditLog& audit, store::Tx& tx, std::string_view action, const auth::Actor& actor,
+                const std::string& asset_key, const Json& details) {
+  return audit.append(tx, action, actor.user_name, asset_key, details, actor.request_id);
+}
+
+}  // namespace
+
+bool is_valid_status(std::string_view s) {
+  return s == "open" || s == "in_progress" || s == "remediated" || s == "accepted_risk";
+}
+
+Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const auth::Actor& actor) {
+  SECPLAT_TRY(validate_input(input));
+  const int64_t now = clock_.now_ms();
+  UpsertResult out;
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
+    auto asset_id = asset_id_of(tx, input.asset_key);
+    if (!asset_id.ok()) return std::move(asset_id).take_error();
+    auto up = upsert_in_tx(tx, *asset_id, input, now);
+    if (!up.ok()) return std::move(up).take_error();
+    SECPLAT_TRY(rescore(tx, up->finding_id, now));
+    auto f = load(tx, up->finding_id, now);
+    if (!f.ok()) return std::move(f).take_error();
+    out.finding = std::move(*f);
+    out.created = up->created;
+    return audit_in(audit_, tx, "finding.upsert", actor, input.asset_key,
+                    {{"finding_key", input.finding_key}, {"finding_id", up->finding_id},
+                     {"asset_key", input.asset_key}, {"asset_id", *asset_id}, {"updated", !up->created},
+                     {"source", out.finding.source}});
+  });
+  if (!st.ok()) return std::move(st).take_error();
+  return out;
+}
+
+Result<Finding> FindingsService::get(int64_t finding_id) {
+  const int64_t now = clock_.now_ms();
+  auto rows = db_.query(std::string(kSelect) + " WHERE f.finding_id = $1", {finding_id});
+  if (!rows.ok()) return std::move(rows).take_error();
+  if (rows->empty()) return Error::not_found("Finding not found");
+  return to_finding(rows->front(), now);
+}
+
+Result<FindingPage> FindingsService::list(const FindingFilter& filter) {
+  const int64_t now = clock_.now_ms();
+  store::Params params;
+  std::string where = " WHERE 1 = 1";
+  auto add = [&](const std::string& expr, store::Value v) {
+    params.push_back(std::move(v));
+    where += " AND " + expr + " $" + std::to_string(params.size());
+  };
+  if (filter.asset_key) add("a.asset_key =", *filter.asset_key);
+  if (filter.status) {
+    params.push_back(now);
+    add(effective_status("$" + std::to_string(params.size())) + " =", *filter.status);
+  }
+  if (filter.severity) add("f.severity =", *filter.severity);
+  if (filter.source) add("f.source =", *filter.source);
+  if (filter.risk_level) add("f.risk_level =", *filter.risk_level);
+  if (filter.q && !filter.q->empty()) {
+    std::string pattern = "%";
+    for (char c : lower(*filter.q)) {
+      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+      pattern += c;
+    }
+    pattern += "%";
+    params.push_back(pattern);
+    const std::string n = "$" + std::to_string(params.size());
+    where += " AND (LOWER(f.title) LIKE " + n + " ESCAPE '\\' OR LOWER(f.finding_key) LIKE " + n +
+             " ESCAPE '\\' OR LOWER(COALESCE(f.vulnerability_id, '')) LIKE " + n + " ESCAPE '\\')";
+  }
+  FindingPage page;
+  auto count = db_.query("SELECT COUNT(*) AS n FROM findings f JOIN assets a ON a.asset_id = f.asset_id" + where,
+                         params);
+  if (!count.ok()) return std::move(count).take_error();
+  page.total = count->front().i64("n");
+  params.push_back(filter.limit);
+  params.push_back(filter.offset);
+  const std::string paging = " ORDER BY f.last_seen DESC, f.finding_id DESC LIMIT $" +
+                             std::to_string(params.size() - 1) + " OFFSET $" + std::to_string(params.size());
+  auto rows = db_.query(std::string(kSelect) + where + paging, params);
+  if (!rows.ok()) return std::move(rows).take_error();
+  for (const auto& r : *rows) page.items.push_back(to_finding(r, now));
+  return page;
+}
+
+Result<Finding> FindingsService::set_status(int64_t finding_id, std::string_view status, const auth::Actor& actor) {
+  const std::string to(status);
+  if (!is_valid_status(to)) {
+    return Error::invalid({"body", "status"},
+                          "Invalid status. Use one of: open, in_progress, remediated, accepted_risk");
+  }
+  if (to == "accepted_risk") {
+    return Error::invalid({"body", "status"},
+                          "accepted_risk needs a reason and an expiry: use POST /findings/{id}/accept-risk");
+  }
+  const int64_t now = clock_.now_ms();
+  Finding out;
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
+    auto cur = load(tx, finding_id, now);
+    if (!cur.ok()) return std::move(cur).take_error();
+    const std::string from = cur->status;
+    if (from == to) {
+      out = std::move(*cur);
+      return ok_status();
+    }
+    if (!transition_allowed(from, to)) return transition_error(from, to);
+    auto n = tx.exec("UPDATE findings SET status = $1 WHERE finding_id = $2", {to, finding_id});
+    if (!n.ok()) return std::move(n).take_error();
+    SECPLAT_TRY(rescore(tx, finding_id, now));
+    auto f = load(tx, finding_id, now);
+    if (!f.ok()) return std::move(f).take_error();
+    out = std::move(*f);
+    return audit_in(audit_, tx, "finding_status", actor, out.asset_key,
+                    {{"finding_id", finding_id}, {"finding_key", out.finding_key}, {"from", from}, {"status", to}});
+  });
+  if (!st.ok()) return std::move(st).take_error();
+  return out;
+}
+
+Result<Finding> FindingsService::accept_risk(int64_t finding_id, const std::string& reason, int64_t expires_ms,
+                                             const auth::Actor& actor) {
+  if (reason.empty()) return Error::invalid({"body", "reason"}, "Field required");
+  const int64_t now = clock_.now_ms();
+  if (expires_ms <= now) return Error::invalid({"body", "expires_at"}, "expires_at must be in the future");
+  Finding out;
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
+    auto cur = load(tx, finding_id, now);
+    if (!cur.ok()) return std::move(cur).take_error();
+    if (cur->status != "open" && cur->status != "in_progress") return transition_error(cur->status, "accepted_risk");
+    auto n = tx.exec(
+        "UPDATE findings SET status = 'accepted_risk', accepted_risk_at = $1, accepted_risk_expires_at = $2, "
+        "accepted_risk_reason = $3, accepted_risk_by = $4 WHERE finding_id = $5",
+        {now, expires_ms, reason, actor.user_name, finding_id});
+    if (!n.ok()) return std::move(n).take_error();
+    SECPLAT_TRY(rescore(tx, finding_id, now));
+    auto f = load(tx, finding_id, now);
+    if (!f.ok()) return std::move(f).take_error();
+    out = std::move(*f);
+    return audit_in(audit_, tx, "accept_risk", actor, out.asset_key,
+                    {{"finding_id", finding_id}, {"reason", reason.substr(0, 100)},
+                     {"expires_at", format_rfc3339(expires_ms)}});
+  });
+  if (!st.ok()) return std::move(st).take_error();
+  return out;
+}
+
+Result<int64_t> FindingsService::expire_accepted_risks(int64_t now_ms) {
+  int64_t count = 0;
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
+    auto rows = tx.query(
+        "SELECT f.finding_id, f.finding_key, a.asset_key, f.accepted_risk_expires_at FROM findings f "
+        "JOIN assets a ON a.asset_id = f.asset_id "
+        "WHERE f.status = 'accepted_risk' AND f.accepted_risk_expires_at <= $1",
+        {now_ms});
+    if (!rows.ok()) return std::move(rows).take_error();
+    for (const auto& r : *rows) {
+      const int64_t id = r.i64("finding_id");
+      auto n = tx.exec("UPDATE findings SET status = 'open' WHERE finding_id = $1", {id});
+      if (!n.ok()) return std::move(n).take_error();
+      SECPLAT_TRY(rescore(tx, id, now_ms));
+      SECPLAT_TRY(audit_.append(tx, "accept_risk.expired", "system", r.str("asset_key"),
+                                Json{{"finding_id", id}, {"finding_key", r.str("finding_key")},
+                                     {"expired_at", format_rfc3339(r.i64("accepted_risk_expires_at"))}},
+                                ""));
+      ++count;
+    }
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).take_error();
+  return count;
+}
+
+Status FindingsService::recompute_risk_for_asset(int64_t asset_id) {
+  const int64_t now = clock_.now_ms();
+  return db_.transact([&](store::Tx& tx) -> Status {
+    auto rows = tx.query("SELECT finding_id FROM findings WHERE asset_id = $1", {asset_id});
+    if (!rows.ok()) return std::move(rows).take_error();
+    for (const auto& r : *rows) SECPLAT_TRY(rescore(tx, r.i64("finding_id"), now));
+    return ok_status();
+  });
+}
+
+Result<SarifImportResult> FindingsService::import_sarif(const std::string& asset_key, const Json& sarif_log,
+                                                        const std::string& source, const auth::Actor& actor) {
+  if (asset_key.empty()) return Error::invalid({"body", "asset_key"}, "Field required");
+  auto parsed = read_sarif(sarif_log);
+  if (!parsed.ok()) return std::move(parsed).take_error();
+  std::string src = source;
+  if (src.empty()) src = parsed->tool_name.empty() ? "sarif" : lower(parsed->tool_name);
+  const int64_t now = clock_.now_ms();
+  SarifImportResult out;
+  out.total = static_cast<int64_t>(parsed->items.size());
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
+    auto asset_id = asset_id_of(tx, asset_key);
+    if (!asset_id.ok()) return std::move(asset_id).take_error();
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < parsed->items.size(); ++i) {
+      FindingInput in = parsed->items[i];
+      in.asset_key = asset_key;
+      in.source = src;
+      in.finding_key = sarif_finding_key(src, parsed->key_basis[i]);
+      if (!seen.insert(in.finding_key).second) {  // the same result twice in one log
+        ++out.unchanged;
+        continue;
+      }
+      auto prior = tx.query(
+          "SELECT title, severity, evidence, remediation, category, scanner_metadata_json, status FROM findings "
+          "WHERE asset_id = $1 AND finding_key = $2",
+          {*asset_id, in.finding_key});
+      if (!prior.ok()) return std::move(prior).take_error();
+      auto up = upsert_in_tx(tx, *asset_id, in, now);
+      if (!up.ok()) return std::move(up).take_error();
+      SECPLAT_TRY(rescore(tx, up->finding_id, now));
+      if (up->created) {
+        ++out.created;
+      } else {
+        const store::Row& p = prior->front();
+        const bool same = p.str("status") != "remediated" && p.str("title") == in.title &&
+                          p.str("severity") == in.severity.value_or("") &&
+                          p.str("evidence") == in.evidence.value_or(p.str("evidence")) &&
+                          p.str("remediation") == in.remediation.value_or(p.str("remediation")) &&
+                          p.str("category") == in.category.value_or(p.str("category")) &&
+                          p.str("scanner_metadata_json") == in.scanner_metadata_json.value_or("{}");
+        ++(same ? out.unchanged : out.updated);
+      }
+    }
+    // Auto-remediation: what this source reported before on this asset but not now is gone.
+    auto stale = tx.query(
+        "SELECT finding_id, finding_key FROM findings WHERE asset_id = $1 AND source = $2 AND status <> 'remediated'",
+        {*asset_id, src});
+    if (!stale.ok()) return std::move(stale).take_error();
+    for (const auto& r : *stale) {
+      if (seen.count(r.str("finding_key"))) continue;
+      auto n = tx.exec("UPDATE findings SET status = 'remediated' WHERE finding_id = $1", {r.i64("finding_id")});
+      if (!n.ok()) return std::move(n).take_error();
+      SECPLAT_TRY(rescore(tx, r.i64("finding_id"), now));
+      ++out.remediated;
+    }
+    return audit_in(audit_, tx, "finding.import", actor, asset_key,
+                    {{"asset_key", asset_key}, {"source", src}, {"created", out.created}, {"updated", out.updated},
+                     {"unchanged", out.unchanged}, {"remediated", out.remediated}, {"total", out.total}});
+  });
+  if (!st.ok()) return std::move(st).take_error();
+  return out;
+}
+
+}  // namespace secplat::findings

@@ -1,0 +1,129 @@
+// Security findings per asset (table `findings`, versions 300..399 in findings/migrations.h).
+//
+// A finding is identified by (asset, finding_key): keys are scoped to their asset, so one asset can
+// never take over another asset's finding. Status is a small state machine:
+//   open -> in_progress | remediated | accepted_risk      in_progress -> open | remediated | accepted_risk
+//   remediated -> open (also automatically when seen again)   accepted_risk -> open (manual or expiry)
+// Setting the current status again is a no-op. accepted_risk needs a reason and a future expiry
+// (accept_risk()); once expired, reads report the finding as `open` and expire_accepted_risks()
+// makes that durable. The risk score (0..100, risk_score.h) is recomputed on every write.
+//
+// Threading: safe to share between threads; every write is one store transaction with its audit row.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "auth/audit_log.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "store/db.h"
+
+namespace secplat::findings {
+
+bool is_valid_status(std::string_view status);  // open, in_progress, remediated, accepted_risk
+
+struct Finding {
+  int64_t finding_id = 0;
+  std::string finding_key;
+  int64_t asset_id = 0;
+  std::string asset_key;
+  std::string asset_name;
+  std::string category;
+  std::string title;
+  std::string severity = "medium";   // critical/high/medium/low/info
+  std::string confidence = "high";   // high/medium/low
+  std::string evidence;              // redacted for viewers
+  std::string remediation;
+  std::string source;
+  std::optional<std::string> vulnerability_id, package_ecosystem, package_name, package_version, fixed_version;
+  std::string scanner_metadata_json = "{}";  // a JSON object as text
+  std::string status = "open";               // effective: an expired accepted risk reads as "open"
+  int64_t time_ms = 0;                       // creation time
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+  int risk_score = 0;
+  std::string risk_level = "low";            // critical >= 85, high >= 70, medium >= 40, else low
+  std::string risk_factors_json = "{}";
+  std::optional<int64_t> accepted_risk_at_ms, accepted_risk_expires_at_ms;
+  std::optional<std::string> accepted_risk_reason, accepted_risk_by;  // reason redacted for viewers
+};
+
+// POST /findings/ body. Empty optionals leave an existing finding's value unchanged.
+struct FindingInput {
+  std::string asset_key;
+  std::string finding_key;
+  std::string title;
+  std::optional<std::string> category, severity, confidence, evidence, remediation, source;
+  std::optional<std::string> vulnerability_id, package_ecosystem, package_name, package_version, fixed_version;
+  std::optional<std::string> scanner_metadata_json;  // a JSON object as text
+};
+
+struct UpsertResult {
+  Finding finding;
+  bool created = false;  // false: an existing (asset, finding_key) was updated
+};
+
+struct FindingFilter {
+  std::optional<std::string> asset_key, status, severity, source, risk_level;
+  std::optional<std::string> q;  // substring of title, finding_key or vulnerability_id
+  int64_t limit = 100;
+  int64_t offset = 0;
+};
+
+struct FindingPage {
+  std::vector<Finding> items;  // ordered last_seen DESC, finding_id DESC
+  int64_t total = 0;
+};
+
+struct SarifImportResult {
+  int64_t created = 0, updated = 0, unchanged = 0, remediated = 0, total = 0;
+};
+
+class FindingsService {
+ public:
+  FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit)
+      : db_(db), clock_(clock), audit_(audit) {}
+
+  // Race-free upsert keyed by (asset, finding_key): one INSERT ... ON CONFLICT DO UPDATE. On update,
+  // last_seen moves to now, given values overwrite, a remediated (or expired accepted) finding is
+  // reopened. Unknown asset → Errc::not_found. Audit `finding.upsert`.
+  Result<UpsertResult> upsert(const FindingInput& input, const auth::Actor& actor);
+
+  Result<Finding> get(int64_t finding_id);  // Errc::not_found "Finding not found"
+  Result<FindingPage> list(const FindingFilter& filter);
+
+  // Moves along the state machine. accepted_risk is refused here (422: use accept_risk); a
+  // transition the machine forbids is Errc::conflict naming both states. Audit `finding_status`.
+  Result<Finding> set_status(int64_t finding_id, std::string_view status, const auth::Actor& actor);
+
+  // open|in_progress -> accepted_risk until expires_ms (must be after now: else 422). Audit `accept_risk`.
+  Result<Finding> accept_risk(int64_t finding_id, const std::string& reason, int64_t expires_ms,
+                              const auth::Actor& actor);
+
+  // Reopens every accepted risk whose expiry is <= now_ms; returns how many. Run periodically.
+  Result<int64_t> expire_accepted_risks(int64_t now_ms);
+
+  // Recomputes the stored risk of every finding of the asset (after the asset's attributes changed).
+  Status recompute_risk_for_asset(int64_t asset_id);
+
+  // Upserts one finding per SARIF result on the asset (key = asset-scoped fingerprint from
+  // partialFingerprints, else hash of ruleId + location), marks findings of the same `source` on that
+  // asset that are absent from this import as remediated (auto-remediation), all in one transaction.
+  // A log that is not SARIF 2.1.0 is Errc::validation naming the offending path; nothing is written.
+  // Empty `source` means the first run's tool.driver.name (lower-cased). Audit `finding.import`.
+  Result<SarifImportResult> import_sarif(const std::string& asset_key, const nlohmann::json& sarif_log,
+                                         const std::string& source, const auth::Actor& actor);
+
+ private:
+  store::Db& db_;
+  const Clock& clock_;
+  auth::AuditLog& audit_;
+};
+
+}  // namespace secplat::findings

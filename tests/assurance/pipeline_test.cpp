@@ -1,0 +1,340 @@
+// The scan pipeline end to end on real SQLite files and real temp directories, with a fixture
+// scanner (a real implementation of the Scanner port).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "assurance/pipeline.h"
+#include "assurance/scan_service.h"
+#include "assurance/scan_worker.h"
+#include "auth/audit_log.h"
+#include "auth/migrations.h"
+#include "core/clock.h"
+#include "queue/local_queue.h"
+#include "store/sqlite_db.h"
+
+namespace fs = std::filesystem;
+
+namespace secplat::assurance {
+namespace {
+
+// Writes a SARIF with one result per file containing "TODO".
+class TodoScanner final : public scanners::Scanner {
+ public:
+  std::string id() const override { return "todo"; }
+  Result<scanners::ScanOutcome> run(const scanners::ScanContext& ctx) override {
+    scanners::ScanOutcome o;
+    o.tool = "todo";
+    o.version = "1.0";
+    o.status = "succeeded";
+    Json results = Json::array();
+    for (const auto& e : fs::recursive_directory_iterator(ctx.source_root)) {
+      if (!e.is_regular_file()) continue;
+      std::ifstream in(e.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("TODO") == std::string::npos) continue;
+      std::string rel = fs::relative(e.path(), ctx.source_root).generic_string();
+      ctx.log("found TODO in " + rel + " password=hunter2secret");
+      results.push_back({{"ruleId", "todo"}, {"level", "warning"}, {"message", {{"text", "TODO"}}},
+                         {"partialFingerprints", {{"todo/v1", rel}}}});
+      o.by_severity["medium"]++;
+    }
+    o.findings = static_cast<int64_t>(results.size());
+    Json sarif = {{"version", "2.1.0"}, {"runs", Json::array({{{"tool", {{"driver", {{"name", "todo"}}}}}, {"results", results}}})}};
+    fs::create_directories(ctx.output_dir + "/reports/sast");
+    std::ofstream(ctx.output_dir + "/reports/sast/todo.sarif.json") << sarif.dump();
+    o.outputs.push_back("reports/sast/todo.sarif.json");
+    return o;
+  }
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("secplat-assurance-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root / "data");
+    fs::create_directories(root / "src/sub");
+    std::ofstream(root / "src/a.txt") << "hello TODO\n";
+    std::ofstream(root / "src/sub/b.txt") << "nothing\n";
+    open();
+    config.data_dir = (root / "data").string();
+    config.allowed_source_roots = {root.string()};
+    config.assurance.scan_timeout_s = 60;
+    build();
+  }
+  void open() {
+    auto d = store::open_sqlite({(root / "data/db.sqlite").string(), 2, 5000});
+    ASSERT_TRUE(d.ok());
+    db = std::move(*d);
+    ASSERT_TRUE(store::migrate(*db, scan_migrations()).ok());
+    ASSERT_TRUE(store::migrate(*db, queue::local_queue_migrations()).ok());
+    ASSERT_TRUE(store::migrate(*db, auth::auth_migrations()).ok());
+    auto q = queue::open_local_queue(*db, {});
+    ASSERT_TRUE(q.ok());
+    queue = std::move(*q);
+  }
+  void build() {
+    scans = std::make_unique<ScanStore>(*db, clock);
+    events = std::make_unique<ScanEventLog>(*scans, clock);
+    audit = std::make_unique<auth::AuditLog>(*db, clock);
+    PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance, "", "", ""};
+    pipeline = std::make_unique<ScanPipeline>(*scans, *events, clock, po,
+                                              std::vector<std::shared_ptr<scanners::Scanner>>{std::make_shared<TodoScanner>()},
+                                              [this](const std::string& c, const Json& s, const std::string&, const std::string&) {
+                                                imported.push_back({c, s});
+                                                return ok_status();
+                                              });
+    service = std::make_unique<ScanService>(*scans, *events, *queue, *audit, clock, pipeline.get(), config);
+  }
+  void TearDown() override {
+    service.reset();
+    pipeline.reset();
+    queue.reset();
+    db.reset();
+    fs::remove_all(root);
+  }
+  Json dir_body(const std::string& dir) {
+    return {{"workspace_id", "w"}, {"component_id", "comp"}, {"assessment_id", "a"}, {"source_type", "directory"},
+            {"directory_path", dir}, {"profile", "ci"},
+            {"manifest", {{"product", "p"}, {"profiles", Json::array({{{"name", "ci"}, {"tools", {"todo", "bandit", "nope"}},
+                                                                        {"thresholds", {{"medium", 0}}}}})}}}};
+  }
+  std::vector<Json> event_list(const std::string& id) {
+    std::vector<Json> out;
+    auto stored = scans->events_after(id, 0);
+    for (auto& e : *stored) out.push_back(Json::parse(e.json));
+    return out;
+  }
+
+  fs::path root;
+  Config config;
+  SystemClock clock;
+  std::unique_ptr<store::Db> db;
+  std::unique_ptr<queue::Queue> queue;
+  std::unique_ptr<ScanStore> scans;
+  std::unique_ptr<ScanEventLog> events;
+  std::unique_ptr<auth::AuditLog> audit;
+  std::unique_ptr<ScanPipeline> pipeline;
+  std::unique_ptr<ScanService> service;
+  std::vector<std::pair<std::string, Json>> imported;
+  auth::Actor actor{"alice", "req-1"};
+};
+
+TEST_F(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
+  auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  const std::string id = sub->record.test_id;
+  EXPECT_EQ(id.size(), 17u);
+  EXPECT_EQ(sub->record.request.requested_by, "alice");
+  ASSERT_TRUE(sub->record.manifest_digest.has_value());
+
+  // A live subscriber registered before the run sees exactly what is persisted, in order.
+  std::vector<std::string> live;
+  auto subscription = events->subscribe(id, 0, [&](const std::string& t, bool) {
+    if (!t.empty()) live.push_back(t);
+    return true;
+  });
+  ASSERT_TRUE(subscription.ok());
+  ASSERT_TRUE(pipeline->run(id).ok());
+
+  auto rec = service->get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->status, "SUCCEEDED") << rec->errors.dump();
+  Json status = ScanService::status_json(*rec);
+  EXPECT_EQ(status["source"]["type"], "directory");
+  EXPECT_EQ(status["policy"]["policy_passed"], false);  // 1 medium > 0
+  EXPECT_EQ(status["manifest_digest"], *sub->record.manifest_digest);
+  EXPECT_TRUE(status["git_url"].is_null());
+
+  fs::path bundle = root / "data/bundles" / id;
+  for (const char* f : {"scan.json", "manifest.json", "manifest-info.json", "summary.json", "policy-result.json",
+                        "logs/runner.log", "stream.jsonl", "reports/sast/todo.sarif.json"})
+    EXPECT_TRUE(fs::exists(bundle / f)) << f;
+  EXPECT_FALSE(fs::exists(root / "data/bundles" / (".tmp-" + id)));
+  Json summary = Json::parse(std::ifstream(bundle / "summary.json"));
+  EXPECT_EQ(summary["executed"], Json::array({"todo"}));
+  EXPECT_EQ(summary["skipped"], Json::array({"bandit"}));
+  Json info = Json::parse(std::ifstream(bundle / "manifest-info.json"));
+  EXPECT_EQ(info["unsupported_manifest_tools"], Json::array({"nope"}));
+  ASSERT_EQ(imported.size(), 1u);
+  EXPECT_EQ(imported[0].first, "comp");
+
+  auto evs = event_list(id);
+  ASSERT_FALSE(evs.empty());
+  for (std::size_t i = 0; i < evs.size(); ++i) EXPECT_EQ(evs[i]["seq"], static_cast<int64_t>(i + 1));
+  EXPECT_EQ(evs.back()["type"], "scan_complete");
+  EXPECT_EQ(evs.back()["status"], "SUCCEEDED");
+  EXPECT_EQ(evs.front()["message"], "Preparing directory source");
+  bool redacted = false;
+  for (auto& e : evs)
+    if (e["type"] == "log") redacted = e["line"].get<std::string>().find("hunter2") == std::string::npos;
+  EXPECT_TRUE(redacted);
+  ASSERT_EQ(live.size(), evs.size());
+  for (std::size_t i = 0; i < evs.size(); ++i) EXPECT_EQ(Json::parse(live[i]), evs[i]);
+
+  // A late subscriber with since= gets the tail, then terminal.
+  std::vector<Json> tail;
+  bool closed = false;
+  auto late = events->subscribe(id, 2, [&](const std::string& t, bool terminal) {
+    if (!t.empty()) tail.push_back(Json::parse(t));
+    closed = closed || terminal;
+    return true;
+  });
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(*late, nullptr);
+  EXPECT_TRUE(closed);
+  ASSERT_EQ(tail.size(), evs.size() - 2);
+  EXPECT_EQ(tail.front()["seq"], 3);
+}
+
+TEST_F(PipelineTest, SubmitTimeSourcePolicyAndIdempotency) {
+  auto outside = service->submit(dir_body("/etc"), std::nullopt, actor);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.error().fields.at(0).msg, "directory_path is not under an allowed source root");
+  auto a = service->submit(dir_body((root / "src").string()), std::string("k1"), actor);
+  ASSERT_TRUE(a.ok());
+  auto b = service->submit(dir_body((root / "src").string()), std::string("k1"), actor);
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->replayed);
+  EXPECT_EQ(b->record.test_id, a->record.test_id);
+  Json other = dir_body((root / "src").string());
+  other["profile"] = "x";
+  auto c = service->submit(other, std::string("k1"), actor);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, Errc::conflict);
+}
+
+TEST_F(PipelineTest, UnknownProfileFailsWithoutBundle) {
+  Json body = dir_body((root / "src").string());
+  body["profile"] = "nosuch";
+  auto sub = service->submit(body, std::nullopt, actor);
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(pipeline->run(sub->record.test_id).ok());
+  auto rec = service->get(sub->record.test_id);
+  EXPECT_EQ(rec->status, "FAILED");
+  EXPECT_EQ(rec->errors[0], "manifest profile 'nosuch' not found. Available profiles: ci");
+  EXPECT_FALSE(fs::exists(root / "data/bundles" / sub->record.test_id));
+  auto evs = event_list(sub->record.test_id);
+  EXPECT_EQ(evs[evs.size() - 2]["type"], "error");
+  EXPECT_EQ(evs.back()["status"], "FAILED");
+}
+
+TEST_F(PipelineTest, HostileArchivesFailNamingTheEntry) {
+  struct Case {
+    std::string script, expect;
+  };
+  std::vector<Case> cases = {
+      {"t=tarfile.open(o,'w:gz'); i=tarfile.TarInfo('../evil'); d=b'x'; i.size=1; t.addfile(i, io.BytesIO(d)); t.close()",
+       "'../evil': path traversal"},
+      {"t=tarfile.open(o,'w'); i=tarfile.TarInfo('/abs'); i.size=1; t.addfile(i, io.BytesIO(b'x')); t.close()",
+       "absolute path"},
+      {"t=tarfile.open(o,'w'); i=tarfile.TarInfo('link'); i.type=tarfile.SYMTYPE; i.linkname='/etc/passwd'; t.addfile(i); t.close()",
+       "'link': symbolic link"},
+      {"z=zipfile.ZipFile(o,'w',zipfile.ZIP_DEFLATED); z.writestr('bomb', b'\\0'*(8<<20)); z.close()",
+       "compression ratio"},
+      {"t=tarfile.open(o,'w')\nfor k in range(30):\n  i=tarfile.TarInfo('f%d'%k); i.size=0; t.addfile(i)\nt.close()",
+       "more than 20 entries"},
+  };
+  config.assurance.archive_max_entries = 20;
+  build();
+  for (const auto& c : cases) {
+    fs::path out = root / "a.bin";
+    std::ofstream(root / "mk.py") << "import tarfile, zipfile, io, sys\no=sys.argv[1]\n" << c.script << "\n";
+    ASSERT_EQ(std::system(("python3 " + (root / "mk.py").string() + " " + out.string()).c_str()), 0);
+    std::ifstream in(out, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string name = c.script.starts_with("z=") ? "x.zip" : "x.tgz";
+    auto up = service->store_archive(name, bytes, actor);
+    ASSERT_TRUE(up.ok()) << up.error().message;
+    Json body = dir_body("");
+    body["source_type"] = "archive";
+    body["archive_path"] = up->archive_path;
+    auto sub = service->submit(body, std::nullopt, actor);
+    ASSERT_TRUE(sub.ok()) << sub.error().message;
+    ASSERT_TRUE(pipeline->run(sub->record.test_id).ok());
+    auto rec = service->get(sub->record.test_id);
+    EXPECT_EQ(rec->status, "FAILED") << c.expect;
+    EXPECT_NE(rec->errors.dump().find(c.expect), std::string::npos) << rec->errors.dump();
+  }
+  EXPECT_FALSE(fs::exists(root / "evil"));
+  EXPECT_FALSE(fs::exists(root / "data/evil"));
+}
+
+TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
+  auto a = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(a.ok());
+  auto c = service->cancel(a->record.test_id, actor);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->status, "CANCELLED");
+  EXPECT_EQ(event_list(a->record.test_id).back()["status"], "CANCELLED");
+  EXPECT_EQ(service->cancel(a->record.test_id, actor).error().code, Errc::conflict);
+  ASSERT_TRUE(pipeline->run(a->record.test_id).ok());  // no-op: not QUEUED
+  EXPECT_EQ(service->get(a->record.test_id)->status, "CANCELLED");
+
+  auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(*scans->mark_running(b->record.test_id));  // the "process" dies here
+  ScanWorker worker(*queue, *pipeline, *scans, *events);
+  ASSERT_TRUE(worker.recover().ok());
+  auto rec = service->get(b->record.test_id);
+  EXPECT_EQ(rec->status, "FAILED");
+  EXPECT_EQ(rec->errors, Json::array({"interrupted"}));
+  auto retried = service->retry(b->record.test_id, actor);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->retry_of, b->record.test_id);
+
+  // The worker picks the retried scan from the queue and runs it.
+  ASSERT_TRUE(worker.start(1).ok());
+  auto deadline = steady_ms() + 20000;
+  while (steady_ms() < deadline && service->get(retried->test_id)->status != "SUCCEEDED")
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  worker.stop();
+  EXPECT_EQ(service->get(retried->test_id)->status, "SUCCEEDED");
+}
+
+TEST_F(PipelineTest, GitScanOfLocalBareRepo) {
+  std::string r = root.string();
+  std::string script = "set -e; cd " + r + "; git init -q -b main work; cd work; git config user.email t@t; "
+                       "git config user.name t; echo 'TODO one' > a.txt; git add a.txt; git commit -qm one; "
+                       "git rev-parse HEAD > ../first; git checkout -qb dev; echo 'TODO two' > b.txt; git add b.txt; "
+                       "git commit -qm two; cd ..; git clone -q --bare work repo.git";
+  ASSERT_EQ(std::system(("bash -c \"" + script + "\" >/dev/null 2>&1").c_str()), 0);
+  std::string first;
+  std::ifstream(root / "first") >> first;
+  Json body = dir_body("");
+  body["source_type"] = "git";
+  body["git_url"] = "file://" + r + "/repo.git";
+  body["branch"] = "dev";
+  auto sub = service->submit(body, std::nullopt, actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  ASSERT_TRUE(pipeline->run(sub->record.test_id).ok());
+  auto rec = service->get(sub->record.test_id);
+  ASSERT_EQ(rec->status, "SUCCEEDED") << rec->errors.dump();
+  EXPECT_EQ(rec->source["branch"], "dev");
+  EXPECT_EQ(rec->tools[0]["findings"], 2);
+
+  body["commit"] = first;
+  sub = service->submit(body, std::nullopt, actor);
+  ASSERT_TRUE(pipeline->run(sub->record.test_id).ok());
+  rec = service->get(sub->record.test_id);
+  ASSERT_EQ(rec->status, "SUCCEEDED") << rec->errors.dump();
+  EXPECT_EQ(rec->source["resolved_commit"], first);
+  EXPECT_EQ(rec->tools[0]["findings"], 1);
+
+  body.erase("commit");
+  body["branch"] = "nosuch";
+  sub = service->submit(body, std::nullopt, actor);
+  ASSERT_TRUE(pipeline->run(sub->record.test_id).ok());
+  rec = service->get(sub->record.test_id);
+  EXPECT_EQ(rec->status, "FAILED");
+  EXPECT_NE(rec->errors.dump().find("nosuch"), std::string::npos) << rec->errors.dump();
+
+  body["git_url"] = "-upload-pack=touch /tmp/x";
+  EXPECT_FALSE(service->submit(body, std::nullopt, actor).ok());
+}
+
+}  // namespace
+}  // namespace secplat::assurance

@@ -1,0 +1,275 @@
+// FindingsService against a real SQLite file: upsert races, per-asset keys, the status machine,
+// accepted-risk expiry, risk scoring and listing.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "findings/risk_score.h"
+#include "findings_fixture.h"
+
+namespace secplat::findings::testing {
+namespace {
+
+using FindingsServiceTest = FindingsFixture;
+
+TEST_F(FindingsServiceTest, ConcurrentFirstUpsertsOfOneKeyCreateExactlyOneFinding) {
+  make_asset("web-1");
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = findings->upsert(input("web-1", "tls:weak-cipher", "Weak cipher"), actor);
+      if (!r.ok()) {
+        ++failed;
+      } else if (r->created) {
+        ++created;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 1);
+  EXPECT_EQ(audit_count("finding.upsert"), kThreads);
+}
+
+TEST_F(FindingsServiceTest, UpdateKeepsFirstSeenMovesLastSeenAndOverwritesGivenFields) {
+  make_asset("web-1");
+  auto in = input("web-1", "k1", "Old title");
+  in.severity = "low";
+  in.evidence = "first evidence";
+  auto first = findings->upsert(in, actor);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_TRUE(first->created);
+
+  clock.advance_ms(60'000);
+  auto again = input("web-1", "k1", "New title");  // no severity/evidence given: kept
+  auto second = findings->upsert(again, actor);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->finding.finding_id, first->finding.finding_id);
+  EXPECT_EQ(second->finding.title, "New title");
+  EXPECT_EQ(second->finding.severity, "low");
+  EXPECT_EQ(second->finding.evidence, "first evidence");
+  EXPECT_EQ(second->finding.first_seen_ms, kT0);
+  EXPECT_EQ(second->finding.last_seen_ms, kT0 + 60'000);
+}
+
+TEST_F(FindingsServiceTest, FindingKeysAreScopedToTheirAsset) {
+  const int64_t a = make_asset("asset-a");
+  const int64_t b = make_asset("asset-b");
+  auto fa = findings->upsert(input("asset-a", "shared-key", "On A"), actor);
+  auto fb = findings->upsert(input("asset-b", "shared-key", "On B"), actor);
+  ASSERT_TRUE(fa.ok() && fb.ok());
+  EXPECT_TRUE(fb->created);  // not an update of A's finding
+  EXPECT_NE(fa->finding.finding_id, fb->finding.finding_id);
+  auto still_a = findings->get(fa->finding.finding_id);
+  ASSERT_TRUE(still_a.ok());
+  EXPECT_EQ(still_a->asset_id, a);
+  EXPECT_EQ(still_a->title, "On A");
+  EXPECT_EQ(fb->finding.asset_id, b);
+}
+
+TEST_F(FindingsServiceTest, UpsertOnUnknownAssetIsNotFoundAndWritesNothing) {
+  auto r = findings->upsert(input("nope", "k"), actor);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::not_found);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 0);
+  EXPECT_EQ(audit_count("finding.upsert"), 0);
+}
+
+TEST_F(FindingsServiceTest, StatusMachineAllowsListedTransitionsAndRefusesOthersNamingBothStates) {
+  make_asset("web-1");
+  auto f = findings->upsert(input("web-1", "k"), actor);
+  ASSERT_TRUE(f.ok());
+  const int64_t id = f->finding.finding_id;
+
+  auto s = findings->set_status(id, "in_progress", actor);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->status, "in_progress");
+  ASSERT_TRUE(findings->set_status(id, "remediated", actor).ok());
+
+  auto bad = findings->set_status(id, "in_progress", actor);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::conflict);
+  EXPECT_NE(bad.error().message.find("remediated"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("in_progress"), std::string::npos);
+
+  auto no_accept = findings->accept_risk(id, "fine", kT0 + kDayMs, actor);
+  ASSERT_FALSE(no_accept.ok());
+  EXPECT_EQ(no_accept.error().code, Errc::conflict);
+
+  ASSERT_TRUE(findings->set_status(id, "open", actor).ok());
+  auto via_patch = findings->set_status(id, "accepted_risk", actor);
+  ASSERT_FALSE(via_patch.ok());
+  EXPECT_EQ(via_patch.error().code, Errc::validation);
+  auto unknown = findings->set_status(id, "closed", actor);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, Errc::validation);
+  auto missing = findings->set_status(id + 100, "open", actor);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+
+  EXPECT_EQ(audit_count("finding_status"), 3);
+}
+
+TEST_F(FindingsServiceTest, SeeingARemediatedFindingAgainReopensIt) {
+  make_asset("web-1");
+  auto f = findings->upsert(input("web-1", "k"), actor);
+  ASSERT_TRUE(f.ok());
+  ASSERT_TRUE(findings->set_status(f->finding.finding_id, "remediated", actor).ok());
+  auto again = findings->upsert(input("web-1", "k"), actor);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->finding.status, "open");
+}
+
+TEST_F(FindingsServiceTest, AcceptRiskNeedsReasonAndFutureExpiry) {
+  make_asset("web-1");
+  auto f = findings->upsert(input("web-1", "k"), actor);
+  ASSERT_TRUE(f.ok());
+  const int64_t id = f->finding.finding_id;
+  EXPECT_EQ(findings->accept_risk(id, "ok", kT0, actor).error().code, Errc::validation);
+  EXPECT_EQ(findings->accept_risk(id, "", kT0 + kDayMs, actor).error().code, Errc::validation);
+  auto ok = findings->accept_risk(id, "compensating control", kT0 + kDayMs, actor);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, "accepted_risk");
+  EXPECT_EQ(ok->accepted_risk_by, "alice");
+  EXPECT_EQ(ok->accepted_risk_expires_at_ms, kT0 + kDayMs);
+  EXPECT_EQ(ok->accepted_risk_reason, "compensating control");
+  EXPECT_EQ(audit_count("accept_risk"), 1);
+}
+
+TEST_F(FindingsServiceTest, ExpiredAcceptedRiskReadsAsOpenAndTheSweepMakesItDurable) {
+  make_asset("web-1");
+  auto f = findings->upsert(input("web-1", "k"), actor);
+  ASSERT_TRUE(f.ok());
+  const int64_t id = f->finding.finding_id;
+  ASSERT_TRUE(findings->accept_risk(id, "later", kT0 + kDayMs, actor).ok());
+  const int accepted_score = findings->get(id)->risk_score;
+
+  clock.advance_ms(kDayMs - 1);
+  EXPECT_EQ(findings->get(id)->status, "accepted_risk");
+  EXPECT_EQ(*findings->expire_accepted_risks(clock.now_ms()), 0);
+
+  clock.advance_ms(1);
+  auto read = findings->get(id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->status, "open");
+  EXPECT_GT(read->risk_score, accepted_score);
+  FindingFilter open_filter;
+  open_filter.status = "open";
+  EXPECT_EQ(findings->list(open_filter)->total, 1);
+  FindingFilter accepted_filter;
+  accepted_filter.status = "accepted_risk";
+  EXPECT_EQ(findings->list(accepted_filter)->total, 0);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings WHERE status = 'accepted_risk'"), 1);
+
+  EXPECT_EQ(*findings->expire_accepted_risks(clock.now_ms()), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings WHERE status = 'open'"), 1);
+  EXPECT_EQ(*findings->expire_accepted_risks(clock.now_ms()), 0);
+  EXPECT_EQ(audit_count("accept_risk.expired"), 1);
+  // Reopened: it can go through the machine again.
+  EXPECT_TRUE(findings->set_status(id, "in_progress", actor).ok());
+}
+
+TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecomputedOnAssetChange) {
+  make_asset("prod-web", "external_web");
+  ASSERT_TRUE(assets
+                  ->update("prod-web",
+                           [](posture::Asset& a) {
+                             a.environment = "prod";
+                             a.criticality = "high";
+                             return ok_status();
+                           })
+                  .ok());
+  auto in = input("prod-web", "k");
+  in.severity = "high";
+  auto f = findings->upsert(in, actor);
+  ASSERT_TRUE(f.ok());
+  // 68 high + 8 confidence + 12 criticality + 10 prod + 14 internet-facing = 112 → clamped.
+  EXPECT_EQ(f->finding.risk_score, 100);
+  EXPECT_EQ(f->finding.risk_level, "critical");
+
+  ASSERT_TRUE(assets
+                  ->update("prod-web",
+                           [](posture::Asset& a) {
+                             a.type = "app";
+                             a.environment = "dev";
+                             a.criticality = "low";
+                             return ok_status();
+                           })
+                  .ok());
+  ASSERT_TRUE(findings->recompute_risk_for_asset(f->finding.asset_id).ok());
+  auto dev = findings->get(f->finding.finding_id);
+  EXPECT_EQ(dev->risk_score, 68 + 8 - 6);  // high + confidence + dev
+  EXPECT_EQ(dev->risk_level, "high");
+
+  auto rem = findings->set_status(f->finding.finding_id, "remediated", actor);
+  ASSERT_TRUE(rem.ok());
+  EXPECT_LE(rem->risk_score, 5);
+  EXPECT_EQ(rem->risk_level, "low");
+}
+
+TEST(RiskScore, AgeAcceptedRiskAndInactiveAssetAdjustments) {
+  RiskInputs base;
+  base.severity = "medium";
+  base.confidence = "low";
+  base.status = "open";
+  EXPECT_EQ(compute_risk(base).score, 44);
+  RiskInputs old = base;
+  old.age_ms = 31 * kDayMs;
+  EXPECT_EQ(compute_risk(old).score, 50);
+  RiskInputs accepted = base;
+  accepted.status = "accepted_risk";
+  EXPECT_EQ(compute_risk(accepted).score, 26);
+  accepted.accepted_risk_expired = true;
+  EXPECT_EQ(compute_risk(accepted).score, 36);
+  RiskInputs inactive = base;
+  inactive.is_active = false;
+  EXPECT_EQ(compute_risk(inactive).score, 36);
+  RiskInputs numeric = base;
+  numeric.criticality = "5";
+  EXPECT_EQ(compute_risk(numeric).score, 56);
+}
+
+TEST_F(FindingsServiceTest, ListFiltersPagesAndCountsTotal) {
+  make_asset("a");
+  make_asset("b");
+  for (int i = 0; i < 5; ++i) {
+    auto in = input("a", "k" + std::to_string(i), "Title " + std::to_string(i));
+    in.severity = i < 2 ? "high" : "low";
+    ASSERT_TRUE(findings->upsert(in, actor).ok());
+    clock.advance_ms(1000);
+  }
+  auto other = input("b", "CVE-2024-1234", "100%_match in b");
+  other.vulnerability_id = "CVE-2024-1234";
+  ASSERT_TRUE(findings->upsert(other, actor).ok());
+
+  FindingFilter page;
+  page.asset_key = "a";
+  page.limit = 2;
+  page.offset = 2;
+  auto p = findings->list(page);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->total, 5);
+  ASSERT_EQ(p->items.size(), 2u);
+  EXPECT_EQ(p->items[0].finding_key, "k2");  // newest first
+  EXPECT_EQ(p->items[1].finding_key, "k1");
+
+  FindingFilter high;
+  high.severity = "high";
+  EXPECT_EQ(findings->list(high)->total, 2);
+  FindingFilter q;
+  q.q = "cve-2024";
+  EXPECT_EQ(findings->list(q)->total, 1);
+  q.q = "100%_";  // wildcards match literally
+  EXPECT_EQ(findings->list(q)->total, 1);
+  q.q = "0%";
+  EXPECT_EQ(findings->list(q)->total, 1);
+}
+
+}  // namespace
+}  // namespace secplat::findings::testing
