@@ -280,9 +280,13 @@ class WsConnection final : public WsSession, public Connection, public std::enab
     if (close_requested_ || ended_) return;
     close_requested_ = true;
     open_ = false;
-    while (queue_.size() > (writing_ ? 1u : 0u)) {
-      queued_bytes_ -= queue_.back().size();
-      queue_.pop_back();
+    // A normal close goes out after the frames already queued (a stream's last events must
+    // arrive); only a subscriber dropped for being too slow loses what it had not read yet.
+    if (code == 1008) {
+      while (queue_.size() > (writing_ ? 1u : 0u)) {
+        queued_bytes_ -= queue_.back().size();
+        queue_.pop_back();
+      }
     }
     close_reason_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
     net::post(ex_, [self = shared_from_this()] { self->begin_close(); });

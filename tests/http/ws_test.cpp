@@ -136,6 +136,21 @@ TEST(WebSocket, ShutdownClosesWith1001) {
   EXPECT_FALSE(held->send_text("after destruction"));
 }
 
+TEST(WebSocket, NormalCloseIsSentAfterEveryQueuedFrame) {
+  // A handler that replays history and closes at once (a finished scan's stream) must not lose
+  // the frames still queued behind the close.
+  Route r = ws_route("/ws", [](const std::shared_ptr<WsSession>& s, const Request&) {
+    for (int i = 0; i < 200; ++i) s->send_text("event " + std::to_string(i));
+    s->close(1000, "done");
+  });
+  TestServer s({r});
+  WsTestClient c(s.port, "/ws", {{"Authorization", "Bearer viewer-token"}});
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(c.read(), "event " + std::to_string(i));
+  EXPECT_FALSE(c.read());
+  EXPECT_EQ(c.close_code(), 1000);
+}
+
 TEST(WebSocket, PlainGetOnWebSocketRouteIs400) {
   TestServer s({ws_route("/ws", echo_handler(), Access::public_route)});
   TestClient c(s.port);
