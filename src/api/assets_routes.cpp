@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -295,10 +296,6 @@ Result<std::string> key_param(const http::Request& req) {
   return key;
 }
 
-auth::Actor actor_of(const http::Request& req) {
-  return {req.principal ? req.principal->subject : "", req.request_id};
-}
-
 Json audit_changes(const Json& body) {
   Json changes = body;
   if (changes.contains("verification_token")) changes["verification_token"] = "***";
@@ -307,16 +304,8 @@ Json audit_changes(const Json& body) {
 
 http::Route route(std::string method, std::string path, http::Access access, http::Handler h, std::string summary,
                   int success = 200, std::vector<std::string> query = {}) {
-  http::Route r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.access = access;
-  r.handler = std::move(h);
-  r.doc.summary = std::move(summary);
-  r.doc.tag = "assets";
-  r.doc.success_status = success;
-  r.doc.query_params = std::move(query);
-  return r;
+  return make_route("assets", std::move(method), std::move(path), access, std::move(h), std::move(summary), success,
+                    std::move(query));
 }
 
 Result<std::optional<std::string>> query_text(const http::Request& req, const char* name) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "api/route_helpers.h"
 #include "auth/api_keys.h"
 #include "auth/login_service.h"
 #include "auth/user_accounts.h"
@@ -18,21 +19,10 @@ namespace {
 constexpr std::size_t kMaxCredentialField = 1024;
 constexpr std::size_t kMaxApiKeyName = 100;
 
-http::Route make_route(std::string method, std::string path, http::Access access, http::Handler handler,
+http::Route auth_route(std::string method, std::string path, http::Access access, http::Handler handler,
                        std::string summary, int success_status = 200) {
-  http::Route r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.access = access;
-  r.handler = std::move(handler);
-  r.doc.summary = std::move(summary);
-  r.doc.tag = "auth";
-  r.doc.success_status = success_status;
-  return r;
-}
-
-auth::Actor actor_of(const http::Request& req) {
-  return {req.principal ? req.principal->subject : std::string(), req.request_id};
+  return make_route("auth", std::move(method), std::move(path), access, std::move(handler), std::move(summary),
+                    success_status);
 }
 
 auth::LoginContext login_context(const http::Request& req) {
@@ -126,7 +116,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
   using http::Response;
   std::vector<http::Route> routes;
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/login", Access::public_route,
       [s](Request& req) -> Result<Response> {
         auto creds = read_credentials(req);
@@ -137,7 +127,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Log in with username and password (form or JSON); returns access and refresh tokens"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/refresh", Access::public_route,
       [s](Request& req) -> Result<Response> {
         auto token = read_refresh_token(req);
@@ -148,7 +138,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Exchange a refresh token for a new token pair (the old one is revoked; reuse revokes the session)"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/logout", Access::viewer,
       [s](Request& req) -> Result<Response> {
         auto token = read_refresh_token(req);
@@ -158,7 +148,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "End the session of a refresh token"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "GET", "/auth/me", Access::viewer,
       [](Request& req) -> Result<Response> {
         if (!req.principal) return Error::unauthorized("Not authenticated");
@@ -167,14 +157,14 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "The caller's identity and role"));
 
-  auto config = make_route(
+  auto config = auth_route(
       "GET", "/auth/config", Access::public_route,
       [](Request&) -> Result<Response> { return Response::json(200, Json{{"oidc_enabled", false}}); },
       "Login options for the web page");
   config.inline_io = true;
   routes.push_back(std::move(config));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "GET", "/auth/users", Access::admin,
       [s](Request&) -> Result<Response> {
         auto users = s.users->list();
@@ -185,7 +175,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "List users"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/users", Access::admin,
       [s](Request& req) -> Result<Response> {
         auto body = http::parse_json_object(req);
@@ -206,7 +196,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Create a user (password optional: without one the user cannot log in until reset)", 201));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "PATCH", "/auth/users/{username}", Access::admin,
       [s](Request& req) -> Result<Response> {
         auto body = http::parse_json_object(req);
@@ -226,21 +216,21 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Change a user's role or disabled flag"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/users/{username}/disable", Access::admin,
       [s](Request& req) -> Result<Response> {
         return user_response(s.accounts->disable(req.param("username"), actor_of(req)));
       },
       "Disable a user; their tokens stop working at once"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/users/{username}/enable", Access::admin,
       [s](Request& req) -> Result<Response> {
         return user_response(s.accounts->enable(req.param("username"), actor_of(req)));
       },
       "Enable a user"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/users/{username}/reset-password", Access::admin,
       [s](Request& req) -> Result<Response> {
         auto body = http::parse_json_object(req);
@@ -252,7 +242,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Set a new password (also re-enables the user and ends their sessions)"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "DELETE", "/auth/users/{username}", Access::admin,
       [s](Request& req) -> Result<Response> {
         std::string username = req.param("username");
@@ -261,7 +251,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Delete a user"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "POST", "/auth/api-keys", Access::admin,
       [s](Request& req) -> Result<Response> {
         auto body = http::parse_json_object(req);
@@ -284,7 +274,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "Create an API key; the key is in this response only", 201));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "GET", "/auth/api-keys", Access::admin,
       [s](Request&) -> Result<Response> {
         auto keys = s.api_keys->list();
@@ -295,7 +285,7 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
       },
       "List API keys (without secrets)"));
 
-  routes.push_back(make_route(
+  routes.push_back(auth_route(
       "DELETE", "/auth/api-keys/{id}", Access::admin,
       [s](Request& req) -> Result<Response> {
         std::string text = req.param("id");

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "http/json_body.h"
@@ -20,10 +21,6 @@ Json object_or_empty(const std::string& text) {
 }
 
 bool is_viewer(const http::Request& req) { return !req.principal || req.principal->role == http::Role::viewer; }
-
-auth::Actor actor_of(const http::Request& req) {
-  return {req.principal ? req.principal->subject : "", req.request_id};
-}
 
 // Viewers do not see evidence (may quote secrets or internal paths) or risk-acceptance reasons.
 Json finding_json(const Finding& f, bool viewer) {
@@ -74,16 +71,8 @@ Result<int64_t> id_param(const http::Request& req) {
 
 http::Route route(std::string method, std::string path, http::Access access, http::Handler h, std::string summary,
                   int success = 200, std::vector<std::string> query = {}) {
-  http::Route r;
-  r.method = std::move(method);
-  r.path = std::move(path);
-  r.access = access;
-  r.handler = std::move(h);
-  r.doc.summary = std::move(summary);
-  r.doc.tag = "findings";
-  r.doc.success_status = success;
-  r.doc.query_params = std::move(query);
-  return r;
+  return make_route("findings", std::move(method), std::move(path), access, std::move(h), std::move(summary), success,
+                    std::move(query));
 }
 
 Result<findings::FindingInput> parse_input(const Json& body, posture::AssetRepo& assets) {

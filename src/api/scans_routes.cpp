@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 
+#include "api/route_helpers.h"
 #include "assurance/scan_service.h"
 #include "core/encoding.h"
 #include "core/json.h"
@@ -65,10 +66,6 @@ class MappedFile {
   void* data_ = nullptr;
   std::size_t size_ = 0;
 };
-
-auth::Actor actor_of(const Request& req) {
-  return {req.principal ? req.principal->subject : std::string(), req.request_id};
-}
 
 Json submit_body(const assurance::ScanRecord& rec) {
   return {{"test_id", rec.test_id},
