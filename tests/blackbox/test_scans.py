@@ -141,6 +141,12 @@ class ScanEndToEnd(unittest.TestCase):
                         "reports/sbom/sbom.cyclonedx.json", "reports/sbom/sbom.spdx.json",
                         "reports/signing/attestation.intoto.json", "logs/runner.log", "stream.jsonl"):
                 self.assertTrue(os.path.isfile(os.path.join(bundle, rel)), rel)
+            # SARIF and CycloneDX validate against the official schemas (from npm, checked by ajv).
+            prefix = os.path.join(os.getcwd(), "npm-bundle-schemas")
+            s = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "validate_bundle.js"), bundle, prefix],
+                               capture_output=True, text=True, timeout=240)
+            self.assertEqual(s.returncode, 0, s.stdout + s.stderr)
+            self.assertIn("SARIF 2.1.0 schema: reports/secrets/secrets.sarif.json", s.stdout)
             with open(os.path.join(bundle, "reports/secrets/secrets.sarif.json")) as f:
                 sarif_text = f.read()
             self.assertNotIn(self.key_id, sarif_text)
