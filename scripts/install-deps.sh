@@ -8,7 +8,7 @@ PACKAGES=(
   libboost-dev libsqlite3-dev sqlite3 libcurl4-openssl-dev libssl-dev libargon2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
-  curl procps python3 python3-websockets
+  curl procps openssl python3 python3-websockets
 )
 # Benchmarks only (make bench): the load generator and the FastAPI anchor.
 if [[ "${1:-}" == "--bench" ]]; then
