@@ -244,7 +244,7 @@ std::vector<SecretSample> secret_samples(uint64_t seed) {
   add("ado-connection-string-password",
       "Server=tcp:sql1.corp.local,1433;Database=app;User ID=app;Password=", A(16), ";");
   add("jdbc-url-password", "jdbc.url=jdbc:mysql://db1:3306/app?user=app&password=", A(16));
-  add("url-basic-auth", "git clone https://deploy:", A(20), "@git.corp.local/repo.git");
+  add("url-basic-auth", "remote = https://deploy:", A(20), "@git.corp.local/repo.git");
   add("http-basic-auth-header", "curl -H 'Authorization: Basic ", b64_encode("deploy:" + A(20)), "'");
   add("http-bearer-auth-header", "headers = {\"Authorization\": \"Bearer ", A(40), "\"}");
   add("netrc-password", "machine api.corp.local login deploy password ", A(16));
