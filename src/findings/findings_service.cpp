@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/json.h"
+#include "store/sql_text.h"
 #include "findings/risk_score.h"
 #include "findings/sarif.h"
 
@@ -50,12 +51,7 @@ RiskInputs risk_inputs(const store::Row& row, const std::string& status, int64_t
   in.criticality = row.str("criticality");
   in.verified = row.i64("verified") != 0;
   in.is_active = row.i64("is_active") != 0;
-  Json tags = Json::parse(row.str("tags", "[]"), nullptr, false);
-  if (tags.is_array()) {
-    for (const auto& t : tags) {
-      if (t.is_string()) in.tags.push_back(t.get<std::string>());
-    }
-  }
+  in.tags = string_list_from_json(row.str("tags", "[]"));
   in.metadata_json = row.str("metadata", "{}");
   return in;
 }
@@ -273,12 +269,7 @@ Result<FindingPage> FindingsService::list(const FindingFilter& filter) {
   if (filter.source) add("f.source =", *filter.source);
   if (filter.risk_level) add("f.risk_level =", *filter.risk_level);
   if (filter.q && !filter.q->empty()) {
-    std::string pattern = "%";
-    for (char c : lower(*filter.q)) {
-      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-      pattern += c;
-    }
-    pattern += "%";
+    std::string pattern = store::like_contains(*filter.q);
     params.push_back(pattern);
     const std::string n = "$" + std::to_string(params.size());
     where += " AND (LOWER(f.title) LIKE " + n + " ESCAPE '\\' OR LOWER(f.finding_key) LIKE " + n +

@@ -5,6 +5,7 @@
 
 #include "core/encoding.h"
 #include "core/json.h"
+#include "store/sql_text.h"
 
 namespace secplat::posture {
 namespace {
@@ -66,12 +67,7 @@ Asset to_asset(const store::Row& row) {
   a.address = row.opt_str("address");
   a.port = opt_int(row, "port");
   a.is_active = row.i64("is_active") != 0;
-  Json tags = Json::parse(row.str("tags", "[]"), nullptr, false);
-  if (tags.is_array()) {
-    for (const auto& t : tags) {
-      if (t.is_string()) a.tags.push_back(t.get<std::string>());
-    }
-  }
+  a.tags = string_list_from_json(row.str("tags", "[]"));
   a.metadata_json = row.str("metadata", "{}");
   a.probe = probe_from_text(row.opt_str("probe"));
   a.parent_asset_key = row.opt_str("parent_asset_key");
@@ -201,12 +197,7 @@ Result<AssetPage> AssetRepo::list(const AssetFilter& filter) {
   eq("environment", filter.environment);
   eq("criticality", filter.criticality);
   if (filter.q && !filter.q->empty()) {
-    std::string pattern = "%";
-    for (char c : *filter.q) {
-      if (c == '%' || c == '_' || c == '\\') pattern += '\\';
-      pattern += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    pattern += "%";
+    std::string pattern = store::like_contains(*filter.q);
     params.push_back(pattern);
     const std::string n = "$" + std::to_string(params.size());
     where += " AND (LOWER(asset_key) LIKE " + n + " ESCAPE '\\' OR LOWER(name) LIKE " + n +
