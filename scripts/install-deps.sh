@@ -9,6 +9,8 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
   curl procps openssl python3 python3-websockets
+  # External SAST tools the scan pipeline's adapters run (a missing one is reported "skipped").
+  bandit shellcheck cppcheck flawfinder
 )
 # Benchmarks only (make bench): the load generator and the FastAPI anchor.
 if [[ "${1:-}" == "--bench" ]]; then

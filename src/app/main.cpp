@@ -9,6 +9,7 @@
 
 #include "app/cli_keys.h"
 #include "app/commands.h"
+#include "app/scan_command.h"
 
 int main(int argc, char** argv) {
   // Argon2id allocates ~19 MiB per hash. A fixed mmap threshold returns such blocks to the system
@@ -56,6 +57,15 @@ int main(int argc, char** argv) {
   verify->add_option("bundle", bundle_dir, "Bundle directory")->required();
   verify->add_option("--key", pub_key, "Public key (PEM) of the signer")->required();
 
+  secplat::app::ScanCommandOptions scan_opts;
+  auto* scan = app.add_subcommand("scan", "Scan a directory or git repository offline into a signed bundle");
+  scan->add_option("target", scan_opts.target, "Directory or git URL (https://, ssh://, user@host:path, file://)")
+      ->required();
+  scan->add_option("--manifest", scan_opts.manifest_file, "Manifest file, JSON or YAML (default: built-in profile)");
+  scan->add_option("--profile", scan_opts.profile, "Profile to run (default light)");
+  scan->add_option("--out", scan_opts.out_dir, "Bundle directory (default ./secplat-scan-<test_id>)");
+  scan->add_option("--key", scan_opts.key_file, "PEM P-256 private key to sign with (default: an ephemeral key)");
+
   app.add_subcommand("version", "Print the version and exit");
 
   try {
@@ -74,6 +84,7 @@ int main(int argc, char** argv) {
     return secplat::app::run_keygen(key_out, force);
   }
   if (verify->parsed()) return secplat::app::run_verify(bundle_dir, pub_key);
+  if (scan->parsed()) return secplat::app::run_scan(scan_opts);
   if (serve->parsed()) return secplat::app::run_serve(flags);
   if (migrate->parsed()) return secplat::app::run_migrate(flags);
   if (reset->parsed()) return secplat::app::run_user_password(flags, username, std::nullopt);

@@ -104,9 +104,7 @@ std::string canonical_tool_id(std::string id) {
   return id;
 }
 
-}  // namespace
-
-std::vector<std::string> default_profile_tools(const std::string& profile) {
+const std::map<std::string, std::vector<std::string>>& builtin_profiles() {
   static const std::map<std::string, std::vector<std::string>> kProfiles = {
       {"smoke", {"secrets"}},
       {"fast", {"secrets", "bandit"}},
@@ -120,8 +118,21 @@ std::vector<std::string> default_profile_tools(const std::string& profile) {
       {"attestation-test", {"sbom"}},
       {"sbom-only", {"sbom"}},
   };
-  auto it = kProfiles.find(trim_lower(profile));
-  return it != kProfiles.end() ? it->second : kProfiles.at("light");
+  return kProfiles;
+}
+
+}  // namespace
+
+std::vector<std::string> builtin_profile_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, tools] : builtin_profiles()) names.push_back(name);
+  return names;
+}
+
+std::vector<std::string> default_profile_tools(const std::string& profile) {
+  const auto& profiles = builtin_profiles();
+  auto it = profiles.find(trim_lower(profile));
+  return it != profiles.end() ? it->second : profiles.at("light");
 }
 
 Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& policy) {
@@ -262,7 +273,15 @@ Result<ToolSelection> select_tools(const Json& manifest, const std::string& prof
       }
     }
   }
-  if (sel.tools.empty()) sel.tools = default_profile_tools(sel.profile_resolved);
+  if (sel.tools.empty()) {
+    sel.tools = default_profile_tools(sel.profile_resolved);
+    sel.defaulted = true;
+  }
+  auto flag = [](const Json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_boolean() && it->get<bool>();
+  };
+  sel.sample_mode = flag(manifest, "sample_mode") || flag(*chosen, "sample_mode");
   if (auto th = chosen->find("thresholds"); th != chosen->end() && th->is_object()) {
     for (auto it = th->begin(); it != th->end(); ++it) {
       if (it->is_number_integer() || it->is_number_unsigned()) sel.thresholds[trim_lower(it.key())] = it->get<int64_t>();

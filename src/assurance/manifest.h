@@ -48,6 +48,8 @@ struct ToolSelection {
   bool requires_stack = false;
   Json product, version;
   std::map<std::string, std::map<std::string, std::string>> options;  // per tool, from object entries
+  bool defaulted = false;    // `tools` came from the profile's default list (none listed/supported)
+  bool sample_mode = false;  // `sample_mode: true` at the top of the manifest or in the profile
 };
 
 // Profile selection per §4.4. `known_tools` = ids this build can run (injected scanners) plus
@@ -57,5 +59,8 @@ Result<ToolSelection> select_tools(const Json& manifest, const std::string& prof
 
 // The built-in default tool list of a profile name (unknown names fall back to "light").
 std::vector<std::string> default_profile_tools(const std::string& profile);
+
+// Names of the built-in profiles (sorted).
+std::vector<std::string> builtin_profile_names();
 
 }  // namespace secplat::assurance

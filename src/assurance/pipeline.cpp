@@ -8,6 +8,7 @@
 #include "assurance/sources.h"
 #include "core/log.h"
 #include "assurance/attestation.h"
+#include "scanners/sample_scanner.h"
 
 namespace fs = std::filesystem;
 
@@ -34,6 +35,11 @@ std::string utc_seconds(int64_t ms) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+// The `source` object of a sample-mode scan: the kind of source, nothing that identifies it.
+Json sample_source_json(const ScanRequest& req) {
+  return {{"type", req.source_type}, {"sample_mode", true}, {"provenance_id", nullptr}};
 }
 
 Json outcome_json(const scanners::ScanOutcome& o) {
@@ -74,6 +80,10 @@ ScanPipeline::ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& 
     : store_(store), events_(events), clock_(clock), options_(std::move(options)), scanners_(std::move(scanners)),
       importer_(std::move(importer)) {
   if (options_.temp_dir.empty()) options_.temp_dir = options_.data_dir + "/work";
+  // Sample mode is the pipeline's own feature: its scanner is always there.
+  bool has_sample = false;
+  for (const auto& s : scanners_) has_sample = has_sample || s->id() == scanners::kSampleToolId;
+  if (!has_sample) scanners_.push_back(scanners::make_sample_scanner());
 }
 
 std::string ScanPipeline::bundle_dir(const std::string& test_id) const {
@@ -177,7 +187,29 @@ Status ScanPipeline::execute(Attempt& a) {
   if (!sel) return std::move(sel).take_error();
   a.selection = std::move(*sel);
   for (const auto& u : a.selection.unsupported) a.warnings.push_back("manifest tool '" + u + "' is not supported");
-  phase("Manifest resolved", {{"manifest_digest", a.manifest.digest}, {"tools", a.selection.tools}});
+  auto& tools = a.selection.tools;
+  if (a.selection.sample_mode) {
+    // Canned findings only: no tool looks at the source.
+    tools = {scanners::kSampleToolId};
+  } else if (std::erase(tools, std::string(scanners::kSampleToolId)) > 0) {
+    a.warnings.push_back("tool 'sample' runs only in sample mode; skipped");
+  }
+  // A profile's default list means the tools installed here; named tools are always reported.
+  Json not_installed = Json::array();
+  if (a.selection.defaulted) {
+    std::erase_if(tools, [&](const std::string& t) {
+      for (const auto& s : scanners_)
+        if (s->id() == t && !s->available()) {
+          not_installed.push_back(t);
+          return true;
+        }
+      return false;
+    });
+  }
+  Json resolved = {{"manifest_digest", a.manifest.digest}, {"tools", tools}};
+  if (!not_installed.empty()) resolved["not_installed"] = not_installed;
+  if (a.selection.sample_mode) resolved["sample_mode"] = true;
+  phase("Manifest resolved", std::move(resolved));
 
   // 3. Scanners.
   std::error_code ec;
@@ -233,8 +265,9 @@ Status ScanPipeline::execute(Attempt& a) {
   if (ec) return Error::internal("cannot publish bundle: " + ec.message());
   a.bundle_done = true;
 
-  // 5. SARIF → findings (a failure here is a warning: the bundle stands on its own).
-  if (importer_) {
+  // 5. SARIF → findings (a failure here is a warning: the bundle stands on its own). Sample
+  // findings are canned and never become findings.
+  if (importer_ && !a.selection.sample_mode) {
     for (const auto& o : a.outcomes) {
       for (const auto& rel : o.outputs) {
         if (!rel.ends_with(".sarif.json")) continue;
@@ -283,8 +316,9 @@ Status ScanPipeline::write_bundle(Attempt& a) {
     for (const auto& [sev, n] : o.by_severity) counts[sev] += n;
   }
   int64_t now = clock_.now_ms();
+  const bool sample = a.selection.sample_mode;
   Json summary = {{"schema_version", 1}, {"generated_at", format_rfc3339(now)}, {"bundle_id", a.rec.test_id},
-                  {"executed", executed}, {"skipped", skipped}, {"tools", tools}};
+                  {"executed", executed}, {"skipped", skipped}, {"tools", tools}, {"sample_mode", sample}};
   SECPLAT_TRY(write_text(dir / "summary.json", dump(summary, 2)));
 
   Json violations = Json::array();
@@ -314,9 +348,9 @@ Status ScanPipeline::write_bundle(Attempt& a) {
         if (!a.artifacts.contains("sarif")) add("sarif", rel);
         a.artifacts["sarif_" + o.tool] = rel;
       } else if (rel.ends_with(".spdx.json")) {
-        add("sbom_spdx", rel);
+        if (!a.artifacts.contains("sbom_spdx")) add("sbom_spdx", rel);
       } else if (rel.ends_with(".cdx.json") || rel.ends_with(".cyclonedx.json")) {
-        add("sbom_cyclonedx", rel);
+        if (!a.artifacts.contains("sbom_cyclonedx")) add("sbom_cyclonedx", rel);
       }
     }
   }
@@ -332,7 +366,15 @@ Status ScanPipeline::write_bundle(Attempt& a) {
   scan["status"] = kSucceeded;
   scan["source_type"] = req.source_type;
   scan["provenance_id"] = a.source.provenance_id;
-  if (req.source_type == "git") {
+  if (sample) {
+    // A sample bundle vouches for no source: no commit, hash or host path appears in it.
+    scan["provenance_id"] = nullptr;
+    scan["git_url"] = nullptr;
+    scan["git_commit"] = nullptr;
+    scan["branch"] = nullptr;
+    scan["directory_path"] = nullptr;
+    scan["content_hash"] = nullptr;
+  } else if (req.source_type == "git") {
     scan["git_url"] = *req.git_url;
     scan["git_commit"] = src.value("resolved_commit", "");
     scan["branch"] = src.contains("branch") ? src["branch"] : Json(nullptr);
@@ -353,17 +395,30 @@ Status ScanPipeline::write_bundle(Attempt& a) {
   scan["started_at"] = utc_seconds(a.started_ms);
   scan["completed_at"] = utc_seconds(now);
   scan["manifest_metadata"] = a.manifest_info;
-  scan["source"] = src;
+  scan["source"] = sample ? sample_source_json(req) : src;
   scan["tools"] = tools;
   scan["policy"] = a.policy;
-  scan["sample_mode"] = false;
+  scan["sample_mode"] = sample;
   SECPLAT_TRY(write_text(dir / "scan.json", scan.dump(2, ' ', true, Json::error_handler_t::replace)));
 
   // Logs: manifest line, then every event so far (scan_complete comes after the bundle).
   std::string log_text = dump(Json{{"type", "manifest"}, {"data", a.manifest_info}});
   auto events = store_.events_after(a.rec.test_id, 0);
   if (!events) return std::move(events).take_error();
-  for (const auto& ev : *events) log_text += "\n" + ev.json;
+  for (const auto& ev : *events) {
+    if (sample && ev.type == "phase") {
+      // The source phases name commits, branches and hashes; a sample bundle keeps only the words.
+      Json e = Json::parse(ev.json, nullptr, false);
+      if (e.is_object()) {
+        Json kept = Json::object();
+        for (const char* k : {"type", "timestamp", "seq", "message"})
+          if (e.contains(k)) kept[k] = e[k];
+        log_text += "\n" + dump(kept);
+        continue;
+      }
+    }
+    log_text += "\n" + ev.json;
+  }
   SECPLAT_TRY(write_text(dir / "logs/runner.log", log_text));
   SECPLAT_TRY(write_text(dir / "stream.jsonl", log_text));
 
@@ -374,10 +429,11 @@ Status ScanPipeline::write_bundle(Attempt& a) {
     info.test_id = a.rec.test_id;
     info.workspace_id = req.workspace_id;
     info.component_id = req.component_id;
-    info.source_uri = req.source_type == "git" ? *req.git_url
+    info.source_uri = sample                         ? std::string("secplat:sample")
+                      : req.source_type == "git"       ? *req.git_url
                       : req.source_type == "directory" ? *req.directory_path
                                                        : src.value("archive_name", *req.archive_path);
-    info.source_digest = a.source.provenance_id;
+    info.source_digest = sample ? std::string() : a.source.provenance_id;
     info.manifest_digest = a.manifest.digest;
     info.started_ms = a.started_ms;
     info.finished_ms = now;
@@ -394,6 +450,7 @@ void ScanPipeline::complete(Attempt& a, const Status& outcome) {
                                            outcome.error().message == "cancelled");
   ScanResult result;
   result.source = a.source.info.is_null() ? Json(nullptr) : a.source.info;
+  if (a.selection.sample_mode && !a.source.info.is_null()) result.source = sample_source_json(a.rec.request);
   result.tools = Json::array();
   for (const auto& o : a.outcomes) result.tools.push_back(outcome_json(o));
   bool final_here = false;

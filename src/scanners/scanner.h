@@ -49,6 +49,9 @@ class Scanner {
  public:
   virtual ~Scanner() = default;
   virtual std::string id() const = 0;
+  // False when the tool this scanner wraps is not installed. Default profiles leave such tools
+  // out; a manifest that names one still gets a "skipped" outcome saying why.
+  virtual bool available() const { return true; }
   // Errors are for broken invariants (unwritable output dir); tool failures are ScanOutcome statuses.
   virtual Result<ScanOutcome> run(const ScanContext& ctx) = 0;
 };

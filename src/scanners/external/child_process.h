@@ -1,0 +1,57 @@
+// run_child(): one external program, run to completion under a deadline, cancellable.
+//
+// The child is spawned with posix_spawn (no shell: argv is passed as is) as the leader of a new
+// process group, with stdin on /dev/null, a reset signal mask and default signal dispositions, no
+// inherited descriptors beyond 0..2, and only the environment given. Its stdout and stderr are
+// drained through pipes into files, each capped at `max_output_bytes` (the rest is read and
+// discarded, so a chatty tool never blocks on a full pipe).
+//
+// Cancellation and deadlines end the whole process group: SIGTERM, then SIGKILL after
+// `kill_grace_ms`. When the leader exits on its own, anything it left behind in its group is
+// SIGKILLed before the leader is reaped (the zombie leader keeps the group id from being reused),
+// so no grandchild outlives run_child(). (A descendant that leaves the group with setsid() or
+// setpgid() escapes this; containing such tools needs a sandbox or a cgroup.)
+//
+// Threading: safe to call from several threads at once; each call owns its child.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace secplat::scanners {
+
+struct ChildSpec {
+  std::vector<std::string> argv;   // argv[0]: absolute path of the program
+  std::vector<std::string> env;    // complete environment ("KEY=value"); nothing is inherited
+  std::string cwd;                 // "" = the caller's working directory
+  std::string stdout_path;         // captured stdout (truncated first); "" = discarded
+  std::string stderr_path;         // captured stderr; "" = discarded
+  uint64_t max_output_bytes = 64ull << 20;  // per stream
+  const std::atomic<bool>* cancelled = nullptr;
+  int64_t deadline_ms = 0;         // steady_ms() deadline; 0 = none
+  int64_t kill_grace_ms = 2000;    // SIGTERM → SIGKILL
+};
+
+struct ChildResult {
+  enum class End { exited, signaled, timeout, cancelled };
+  End end = End::exited;
+  int exit_code = -1;      // End::exited
+  int signal = 0;          // End::signaled (or the signal that ended a timed-out/cancelled child)
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  int64_t duration_ms = 0;
+  int pid = 0;             // the child's pid (= its process group id), for diagnostics and tests
+};
+
+// Errors: the program could not be started (not found, not executable, fork failure) or the
+// output files could not be opened. Everything that happens after the start is a ChildResult.
+Result<ChildResult> run_child(const ChildSpec& spec);
+
+// "killed by signal 11 (Segmentation fault)".
+std::string describe_signal(int sig);
+
+}  // namespace secplat::scanners

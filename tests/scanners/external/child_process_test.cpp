@@ -1,0 +1,183 @@
+// run_child() against real processes: exit codes, capture caps, a clean environment, and that
+// cancellation, deadlines and a leader that exits early leave no process of the group behind.
+#include "scanners/external/child_process.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/clock.h"
+
+namespace fs = std::filesystem;
+
+namespace secplat::scanners {
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Gone = no /proc entry, or a zombie waiting for its (re)parent to reap it: it runs no more.
+bool process_gone(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return true;
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
+  char state = stat[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+bool eventually(const std::function<bool()>& cond, int64_t timeout_ms = 5000) {
+  int64_t until = steady_ms() + timeout_ms;
+  while (steady_ms() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+int read_pid(const fs::path& file) {
+  std::ifstream in(file);
+  int pid = 0;
+  in >> pid;
+  return pid;
+}
+
+class ChildProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() /
+          ("secplat-child-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  ChildSpec sh(const std::string& script) {
+    ChildSpec s;
+    s.argv = {"/bin/sh", "-c", script};
+    s.env = {"PATH=/usr/bin:/bin"};
+    s.stdout_path = (dir / "out").string();
+    s.stderr_path = (dir / "err").string();
+    return s;
+  }
+
+  fs::path dir;
+};
+
+TEST_F(ChildProcessTest, CapturesOutputAndExitCode) {
+  auto r = run_child(sh("echo hello; echo oops >&2; exit 3"));
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->end, ChildResult::End::exited);
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(slurp(dir / "out"), "hello\n");
+  EXPECT_EQ(slurp(dir / "err"), "oops\n");
+}
+
+TEST_F(ChildProcessTest, StdinIsDevNullAndEnvironmentIsOnlyWhatWasGiven) {
+  ::setenv("SECPLAT_TEST_SECRET", "do-not-leak", 1);
+  auto spec = sh("cat; env");
+  spec.env = {"PATH=/usr/bin:/bin", "ONLY_THIS=1"};
+  auto r = run_child(spec);
+  ::unsetenv("SECPLAT_TEST_SECRET");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  std::string out = slurp(dir / "out");
+  EXPECT_NE(out.find("ONLY_THIS=1"), std::string::npos);
+  EXPECT_EQ(out.find("SECPLAT_TEST_SECRET"), std::string::npos);
+}
+
+TEST_F(ChildProcessTest, OutputBeyondTheCapIsDroppedWithoutBlockingTheChild) {
+  auto spec = sh("head -c 3000000 /dev/zero; echo done >&2");
+  spec.max_output_bytes = 1000;
+  auto r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_TRUE(r->stdout_truncated);
+  EXPECT_FALSE(r->stderr_truncated);
+  EXPECT_EQ(fs::file_size(dir / "out"), 1000u);
+  EXPECT_EQ(slurp(dir / "err"), "done\n");
+}
+
+TEST_F(ChildProcessTest, CrashIsReportedAsSignal) {
+  auto r = run_child(sh("kill -SEGV $$"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end, ChildResult::End::signaled);
+  EXPECT_EQ(r->signal, SIGSEGV);
+  EXPECT_EQ(describe_signal(SIGSEGV), "killed by signal 11 (SIGSEGV)");
+}
+
+TEST_F(ChildProcessTest, MissingProgramIsAnError) {
+  ChildSpec s;
+  s.argv = {"/nonexistent/tool"};
+  auto r = run_child(s);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST_F(ChildProcessTest, CancelKillsTheWholeProcessGroup) {
+  // The child starts a grandchild that ignores SIGTERM (as does the child): only the SIGKILL
+  // after the grace period ends them, and both must be gone.
+  fs::path pidfile = dir / "grandchild.pid";
+  auto spec = sh("trap '' TERM; sleep 300 & echo $! > '" + pidfile.string() + "'; wait");
+  std::atomic<bool> cancelled{false};
+  spec.cancelled = &cancelled;
+  spec.kill_grace_ms = 200;
+  std::thread canceller([&] {
+    eventually([&] { return read_pid(pidfile) > 0; });
+    cancelled = true;
+  });
+  int64_t t0 = steady_ms();
+  auto r = run_child(spec);
+  canceller.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end, ChildResult::End::cancelled);
+  EXPECT_EQ(r->signal, SIGKILL);
+  EXPECT_LT(steady_ms() - t0, 10000);
+  int grandchild = read_pid(pidfile);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(process_gone(r->pid));
+  EXPECT_TRUE(eventually([&] { return process_gone(grandchild); })) << "grandchild " << grandchild << " survived";
+}
+
+TEST_F(ChildProcessTest, DeadlineEndsAHangingChildAndItsChildren) {
+  fs::path pidfile = dir / "grandchild.pid";
+  auto spec = sh("sleep 300 & echo $! > '" + pidfile.string() + "'; wait");
+  spec.deadline_ms = steady_ms() + 500;
+  auto r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end, ChildResult::End::timeout);
+  EXPECT_EQ(r->signal, SIGTERM);
+  int grandchild = read_pid(pidfile);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(eventually([&] { return process_gone(grandchild); })) << "grandchild " << grandchild << " survived";
+}
+
+TEST_F(ChildProcessTest, LeftoversOfAChildThatExitedAreKilled) {
+  // The leader exits at once but leaves a background process holding its stdout open: run_child
+  // must neither wait for it nor let it live on.
+  fs::path pidfile = dir / "grandchild.pid";
+  int64_t t0 = steady_ms();
+  auto r = run_child(sh("sleep 300 & echo $! > '" + pidfile.string() + "'; echo bye; exit 0"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end, ChildResult::End::exited);
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_LT(steady_ms() - t0, 10000);
+  EXPECT_EQ(slurp(dir / "out"), "bye\n");
+  int grandchild = read_pid(pidfile);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(eventually([&] { return process_gone(grandchild); })) << "grandchild " << grandchild << " survived";
+}
+
+}  // namespace
+}  // namespace secplat::scanners
