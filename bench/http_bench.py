@@ -6,6 +6,8 @@ time. Figures, not assertions: speed is measured here, never in tests.
 Usage: bench/run.sh [--duration 5] [--connections 64] [--anchor-dir ../shared/anchors]
 """
 import argparse
+import concurrent.futures
+import json
 import os
 import re
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +47,7 @@ def start_secplat(data_dir):
     port = free_port()
     env = dict(os.environ, SECPLAT_ADMIN_PASSWORD="bench-admin-password", SECPLAT_LOG_LEVEL="warn")
     t0 = time.monotonic()
+    env["SECPLAT_POSTURE_SWEEP_INTERVAL_S"] = "1"
     proc = subprocess.Popen([BINARY, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/ready")
@@ -67,16 +71,51 @@ def rss_kib(pid):
     return -1
 
 
-def wrk(url, duration, connections, threads=2, script=None):
+def wrk(url, duration, connections, threads=2, script=None, token=None):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", script]
+    if token:
+        cmd[1:1] = ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, float(p99.group(1)) * scale, int(errors.group(1)) if errors else 0
+
+
+def call(port, method, path, body=None, token=None, form=None):
+    headers = {}
+    data = None
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method=method)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def seed_assets(port, token, n):
+    """n assets shaped like the anchor's (asset-00000 ...), created through the API; waits until the
+    deriver has a state for each."""
+    def one(i):
+        call(port, "POST", "/assets/", token=token, body={
+            "asset_key": f"asset-{i:05d}", "type": "app", "name": f"Asset {i}", "owner": f"team-{i % 7}",
+            "environment": ("prod", "staging", "dev")[i % 3], "criticality": ("high", "medium", "low")[i % 3]})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(n)))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if call(port, "GET", "/posture/summary", token=token)["total_assets"] >= n:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("posture did not reach the seeded asset count")
 
 
 def main():
@@ -109,6 +148,20 @@ def main():
             ours = wrk(f"http://127.0.0.1:{port}/health", args.duration, args.connections)
             theirs = wrk(f"http://127.0.0.1:{anchor_port}/health", args.duration, args.connections)
             loaded_rss = rss_kib(proc.pid)
+            token = call(port, "POST", "/auth/login",
+                         form={"username": "admin", "password": "bench-admin-password"})["access_token"]
+            seed_assets(port, token, 1000)
+            wait_http(f"http://127.0.0.1:{anchor_port}/posture/summary")
+            # The anchor's script body, keeping the -H bearer header (wrk.format drops it otherwise).
+            script = os.path.join(ROOT, "bench", "post_findings.lua")
+            pairs = []
+            for label, path, scr, target in [("GET /posture/summary (1,000 assets)", "/posture/summary", None, 50),
+                                             ("GET /posture (1,000 assets)", "/posture", None, 50),
+                                             ("POST /findings/ (fresh keys)", "/findings/", script, 20)]:
+                a = wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script=scr, token=token)
+                b = wrk(f"http://127.0.0.1:{anchor_port}{path}", args.duration, args.connections, script=scr,
+                        token=token)
+                pairs.append((label, a, b, target))
         finally:
             stop(anchor)
             stop(proc)
@@ -117,6 +170,11 @@ def main():
     print(f"  secplat : {ours[0]:>10.0f} req/s   p99 {ours[1]:7.2f} ms   non-2xx {ours[2]}")
     print(f"  anchor  : {theirs[0]:>10.0f} req/s   p99 {theirs[1]:7.2f} ms   non-2xx {theirs[2]}  (FastAPI, 2 workers)")
     print(f"  ratio   : {ours[0] / theirs[0]:.1f}x requests/s (target >= 30x), secplat p99 target < 5 ms")
+    for label, a, b, target in pairs:
+        print(f"{label}  wrk -t2 -c{args.connections} -d{args.duration}s")
+        print(f"  secplat : {a[0]:>10.0f} req/s   p99 {a[1]:7.2f} ms   non-2xx {a[2]}")
+        print(f"  anchor  : {b[0]:>10.0f} req/s   p99 {b[1]:7.2f} ms   non-2xx {b[2]}")
+        print(f"  ratio   : {a[0] / b[0]:.1f}x requests/s (target >= {target}x)")
     print(f"secplat RSS idle {idle_rss / 1024:.1f} MiB (target < 30), after load {loaded_rss / 1024:.1f} MiB")
     print(f"start-up to ready: median {statistics.median(times):.0f} ms, min {min(times):.0f}, "
           f"max {max(times):.0f} over {len(times)} starts (target < 200 ms)")

@@ -173,7 +173,7 @@ Result<Probe> parse_probe(const Json& j, Probe base) {
     out = static_cast<int>(v.get<int64_t>());
     return ok_status();
   };
-  SECPLAT_TRY(int_in("interval_seconds", 5, 86400, base.interval_seconds));
+  SECPLAT_TRY(int_in("interval_seconds", 1, 86400, base.interval_seconds));
   SECPLAT_TRY(int_in("timeout_ms", 100, 60000, base.timeout_ms));
   return base;
 }
@@ -318,7 +318,7 @@ Result<std::optional<std::string>> query_text(const http::Request& req, const ch
 }  // namespace
 
 std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::FindingsService& findings,
-                                      auth::AuditLog& audit) {
+                                      auth::AuditLog& audit, AssetVerifier verifier) {
   std::vector<http::Route> routes;
 
   routes.push_back(route(
@@ -450,6 +450,54 @@ std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::Find
             200, Json{{"ok", true}, {"asset_id", removed->asset_id}, {"asset_key", removed->asset_key}});
       },
       "Delete an asset (409 while findings reference it)"));
+
+  routes.push_back(route(
+      "POST", "/assets/{asset_id}/verify", http::Access::analyst,
+      [&assets, &findings, &audit, verifier](http::Request& req) -> Result<http::Response> {
+        const std::string raw = req.param("asset_id");
+        int64_t id = 0;
+        auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), id);
+        if (ec != std::errc() || p != raw.data() + raw.size()) return Error::invalid({"path", "asset_id"}, "Must be an integer");
+        auto body = http::parse_json_object(req);
+        if (!body.ok()) return std::move(body).take_error();
+        SECPLAT_TRY(http::reject_unknown_fields(*body, {"method"}));
+        std::string method = "well_known";
+        if (body->contains("method")) {
+          if (!(*body)["method"].is_string()) return invalid("method", "Must be well_known or dns_txt");
+          method = (*body)["method"].get<std::string>();
+        }
+        auto a = assets.get(id);
+        if (!a.ok()) return std::move(a).take_error();
+        if (!verifier) return Error::unavailable("Verification is not available in this process");
+        auto outcome = verifier(*a, method);
+        if (!outcome.ok()) return std::move(outcome).take_error();
+        const auth::Actor actor = actor_of(req);
+        if (!outcome->verified) {
+          (void)audit.append("asset.verify_failed", actor.user_name, a->asset_key, outcome->details, actor.request_id);
+          Json err{{"message", "Verification failed"}, {"status_code", 400}, {"retryable", false},
+                   {"detail", outcome->details}, {"request_id", req.request_id}};
+          return http::Response::json(400, Json{{"error", err}, {"detail", "Verification failed"}, {"verified", false},
+                                                {"details", outcome->details}});
+        }
+        auto updated = assets.update(
+            a->asset_key,
+            [&](Asset& x) {
+              x.verified = true;
+              x.verification_method = method;
+              return ok_status();
+            },
+            [&](store::Tx& tx, const Asset& x) {
+              return audit.append(tx, "asset.verify", actor.user_name, x.asset_key,
+                                  Json{{"asset_id", x.asset_id}, {"method", method}}, actor.request_id);
+            });
+        if (!updated.ok()) return std::move(updated).take_error();
+        if (auto st = findings.recompute_risk_for_asset(updated->asset_id); !st.ok())
+          log::warn("finding risk recompute failed after verification", {log::str("error", st.error().message)});
+        return http::Response::json(200, Json{{"asset_id", updated->asset_id},
+                                              {"verified", true},
+                                              {"verification_method", method}});
+      },
+      "Verify ownership of an external_web asset (well_known file or DNS TXT) before active scans"));
 
   return routes;
 }

@@ -3,18 +3,27 @@
 // Lists are bare JSON arrays (as in the reference) with the match count in the X-Total-Count header.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "auth/audit_log.h"
 #include "findings/findings_service.h"
 #include "http/route.h"
+#include "core/json.h"
 #include "posture/asset_repo.h"
 
 namespace secplat::api {
 
+// Checks ownership of an external_web asset (posture/verification.h); blocking network I/O.
+struct VerificationResult {
+  bool verified = false;
+  Json details;
+};
+using AssetVerifier = std::function<Result<VerificationResult>(const posture::Asset&, const std::string& method)>;
+
 // All referenced objects must outlive the routes. `findings` is used to recompute finding risk
-// after an asset's attributes change.
+// after an asset's attributes change. Without a verifier, POST /assets/{id}/verify answers 503.
 std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::FindingsService& findings,
-                                      auth::AuditLog& audit);
+                                      auth::AuditLog& audit, AssetVerifier verifier = {});
 
 }  // namespace secplat::api

@@ -13,7 +13,9 @@
 #include "api/auth_routes.h"
 #include "api/findings_routes.h"
 #include "api/scans_routes.h"
+#include "api/jobs_routes.h"
 #include "api/ops_routes.h"
+#include "api/posture_routes.h"
 #include "app/commands.h"
 #include "app/platform.h"
 #include "auth/bootstrap.h"
@@ -21,6 +23,7 @@
 #include "core/log.h"
 #include "http/openapi.h"
 #include "http/server.h"
+#include "posture/verification.h"
 
 namespace secplat::app {
 namespace {
@@ -92,8 +95,19 @@ int run_serve(const CommonFlags& flags) {
   for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get()}))
     routes.push_back(std::move(r));
   for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
-  for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit)) routes.push_back(std::move(r));
+  NetPolicy net{config->probe_allow_private};
+  api::AssetVerifier verifier = [net](const posture::Asset& a,
+                                      const std::string& method) -> Result<api::VerificationResult> {
+    auto r = posture::verify_ownership(a, method, net);
+    if (!r.ok()) return std::move(r).take_error();
+    return api::VerificationResult{r->verified, r->details};
+  };
+  for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit, verifier)) routes.push_back(std::move(r));
   for (auto& r : api::findings_routes(*p.findings, *p.assets)) routes.push_back(std::move(r));
+  for (auto& r : api::posture_routes({*p.posture_view, *p.events, *p.reports, *p.audit, p.clock,
+                                      config->posture.latency_slo_ms}))
+    routes.push_back(std::move(r));
+  for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
                                    static_cast<std::size_t>(config->assurance.upload_max_bytes), nullptr}))
     routes.push_back(std::move(r));
@@ -105,9 +119,26 @@ int run_serve(const CommonFlags& flags) {
     log::error("start-up failed", {log::str("error", "scan recovery: " + s.error().message)});
     return 1;
   }
+  // Posture scan jobs left running by a previous process go back to the queue.
+  if (auto n = p.jobs->recover(); !n.ok()) {
+    log::error("start-up failed", {log::str("error", "job recovery: " + n.error().message)});
+    return 1;
+  }
   if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok()) {
     log::error("start-up failed", {log::str("error", "scan worker: " + s.error().message)});
     return 1;
+  }
+
+  // Posture: the deriver folds health events into asset_status; the prober feeds it.
+  if (auto s = p.deriver->start(); !s.ok()) {
+    log::error("start-up failed", {log::str("error", "deriver: " + s.error().message)});
+    return 1;
+  }
+  if (config->posture.probing) {
+    if (auto s = p.ingest->start(); !s.ok()) {
+      log::error("start-up failed", {log::str("error", "prober: " + s.error().message)});
+      return 1;
+    }
   }
 
   http::Server server({config->host, config->port, config->http, config->data_dir + "/tmp"}, std::move(routes),
@@ -133,6 +164,8 @@ int run_serve(const CommonFlags& flags) {
   log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
   server.shutdown();
   server.wait();
+  p.ingest->stop();
+  p.deriver->stop();
   p.scan_worker->stop();
   log::info("stopped");
   return 0;

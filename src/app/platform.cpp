@@ -8,9 +8,12 @@
 #include "assurance/signing_key.h"
 #include "auth/migrations.h"
 #include "findings/migrations.h"
+#include "posture/migrations.h"
 #include "auth/bootstrap.h"
+#include "core/log.h"
 #include "queue/local_queue.h"
 #include "queue/streams.h"
+#include "scanners/external/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
 #include "scanners/secrets/secrets_scanner.h"
 #include "store/sqlite_db.h"
@@ -22,6 +25,7 @@ std::vector<store::Migration> all_migrations() {
   for (auto& m : queue::local_queue_migrations()) all.push_back(std::move(m));
   for (auto& m : findings::findings_migrations()) all.push_back(std::move(m));
   for (auto& m : assurance::scan_migrations()) all.push_back(std::move(m));
+  for (auto& m : posture::posture_migrations()) all.push_back(std::move(m));
   return all;
 }
 
@@ -80,6 +84,35 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   p->assets = std::make_unique<posture::AssetRepo>(*p->db, p->clock);
   p->findings = std::make_unique<findings::FindingsService>(*p->db, p->clock, *p->audit);
 
+  const auto& pc = config.posture;
+  p->events = std::make_unique<posture::EventStore>(*p->db);
+  p->posture_view = std::make_unique<posture::PostureView>(*p->db, p->clock);
+  p->reports = std::make_unique<posture::Reports>(*p->db, *p->events, *p->posture_view, p->clock);
+  posture::DeriverOptions dopt;
+  dopt.rules.stale_ms = int64_t{pc.stale_seconds} * 1000;
+  dopt.rules.debounce_samples = pc.debounce_samples;
+  dopt.rules.flap_transitions = pc.flap_transitions;
+  dopt.sweep_interval_ms = int64_t{pc.sweep_interval_s} * 1000;
+  dopt.retention_ms = int64_t{pc.events_retention_days} * 86400 * 1000;
+  dopt.consumer = "deriver-" + std::to_string(::getpid());
+  p->deriver = std::make_unique<posture::Deriver>(*p->db, p->queue.get(), p->clock, dopt);
+  p->deriver->set_on_change([view = p->posture_view.get()] { view->invalidate(); });
+  p->deriver->set_housekeeping([f = p->findings.get()](int64_t now) {
+    auto n = f->expire_accepted_risks(now);
+    if (!n.ok()) log::warn("accepted-risk expiry failed", {log::str("error", n.error().message)});
+    else if (*n > 0) log::info("accepted risks expired", {log::integer("findings", *n)});
+  });
+  posture::IngestOptions iopt;
+  iopt.net.allow_private = config.probe_allow_private;
+  iopt.refresh_ms = int64_t{pc.target_refresh_s} * 1000;
+  iopt.max_in_flight = pc.probe_max_in_flight;
+  p->ingest = std::make_unique<posture::Ingest>(*p->assets, *p->events, p->queue.get(), iopt);
+  p->jobs = std::make_unique<posture::JobService>(*p->db, *p->queue, p->clock);
+  posture::JobRunnerOptions ropt;
+  ropt.net.allow_private = config.probe_allow_private;
+  ropt.max_attempts = config.queue.max_attempts;
+  p->job_runner = std::make_unique<posture::JobRunner>(*p->jobs, *p->assets, *p->findings, ropt);
+
   auto key = assurance::load_or_create_signing_key(config.data_dir);
   if (!key) return Error::internal("signing key: " + key.error().message);
   p->signing_key = std::move(*key);
@@ -100,12 +133,22 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   std::vector<std::shared_ptr<scanners::Scanner>> tools;
   tools.push_back(scanners::make_secrets_scanner());
   tools.push_back(scanners::make_sbom_scanner());
+  for (auto& s : scanners::make_external_scanners()) tools.push_back(std::move(s));
   p->scan_pipeline = std::make_unique<assurance::ScanPipeline>(*p->scans, *p->scan_events, p->clock, std::move(po),
                                                                std::move(tools), std::move(importer));
   p->scan_service = std::make_unique<assurance::ScanService>(*p->scans, *p->scan_events, *p->queue, *p->audit,
                                                              p->clock, p->scan_pipeline.get(), config);
   p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans,
                                                            *p->scan_events, "serve-" + std::to_string(::getpid()));
+  // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
+  p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
+    using Kind = assurance::ScanWorker::OtherJobResult::Kind;
+    auto r = runner->handle(m);
+    Kind k = r.outcome == posture::JobRunner::Outcome::ack     ? Kind::ack
+             : r.outcome == posture::JobRunner::Outcome::retry ? Kind::retry
+                                                               : Kind::dead_letter;
+    return assurance::ScanWorker::OtherJobResult{k, r.error};
+  });
   return p;
 }
 

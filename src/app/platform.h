@@ -27,6 +27,13 @@
 #include "crypto/ecdsa.h"
 #include "findings/findings_service.h"
 #include "posture/asset_repo.h"
+#include "posture/deriver.h"
+#include "posture/events.h"
+#include "posture/ingest.h"
+#include "posture/job_runner.h"
+#include "posture/jobs.h"
+#include "posture/posture_view.h"
+#include "posture/reports.h"
 #include "queue/queue.h"
 #include "store/db.h"
 
@@ -52,6 +59,13 @@ struct Platform {
 
   std::unique_ptr<posture::AssetRepo> assets;
   std::unique_ptr<findings::FindingsService> findings;
+  std::unique_ptr<posture::EventStore> events;
+  std::unique_ptr<posture::PostureView> posture_view;
+  std::unique_ptr<posture::Reports> reports;
+  std::unique_ptr<posture::Deriver> deriver;  // started by the roles that derive (serve, deriver)
+  std::unique_ptr<posture::Ingest> ingest;    // started by the roles that probe (serve, ingest)
+  std::unique_ptr<posture::JobService> jobs;
+  std::unique_ptr<posture::JobRunner> job_runner;  // runs on the scan worker's threads
 
   crypto::EcKeyPair signing_key;  // the instance key: bundles, attestations, manifest.sig
   std::unique_ptr<assurance::ScanStore> scans;

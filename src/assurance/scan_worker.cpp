@@ -52,6 +52,13 @@ void ScanWorker::loop(int index) {
     }
     for (const auto& m : *msgs) {
       auto it = m.fields.find("test_id");
+      if (it == m.fields.end() && other_ && m.fields.count("job_id")) {
+        auto r = other_(m);
+        if (r.kind == OtherJobResult::Kind::ack) (void)queue_.ack(kStream, kGroup, m.id);
+        else if (r.kind == OtherJobResult::Kind::retry) (void)queue_.retry(m, kGroup, r.error);
+        else (void)queue_.dead_letter(m, kGroup, r.error);
+        continue;
+      }
       if (it == m.fields.end()) {
         (void)queue_.dead_letter(m, kGroup, "message without test_id");
         continue;

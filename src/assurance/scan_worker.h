@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,15 @@ class ScanWorker {
   Status start(int threads);
   void stop();
 
+  // The stream also carries the posture platform's scan jobs (messages with `job_id`, no
+  // `test_id`); the worker pool runs them through this handler. Set before start().
+  struct OtherJobResult {
+    enum class Kind { ack, retry, dead_letter } kind = Kind::ack;
+    std::string error;
+  };
+  using OtherJobHandler = std::function<OtherJobResult(const queue::Message&)>;
+  void set_other_job_handler(OtherJobHandler handler) { other_ = std::move(handler); }
+
  private:
   void loop(int index);
 
@@ -37,6 +47,7 @@ class ScanWorker {
   ScanStore& store_;
   ScanEventLog& events_;
   std::string consumer_;
+  OtherJobHandler other_;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
 };

@@ -64,6 +64,18 @@ struct AssuranceConfig {
   std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
 };
 
+struct PostureConfig {
+  bool probing = true;                       // run the prober (ingest role) in this process
+  int stale_seconds = 300;                   // no result for longer (or 3 probe intervals) → stale
+  int debounce_samples = 2;                  // consecutive disagreeing results before up↔down
+  int flap_transitions = 4;                  // up/down transitions among the last 10 results → flapping
+  int sweep_interval_s = 10;                 // deriver pass even without new events (staleness)
+  int events_retention_days = 90;
+  int latency_slo_ms = 200;
+  int target_refresh_s = 5;                  // re-read probe targets from the inventory
+  int probe_max_in_flight = 512;
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string host = "127.0.0.1";            // derived from listen
@@ -80,6 +92,7 @@ struct Config {
   QueueConfig queue;
   StoreConfig store;
   AssuranceConfig assurance;
+  PostureConfig posture;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -394,19 +394,27 @@ Result<SarifImportResult> FindingsService::import_sarif(const std::string& asset
   if (!parsed.ok()) return std::move(parsed).take_error();
   std::string src = source;
   if (src.empty()) src = parsed->tool_name.empty() ? "sarif" : lower(parsed->tool_name);
+  for (std::size_t i = 0; i < parsed->items.size(); ++i)
+    parsed->items[i].finding_key = sarif_finding_key(src, parsed->key_basis[i]);
+  return reconcile(asset_key, src, std::move(parsed->items), actor, "finding.import");
+}
+
+Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_key, const std::string& src,
+                                                     std::vector<FindingInput> items, const auth::Actor& actor,
+                                                     const std::string& audit_action,
+                                                     const std::vector<std::string>& undecided) {
+  if (asset_key.empty()) return Error::invalid({"body", "asset_key"}, "Field required");
   const int64_t now = clock_.now_ms();
   SarifImportResult out;
-  out.total = static_cast<int64_t>(parsed->items.size());
+  out.total = static_cast<int64_t>(items.size());
   Status st = db_.transact([&](store::Tx& tx) -> Status {
     auto asset_id = asset_id_of(tx, asset_key);
     if (!asset_id.ok()) return std::move(asset_id).take_error();
-    std::set<std::string> seen;
-    for (std::size_t i = 0; i < parsed->items.size(); ++i) {
-      FindingInput in = parsed->items[i];
+    std::set<std::string> seen(undecided.begin(), undecided.end());
+    for (auto& in : items) {
       in.asset_key = asset_key;
       in.source = src;
-      in.finding_key = sarif_finding_key(src, parsed->key_basis[i]);
-      if (!seen.insert(in.finding_key).second) {  // the same result twice in one log
+      if (!seen.insert(in.finding_key).second) {  // the same result twice in one set
         ++out.unchanged;
         continue;
       }
@@ -443,7 +451,7 @@ Result<SarifImportResult> FindingsService::import_sarif(const std::string& asset
       SECPLAT_TRY(rescore(tx, r.i64("finding_id"), now));
       ++out.remediated;
     }
-    return audit_in(audit_, tx, "finding.import", actor, asset_key,
+    return audit_in(audit_, tx, audit_action, actor, asset_key,
                     {{"asset_key", asset_key}, {"source", src}, {"created", out.created}, {"updated", out.updated},
                      {"unchanged", out.unchanged}, {"remediated", out.remediated}, {"total", out.total}});
   });

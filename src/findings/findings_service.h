@@ -120,6 +120,15 @@ class FindingsService {
   Result<SarifImportResult> import_sarif(const std::string& asset_key, const nlohmann::json& sarif_log,
                                          const std::string& source, const auth::Actor& actor);
 
+  // The complete current result set of one source on one asset (a scan job's findings, keyed
+  // deterministically): upserts every item (finding_key set by the caller) and marks this source's
+  // findings on the asset that are absent as remediated, in one transaction with one audit row.
+  // Keys in `undecided` (checks that could not run this time) are neither updated nor remediated.
+  Result<SarifImportResult> reconcile(const std::string& asset_key, const std::string& source,
+                                      std::vector<FindingInput> items, const auth::Actor& actor,
+                                      const std::string& audit_action,
+                                      const std::vector<std::string>& undecided = {});
+
  private:
   store::Db& db_;
   const Clock& clock_;

@@ -32,7 +32,7 @@ struct StatusRange {
 //    "interval_seconds": 60, "timeout_ms": 5000}
 // expected_status entries are an integer code or a "lo-hi" inclusive range string; the default is
 // ["200-399"]. Invariants (enforced by parse_probe): url is http(s), method GET or HEAD,
-// 5 <= interval_seconds <= 86400, 100 <= timeout_ms <= 60000, codes within 100..599.
+// 1 <= interval_seconds <= 86400, 100 <= timeout_ms <= 60000, codes within 100..599.
 struct Probe {
   std::string url;
   std::string method = "GET";

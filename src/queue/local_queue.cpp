@@ -115,6 +115,31 @@ class LocalQueue final : public Queue {
     return id;
   }
 
+  Result<std::vector<std::string>> publish_batch(const std::string& stream,
+                                                 const std::vector<Fields>& batch) override {
+    SECPLAT_TRY(check_name("stream", stream));
+    std::vector<std::string> encoded;
+    encoded.reserve(batch.size());
+    for (const auto& fields : batch) {
+      auto e = encode_fields(fields);
+      if (!e) return std::move(e).take_error();
+      encoded.push_back(std::move(*e));
+    }
+    const int64_t now = clock_->now_ms();
+    std::vector<std::string> ids;
+    SECPLAT_TRY(db_.transact([&](store::Tx& tx) -> Status {
+      ids.clear();
+      for (const auto& e : encoded) {
+        auto r = append(tx, stream, e, now);
+        if (!r) return std::move(r).take_error();
+        ids.push_back(std::move(*r));
+      }
+      return ok_status();
+    }));
+    if (!ids.empty()) notify_published();
+    return ids;
+  }
+
   Status ensure_group(const std::string& stream, const std::string& group) override {
     SECPLAT_TRY(check_name("stream", stream));
     SECPLAT_TRY(check_name("group", group));

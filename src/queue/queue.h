@@ -60,6 +60,19 @@ class Queue {
 
   virtual Result<std::string> publish(const std::string& stream, const Fields& fields) = 0;
 
+  // Appends several messages to one stream in order and returns their ids. Adapters do it in one
+  // round trip (one transaction, one pipeline); the default publishes one by one.
+  virtual Result<std::vector<std::string>> publish_batch(const std::string& stream, const std::vector<Fields>& batch) {
+    std::vector<std::string> ids;
+    ids.reserve(batch.size());
+    for (const auto& f : batch) {
+      auto id = publish(stream, f);
+      if (!id.ok()) return std::move(id).take_error();
+      ids.push_back(std::move(*id));
+    }
+    return ids;
+  }
+
   // Creates the group if missing (reading from the start of the stream). Idempotent.
   virtual Status ensure_group(const std::string& stream, const std::string& group) = 0;
 

@@ -141,7 +141,7 @@ TEST_F(FindingsRoutesTest, InvalidAssetBodiesAre422) {
   EXPECT_EQ(status_of({{"type", "mainframe"}}), 422);
   EXPECT_EQ(status_of({{"criticality", "extreme"}}), 422);
   EXPECT_EQ(status_of({{"probe", {{"url", "ftp://x.example.com"}}}}), 422);
-  EXPECT_EQ(status_of({{"probe", {{"url", "https://x"}, {"interval_seconds", 1}}}}), 422);
+  EXPECT_EQ(status_of({{"probe", {{"url", "https://x"}, {"interval_seconds", 0}}}}), 422);
   EXPECT_EQ(status_of({{"probe", {{"url", "https://x"}, {"timeout_ms", 100000}}}}), 422);
   EXPECT_EQ(status_of({{"probe", {{"url", "https://x"}, {"expected_status", {"399-200"}}}}}), 422);
   EXPECT_EQ(status_of({{"probe", {{"url", "https://x"}, {"retries", 3}}}}), 422);

@@ -102,6 +102,28 @@ TEST_P(QueueConformance, IdsIncreaseEvenIfTheClockGoesBack) {
   EXPECT_EQ(tail->front().id, ids[27]);
 }
 
+TEST_P(QueueConformance, BatchPublishKeepsOrderAndFields) {
+  auto q = make();
+  ASSERT_TRUE(q->ensure_group(stream_, "g").ok());
+  const std::string before = publish_ok(*q, stream_, {{"i", "single"}});
+  std::vector<Fields> batch;
+  for (int i = 0; i < 25; ++i) batch.push_back({{"i", std::to_string(i)}, {"note", "héllo"}});
+  auto ids = q->publish_batch(stream_, batch);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  ASSERT_EQ(ids->size(), batch.size());
+  EXPECT_LT(split_id(before), split_id(ids->front()));
+  for (std::size_t i = 1; i < ids->size(); ++i) EXPECT_LT(split_id((*ids)[i - 1]), split_id((*ids)[i]));
+  auto got = read_now(*q, stream_, "g", "c", 100);
+  ASSERT_EQ(got.size(), 26u);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(got[i + 1].id, (*ids)[i]);
+    EXPECT_EQ(got[i + 1].fields, batch[i]);
+  }
+  auto empty = q->publish_batch(stream_, {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST_P(QueueConformance, EveryGroupGetsEveryMessage) {
   auto q = make();
   ASSERT_TRUE(q->ensure_group(stream_, "g1").ok());

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <mutex>
 
 #include "core/clock.h"
 #include "scanners/sarif_writer.h"
@@ -40,8 +41,9 @@ bool parse_u64(const std::string& s, uint64_t& out) {
 
 class SecretsScanner final : public Scanner {
  public:
-  explicit SecretsScanner(SecretsOptions o)
-      : options_(std::move(o)), engine_(build_engine(options_.builtin_rules, options_.extra_rule_files)) {}
+  // The rule set compiles (Hyperscan, ~0.7 s) on first use, not at construction, so a process
+  // that never scans does not pay for it at start-up.
+  explicit SecretsScanner(SecretsOptions o) : options_(std::move(o)) {}
 
   std::string id() const override { return "secrets"; }
 
@@ -84,6 +86,7 @@ class SecretsScanner final : public Scanner {
       if (!per_run) return fail(per_run.error().message);
       engine = per_run->get();
     } else {
+      std::call_once(engine_once_, [&] { engine_ = build_engine(options_.builtin_rules, options_.extra_rule_files); });
       if (!engine_) return fail(engine_.error().message);
       engine = engine_->get();
     }
@@ -148,7 +151,8 @@ class SecretsScanner final : public Scanner {
 
  private:
   SecretsOptions options_;
-  Result<std::unique_ptr<SecretsEngine>> engine_;
+  std::once_flag engine_once_;
+  Result<std::unique_ptr<SecretsEngine>> engine_ = Error::internal("secrets engine not built");
 };
 
 }  // namespace

@@ -1,0 +1,16 @@
+// /jobs routes (reference §8.7): create, list, detail with the live log, retry, analytics. Viewers
+// read; analysts create and retry. Creation is idempotent per {job_type}+{asset_key}+{hour}: the
+// first request is 201, a repeat in the same hour is 200 with the existing job.
+#pragma once
+
+#include <vector>
+
+#include "auth/audit_log.h"
+#include "http/route.h"
+#include "posture/jobs.h"
+
+namespace secplat::api {
+
+std::vector<http::Route> jobs_routes(posture::JobService& jobs, auth::AuditLog& audit);
+
+}  // namespace secplat::api

@@ -1,0 +1,54 @@
+// Executes posture scan jobs for the worker role (messages on `secplat.jobs.scan` that carry a
+// `job_id`; assurance scans carry a `test_id` and go to the scan pipeline).
+//
+// web_exposure / tls_headers / health_http run the active web checks (scanners/web) against the
+// asset's URL — for an external_web asset only once its domain is verified, and always through the
+// SSRF guard — and reconcile the results as findings of that source on the asset (deterministic
+// keys: a re-run updates, a finding that is gone is remediated). score_recompute re-scores findings.
+// Log lines are appended to the job as they happen.
+//
+// Threading: handle() may run on several worker threads at once (claims are atomic).
+#pragma once
+
+#include <string>
+
+#include "core/net_guard.h"
+#include "findings/findings_service.h"
+#include "posture/asset_repo.h"
+#include "posture/jobs.h"
+#include "queue/queue.h"
+
+namespace secplat::posture {
+
+struct JobRunnerOptions {
+  NetPolicy net;
+  int timeout_ms = 8000;
+  int max_attempts = 5;  // deliveries of one message; the last failed attempt fails the job
+};
+
+class JobRunner {
+ public:
+  JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings, JobRunnerOptions options)
+      : jobs_(jobs), assets_(assets), findings_(findings), opt_(options) {}
+
+  enum class Outcome { ack, retry, dead_letter };
+  struct Handled {
+    Outcome outcome = Outcome::ack;
+    std::string error;
+  };
+  Handled handle(const queue::Message& message);
+
+  // The URL a web job checks for this asset (external_web: https://<name>; else the probe URL's
+  // origin or the address). Errc::validation when there is none.
+  static Result<std::string> target_url(const Asset& asset, const std::string& job_type);
+
+ private:
+  Handled run(const Job& job, int attempts);
+
+  JobService& jobs_;
+  AssetRepo& assets_;
+  findings::FindingsService& findings_;
+  JobRunnerOptions opt_;
+};
+
+}  // namespace secplat::posture
