@@ -22,7 +22,6 @@ Status reject_unknown_patch_fields(const Json& body) {
              "metadata", "probe", "parent_asset_key"});
 }
 
-Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
 
 Json probe_json(const Probe& p, bool viewer) {
   Json codes = Json::array();

@@ -12,8 +12,6 @@ namespace {
 
 using findings::Finding;
 
-Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
-Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }
 
 Json object_or_empty(const std::string& text) {
   Json j = Json::parse(text, nullptr, false);

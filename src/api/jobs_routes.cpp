@@ -12,8 +12,6 @@ namespace {
 
 using posture::Job;
 
-Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
-Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }
 
 Json job_json(const Job& j, bool detail) {
   Json params = Json::parse(j.params_json, nullptr, false);
@@ -43,7 +41,6 @@ Json job_json(const Job& j, bool detail) {
 }
 
 Json stats_json(const posture::JobStats& s) {
-  auto opt = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
   return Json{{"total_jobs", s.total},
               {"queued_jobs", s.queued},
               {"running_jobs", s.running},
@@ -54,21 +51,10 @@ Json stats_json(const posture::JobStats& s) {
               {"retried_jobs", s.retried},
               {"success_rate_pct", s.success_rate_pct},
               {"failure_rate_pct", s.failure_rate_pct},
-              {"oldest_queued_minutes", opt(s.oldest_queued_minutes)},
-              {"avg_duration_seconds", opt(s.avg_duration_s)},
-              {"p95_duration_seconds", opt(s.p95_duration_s)},
-              {"max_duration_seconds", opt(s.max_duration_s)}};
-}
-
-Result<int64_t> int_query(const http::Request& req, const char* name, int64_t def, int64_t lo, int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v) return def;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
-    return Error::invalid({"query", name},
-                          "Must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
-  return n;
+              {"oldest_queued_minutes", opt_num(s.oldest_queued_minutes)},
+              {"avg_duration_seconds", opt_num(s.avg_duration_s)},
+              {"p95_duration_seconds", opt_num(s.p95_duration_s)},
+              {"max_duration_seconds", opt_num(s.max_duration_s)}};
 }
 
 Result<int64_t> job_id_of(const http::Request& req) {

@@ -14,12 +14,6 @@ namespace {
 using posture::PostureItem;
 using posture::ReportSnapshot;
 
-Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
-Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }
-template <class T>
-Json opt_num(const std::optional<T>& v) {
-  return v ? Json(*v) : Json(nullptr);
-}
 double round1(double v) { return std::round(v * 10.0) / 10.0; }
 
 // The reference AssetState (§3.8) — `status` is the posture state green/amber/red — plus our fields.
@@ -106,17 +100,6 @@ std::string csv_cell(const std::string& v) {
     out += c;
   }
   return out + "\"";
-}
-
-Result<int64_t> int_query(const http::Request& req, const char* name, int64_t def, int64_t lo, int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v) return def;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
-    return Error::invalid({"query", name}, "Must be an integer between " + std::to_string(lo) + " and " +
-                                               std::to_string(hi));
-  return n;
 }
 
 http::Route route(std::string method, std::string path, http::Access access, http::Handler h, std::string summary,

@@ -1,11 +1,15 @@
 // Small pieces every route table uses.
 #pragma once
 
+#include <charconv>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "auth/audit_log.h"
+#include "core/clock.h"
+#include "core/json.h"
 #include "http/route.h"
 
 namespace secplat::api {
@@ -28,6 +32,26 @@ inline http::Route make_route(std::string tag, std::string method, std::string p
   r.doc.success_status = success_status;
   r.doc.query_params = std::move(query_params);
   return r;
+}
+
+// JSON null for an absent value.
+inline Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
+inline Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }
+template <class T>
+Json opt_num(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+// An optional integer query parameter within [lo, hi]; absent → def; anything else → 422 naming it.
+inline Result<int64_t> int_query(const http::Request& req, const char* name, int64_t def, int64_t lo, int64_t hi) {
+  auto v = req.query_param(name);
+  if (!v) return def;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
+    return Error::invalid({"query", name},
+                          "Must be an integer between " + std::to_string(lo) + " and " + std::to_string(hi));
+  return n;
 }
 
 }  // namespace secplat::api

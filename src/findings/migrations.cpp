@@ -2,21 +2,10 @@
 
 #include <string>
 
+#include "store/sql_text.h"
+
 namespace secplat::findings {
 namespace {
-
-std::string with_id(std::string sql, const std::string& id_type) {
-  const std::string token = "{ID}";
-  for (std::size_t pos = sql.find(token); pos != std::string::npos; pos = sql.find(token, pos)) {
-    sql.replace(pos, token.size(), id_type);
-  }
-  return sql;
-}
-
-store::Migration portable(int version, std::string name, const std::string& ddl) {
-  return {version, std::move(name), with_id(ddl, "INTEGER PRIMARY KEY AUTOINCREMENT"),
-          with_id(ddl, "BIGSERIAL PRIMARY KEY")};
-}
 
 // Booleans are INTEGER 0/1 and times epoch-ms BIGINT so the same SQL runs on both engines.
 const char* kAssets = R"SQL(
@@ -91,7 +80,7 @@ CREATE INDEX findings_risk_score_idx ON findings (risk_score DESC))SQL";
 }  // namespace
 
 std::vector<store::Migration> findings_migrations() {
-  return {portable(300, "assets", kAssets), portable(301, "findings", kFindings)};
+  return {store::portable_migration(300, "assets", kAssets), store::portable_migration(301, "findings", kFindings)};
 }
 
 }  // namespace secplat::findings

@@ -5,6 +5,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "queue/envelope.h"
+#include "posture/status_row.h"
 #include "queue/streams.h"
 
 namespace secplat::posture {
@@ -16,54 +17,11 @@ constexpr int64_t kRetentionEveryMs = 3600 * 1000;
 store::Value opt(const std::optional<std::string>& s) { return s ? store::Value(*s) : store::null(); }
 store::Value opt(const std::optional<int64_t>& v) { return v ? store::Value(*v) : store::null(); }
 store::Value opt(const std::optional<int>& v) { return v ? store::Value(int64_t{*v}) : store::null(); }
-std::optional<int> opt_int(const store::Row& r, std::string_view c) {
-  auto v = r.opt_i64(c);
-  return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
-}
 
 std::string history_json(const std::vector<RawSample>& h) {
   Json a = Json::array();
   for (const auto& s : h) a.push_back(Json::array({s.ts_ms, s.up ? 1 : 0, s.code, s.latency_ms}));
   return a.dump();
-}
-
-std::vector<RawSample> parse_history(const std::string& text) {
-  std::vector<RawSample> out;
-  Json a = Json::parse(text, nullptr, false);
-  if (!a.is_array()) return out;
-  for (const auto& e : a) {
-    if (!e.is_array() || e.size() != 4) continue;
-    out.push_back({e[0].get<int64_t>(), e[1].get<int>() != 0, e[2].get<int>(), e[3].get<int64_t>()});
-  }
-  return out;
-}
-
-AssetState from_row(const store::Row& r) {
-  AssetState s;
-  s.asset_key = r.str("asset_key");
-  s.derived_at_ms = r.i64("derived_at");
-  s.status = r.str("status");
-  s.status_num = static_cast<int>(r.i64("status_num"));
-  s.code = opt_int(r, "code");
-  s.latency_ms = r.opt_i64("latency_ms");
-  s.last_seen_ms = r.opt_i64("last_seen");
-  s.posture_score = static_cast<int>(r.i64("posture_score"));
-  s.posture_state = r.str("posture_state");
-  s.reason = r.opt_str("reason");
-  s.error_class = r.opt_str("error_class");
-  s.previous_status = r.opt_str("previous_status");
-  s.last_status_change_ms = r.opt_i64("last_status_change");
-  s.flapping = r.i64("flapping") != 0;
-  s.confidence = r.f64("confidence");
-  s.confidence_reason = r.str("confidence_reason");
-  s.last_good_at_ms = r.opt_i64("last_good_at");
-  s.last_good_code = opt_int(r, "last_good_code");
-  s.last_good_latency_ms = r.opt_i64("last_good_latency_ms");
-  s.pending = static_cast<int>(r.i64("pending"));
-  s.history = parse_history(r.str("history", "[]"));
-  s.tls_version = r.opt_str("tls_version");
-  s.cert_not_after_ms = r.opt_i64("cert_not_after");
-  return s;
 }
 
 // What a reader can see; a pass writes a row only when this changed.
@@ -114,7 +72,7 @@ Status Deriver::load_states() {
   if (!rows.ok()) return std::move(rows).take_error();
   states_.clear();
   for (const auto& r : *rows) {
-    AssetState s = from_row(r);
+    AssetState s = asset_state_from_row(r, true);
     states_[s.asset_key] = std::move(s);
   }
   auto cur = db_.query("SELECT last_event_id FROM posture_cursor WHERE name = 'deriver'");

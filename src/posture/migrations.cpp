@@ -2,16 +2,10 @@
 
 #include <string>
 
+#include "store/sql_text.h"
+
 namespace secplat::posture {
 namespace {
-
-std::string with_id(std::string sql, const std::string& id_type) {
-  const std::string token = "{ID}";
-  for (std::size_t pos = sql.find(token); pos != std::string::npos; pos = sql.find(token, pos)) {
-    sql.replace(pos, token.size(), id_type);
-  }
-  return sql;
-}
 
 // Health events are appended and never rewritten (ARCHITECTURE "events are not state"). Times are
 // epoch-ms BIGINT. `asset_status` holds exactly one derived row per asset, written only by the
@@ -103,9 +97,8 @@ CREATE INDEX scan_jobs_created_idx ON scan_jobs (created_at))SQL";
 }  // namespace
 
 std::vector<store::Migration> posture_migrations() {
-  return {{600, "posture_events_status_snapshots", with_id(kPosture, "INTEGER PRIMARY KEY AUTOINCREMENT"),
-           with_id(kPosture, "BIGSERIAL PRIMARY KEY")},
-          {601, "scan_jobs", with_id(kJobs, "INTEGER PRIMARY KEY AUTOINCREMENT"), with_id(kJobs, "BIGSERIAL PRIMARY KEY")}};
+  return {store::portable_migration(600, "posture_events_status_snapshots", kPosture),
+          store::portable_migration(601, "scan_jobs", kJobs)};
 }
 
 }  // namespace secplat::posture

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/json.h"
+#include "posture/status_row.h"
 
 namespace secplat::posture {
 namespace {
@@ -118,28 +119,8 @@ Result<std::shared_ptr<const PostureSnapshot>> PostureView::build() {
   snap->items.reserve(rows->size());
   for (const auto& r : *rows) {
     PostureItem it;
-    auto& s = it.state;
-    s.asset_key = r.str("asset_key");
-    s.derived_at_ms = r.i64("derived_at");
-    s.status = r.str("status");
-    s.status_num = static_cast<int>(r.i64("status_num"));
-    if (auto v = r.opt_i64("code")) s.code = static_cast<int>(*v);
-    s.latency_ms = r.opt_i64("latency_ms");
-    s.last_seen_ms = r.opt_i64("last_seen");
-    s.posture_score = static_cast<int>(r.i64("posture_score"));
-    s.posture_state = r.str("posture_state");
-    s.reason = r.opt_str("reason");
-    s.error_class = r.opt_str("error_class");
-    s.previous_status = r.opt_str("previous_status");
-    s.last_status_change_ms = r.opt_i64("last_status_change");
-    s.flapping = r.i64("flapping") != 0;
-    s.confidence = r.f64("confidence");
-    s.confidence_reason = r.str("confidence_reason");
-    s.last_good_at_ms = r.opt_i64("last_good_at");
-    if (auto v = r.opt_i64("last_good_code")) s.last_good_code = static_cast<int>(*v);
-    s.last_good_latency_ms = r.opt_i64("last_good_latency_ms");
-    s.tls_version = r.opt_str("tls_version");
-    s.cert_not_after_ms = r.opt_i64("cert_not_after");
+    it.state = asset_state_from_row(r, false);
+    const auto& s = it.state;
     it.asset_id = r.i64("asset_id");
     it.name = r.str("name");
     it.owner = r.opt_str("owner");
