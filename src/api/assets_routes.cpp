@@ -314,7 +314,58 @@ Result<std::optional<std::string>> query_text(const http::Request& req, const ch
   return v;
 }
 
+bool config_managed(const Asset& a) {
+  Json meta = Json::parse(a.metadata_json, nullptr, false);
+  return meta.is_object() && meta.value("managed_by", "") == "config";
+}
+
+Error managed_conflict(const Asset& a) {
+  return Error::conflict("Asset " + a.asset_key + " is declared in the config file; change it there");
+}
+
 }  // namespace
+
+Status apply_declared_assets(posture::AssetRepo& assets, findings::FindingsService& findings, auth::AuditLog& audit,
+                             const std::string& declared_json) {
+  Json list = Json::parse(declared_json, nullptr, false);
+  if (!list.is_array()) return Error::bad_request("assets: expected a list");
+  for (const auto& item : list) {
+    const std::string key = item.value("asset_key", "");
+    auto named = [&](const Error& e) {
+      std::string what = e.fields.empty() ? e.message : e.fields.front().loc.back() + ": " + e.fields.front().msg;
+      return Error::bad_request("config assets (" + key + "): " + what);
+    };
+    if (!valid_key(key)) return Error::bad_request("config assets (" + key + "): invalid asset_key");
+    Json body = item;
+    body.erase("asset_key");
+    if (auto st = reject_unknown_patch_fields(body); !st.ok()) return named(st.error());
+    Json meta = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"] : Json::object();
+    meta["managed_by"] = "config";
+    body["metadata"] = meta;
+    auto existing = assets.get_by_key(key);
+    Result<Asset> written = Error::internal("unset");
+    if (existing.ok()) {
+      written = assets.update(key, [&](Asset& a) { return apply_fields(a, body, true); },
+                              [&](store::Tx& tx, const Asset& a) {
+                                return audit.append(tx, "asset.update", "config", a.asset_key, audit_changes(body), "");
+                              });
+    } else if (existing.error().code == Errc::not_found) {
+      Asset a;
+      a.asset_key = key;
+      if (auto st = apply_fields(a, body, true); !st.ok()) return named(st.error());
+      if (a.name.empty()) a.name = key;
+      written = assets.create(a, [&](store::Tx& tx, const Asset& c) {
+        return audit.append(tx, "asset.create", "config", c.asset_key,
+                            Json{{"asset_id", c.asset_id}, {"asset_key", c.asset_key}, {"source", "config"}}, "");
+      });
+    } else {
+      return existing.error();
+    }
+    if (!written.ok()) return named(written.error());
+    if (auto st = findings.recompute_risk_for_asset(written->asset_id); !st.ok()) return st;
+  }
+  return ok_status();
+}
 
 std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::FindingsService& findings,
                                       auth::AuditLog& audit, AssetVerifier verifier) {
@@ -420,7 +471,11 @@ std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::Find
         const bool admin = is_admin(req);
         const auth::Actor actor = actor_of(req);
         auto updated = assets.update(
-            *key, [&](Asset& a) { return apply_fields(a, *body, admin); },
+            *key,
+            [&](Asset& a) -> Status {
+              if (config_managed(a)) return managed_conflict(a);
+              return apply_fields(a, *body, admin);
+            },
             [&](store::Tx& tx, const Asset& a) {
               return audit.append(tx, "asset.update", actor.user_name, a.asset_key, audit_changes(*body),
                                   actor.request_id);
@@ -440,7 +495,8 @@ std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::Find
         auto key = key_param(req);
         if (!key.ok()) return std::move(key).take_error();
         const auth::Actor actor = actor_of(req);
-        auto removed = assets.remove(*key, [&](store::Tx& tx, const Asset& a) {
+        auto removed = assets.remove(*key, [&](store::Tx& tx, const Asset& a) -> Status {
+          if (config_managed(a)) return managed_conflict(a);  // rolls the delete back
           return audit.append(tx, "asset.delete", actor.user_name, a.asset_key,
                               Json{{"asset_id", a.asset_id}, {"asset_key", a.asset_key}}, actor.request_id);
         });

@@ -21,6 +21,12 @@ struct VerificationResult {
 };
 using AssetVerifier = std::function<Result<VerificationResult>(const posture::Asset&, const std::string& method)>;
 
+// Config-as-code (Config::declared_assets_json): creates the declared assets that are missing and
+// overwrites the declared fields of existing ones (the file wins), marking them
+// metadata.managed_by = "config" so that PATCH and DELETE refuse them (409). Errors name the asset.
+Status apply_declared_assets(posture::AssetRepo& assets, findings::FindingsService& findings, auth::AuditLog& audit,
+                             const std::string& declared_json);
+
 // All referenced objects must outlive the routes. `findings` is used to recompute finding risk
 // after an asset's attributes change. Without a verifier, POST /assets/{id}/verify answers 503.
 std::vector<http::Route> asset_routes(posture::AssetRepo& assets, findings::FindingsService& findings,

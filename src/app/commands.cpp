@@ -84,6 +84,13 @@ int run_serve(const CommonFlags& flags) {
     return 1;
   }
 
+  // Config-as-code assets: the file wins for the assets it declares.
+  if (auto s = api::apply_declared_assets(*p.assets, *p.findings, *p.audit, config->declared_assets_json); !s.ok()) {
+    log::error("start-up failed", {log::str("error", s.error().message)});
+    std::fprintf(stderr, "secplat: %s\n", s.error().message.c_str());
+    return 2;
+  }
+
   auto ops = std::make_shared<api::OpsContext>();
   ops->db = p.db.get();
   ops->queue = p.queue.get();

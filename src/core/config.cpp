@@ -3,8 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <limits>
+
+#include "core/json.h"
 
 namespace secplat {
 namespace {
@@ -191,6 +194,42 @@ Status flatten(const YAML::Node& node, const std::string& prefix, std::map<std::
   return {};
 }
 
+// YAML → JSON for config-as-code values: plain scalars that read as integers, numbers, booleans
+// or null become those; quoted scalars stay strings.
+Json yaml_to_json(const YAML::Node& n) {
+  if (n.IsMap()) {
+    Json o = Json::object();
+    for (auto it = n.begin(); it != n.end(); ++it) o[it->first.as<std::string>()] = yaml_to_json(it->second);
+    return o;
+  }
+  if (n.IsSequence()) {
+    Json a = Json::array();
+    for (const auto& item : n) a.push_back(yaml_to_json(item));
+    return a;
+  }
+  if (n.IsNull()) return nullptr;
+  const std::string v = n.as<std::string>();
+  if (n.Tag() == "!") return v;  // quoted
+  if (v == "true" || v == "false") return v == "true";
+  if (v == "null" || v == "~") return nullptr;
+  int64_t i = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+  if (ec == std::errc() && p == v.data() + v.size() && !v.empty()) return i;
+  return v;
+}
+
+// Each declared asset is an object with a string asset_key (the rest is checked when applied).
+Status check_declared_assets(const Json& list, const std::string& where) {
+  if (!list.is_array()) return bad_key("assets", "expected a list of asset objects in " + where);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& a = list[i];
+    if (!a.is_object() || !a.contains("asset_key") || !a["asset_key"].is_string() ||
+        a["asset_key"].get<std::string>().empty())
+      return bad_key("assets[" + std::to_string(i) + "]", "expected an object with a non-empty asset_key in " + where);
+  }
+  return {};
+}
+
 Status parse_listen(Config& c) {
   auto colon = c.listen.rfind(':');
   if (colon == std::string::npos || colon == 0) return bad_key("listen", "expected HOST:PORT, got '" + c.listen + "'");
@@ -237,6 +276,12 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
     try {
       YAML::Node root = YAML::LoadFile(file);
       if (!root.IsNull() && !root.IsMap()) return Error::bad_request("config file " + file + ": expected a mapping");
+      if (root.IsMap() && root["assets"]) {
+        Json declared = yaml_to_json(root["assets"]);
+        SECPLAT_TRY(check_declared_assets(declared, file));
+        c.declared_assets_json = declared.dump();
+        root.remove("assets");
+      }
       if (root.IsMap()) SECPLAT_TRY(flatten(root, "", flat));
     } catch (const YAML::BadFile&) {
       return Error::bad_request("config file " + file + ": cannot be read");
@@ -251,6 +296,12 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   }
   for (const auto& k : keys()) {
     if (auto v = env(env_name_for(k.name))) SECPLAT_TRY(k.set(c, k.name, *v));
+  }
+  if (auto v = env("SECPLAT_ASSETS")) {
+    Json declared = Json::parse(*v, nullptr, false);
+    if (declared.is_discarded()) return bad_key("assets", "SECPLAT_ASSETS is not valid JSON");
+    SECPLAT_TRY(check_declared_assets(declared, "SECPLAT_ASSETS"));
+    c.declared_assets_json = declared.dump();
   }
   for (const auto& [k, v] : flags) {
     const Key* key = find_key(k);

@@ -93,6 +93,9 @@ struct Config {
   StoreConfig store;
   AssuranceConfig assurance;
   PostureConfig posture;
+  // Config-as-code assets: the YAML `assets:` list (or SECPLAT_ASSETS, a JSON array) as JSON text,
+  // each item an asset object as POST /assets/ takes it. Applied at start-up; the file wins.
+  std::string declared_assets_json = "[]";
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

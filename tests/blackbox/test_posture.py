@@ -3,13 +3,14 @@ one that stops, one flapping, one slow, one forbidden by the SSRF guard) and the
 each asset in the right state within a few probe intervals, with the reference fields and ours."""
 import http.server
 import os
+import subprocess
 import sys
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Server, wait_for  # noqa: E402
+from harness import BINARY, Server, wait_for  # noqa: E402
 
 INTERVAL = 1  # seconds between probes of every target
 
@@ -344,6 +345,59 @@ class PostureTest(unittest.TestCase):
             self.assertIn("Scanning https://127.0.0.1:", done["log_output"])
         finally:
             site.stop()
+
+
+class ConfigAssetsTest(unittest.TestCase):
+    """Assets declared in the config file are created, probed, win over API edits and are locked."""
+
+    def test_declared_assets_are_probed_and_the_file_wins(self):
+        target = Target(lambda n, path: (200, 0))
+        server = None
+        try:
+            server = Server(env={"SECPLAT_PROBE_ALLOW_PRIVATE": "true", "SECPLAT_POSTURE_SWEEP_INTERVAL_S": "1"})
+            config = os.path.join(server.tmp.name, "secplat.yaml")
+            with open(config, "w") as f:
+                f.write("assets:\n"
+                        "  - asset_key: cfg-web\n"
+                        "    type: app\n"
+                        "    name: Config web\n"
+                        "    environment: prod\n"
+                        f"    probe: {{url: '{target.url}', interval_seconds: 1}}\n")
+            server.args = ["--config", config]
+            server.start()
+            token = server.token()
+            asset = server.request("GET", "/assets/by-key/cfg-web", token=token).json()
+            self.assertEqual(asset["name"], "Config web")
+            self.assertEqual(asset["metadata"]["managed_by"], "config")
+            wait_for(lambda: (server.request("GET", "/posture/cfg-web", token=token).json() or {}).get("status")
+                     == "green", timeout=15, what="declared asset probed and green")
+            r = server.request("PATCH", "/assets/by-key/cfg-web", token=token, body={"name": "edited"})
+            self.assertEqual(r.status, 409, r)
+            self.assertIn("config file", r.json()["error"]["message"])
+            r = server.request("DELETE", "/assets/by-key/cfg-web", token=token)
+            self.assertEqual(r.status, 409, r)
+            # A restart with a changed file updates the asset: the file wins.
+            server.stop()
+            with open(config, "w") as f:
+                f.write("assets:\n  - asset_key: cfg-web\n    name: Renamed in file\n")
+            server.start()
+            token = server.token()
+            asset = server.request("GET", "/assets/by-key/cfg-web", token=token).json()
+            self.assertEqual(asset["name"], "Renamed in file")
+            self.assertEqual(asset["environment"], "prod")  # fields the file no longer names are kept
+            # A bad declaration stops the start with exit code 2 naming the asset.
+            server.stop()
+            with open(config, "w") as f:
+                f.write("assets:\n  - asset_key: cfg-bad\n    type: mainframe\n")
+            proc = subprocess.run([BINARY, "serve", "--listen", f"127.0.0.1:{server.port}", "--data-dir",
+                                   server.data_dir, "--config", config], env=server.env, capture_output=True,
+                                  text=True, timeout=30)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn("cfg-bad", proc.stderr)
+        finally:
+            if server:
+                server.close()
+            target.stop()
 
 
 if __name__ == "__main__":

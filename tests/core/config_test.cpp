@@ -80,3 +80,32 @@ TEST(Config, EnvNamesFollowTheKeys) {
   EXPECT_EQ(env_name_for("http.max_body_bytes"), "SECPLAT_HTTP_MAX_BODY_BYTES");
   EXPECT_EQ(env_name_for("probe_allow_private"), "SECPLAT_PROBE_ALLOW_PRIVATE");
 }
+
+TEST(Config, DeclaredAssetsComeFromTheFileOrSecplatAssets) {
+  std::string f = write_temp(
+      "assets:\n"
+      "  - asset_key: web-1\n"
+      "    type: app\n"
+      "    name: \"007\"\n"
+      "    probe: {url: 'http://web-1.internal/health', interval_seconds: 30}\n"
+      "    tags: [prod, edge]\n"
+      "posture:\n  debounce_samples: 3\n");
+  auto c = load_config(f, env_of({}), {});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->posture.debounce_samples, 3);
+  EXPECT_EQ(c->declared_assets_json,
+            R"([{"asset_key":"web-1","name":"007","probe":{"interval_seconds":30,"url":"http://web-1.internal/health"},)"
+            R"("tags":["prod","edge"],"type":"app"}])");
+  std::remove(f.c_str());
+
+  auto from_env = load_config("", env_of({{"SECPLAT_ASSETS", R"([{"asset_key":"a"}])"}}), {});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->declared_assets_json, R"([{"asset_key":"a"}])");
+
+  std::string bad = write_temp("assets:\n  - name: no-key\n");
+  auto e = load_config(bad, env_of({}), {});
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("assets[0]"), std::string::npos) << e.error().message;
+  std::remove(bad.c_str());
+  EXPECT_FALSE(load_config("", env_of({{"SECPLAT_ASSETS", "{not json"}}), {}).ok());
+}
