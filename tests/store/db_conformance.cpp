@@ -235,6 +235,50 @@ TEST_P(DbConformance, ConcurrentTransactionsLoseNoUpdates) {
   EXPECT_EQ((*r)[0].i64("n"), 2 * kThreads * kIncrements);
 }
 
+// Many writers at once, some failing after they wrote, some throwing, some hitting a constraint:
+// every caller gets its own outcome and only the successful callers' writes remain (an adapter
+// may commit concurrent transactions together; a failing one must not take others down).
+TEST_P(DbConformance, ConcurrentTransactionsSucceedOrFailEachOnTheirOwn) {
+  create_kv(db());
+  ASSERT_OK(db().exec("INSERT INTO kv (k, n) VALUES ('taken', 0)"));
+  constexpr int kThreads = 8;
+  constexpr int kEach = 40;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
+        const int kind = (t + i) % 4;  // 0 ok, 1 fails after writing, 2 throws, 3 constraint violation
+        try {
+          Status st = db().transact([&](Tx& tx) -> Status {
+            auto w = tx.exec("INSERT INTO kv (k, n) VALUES ($1, $2)", {key, int64_t{kind}});
+            if (!w.ok()) return std::move(w).take_error();
+            if (kind == 1) return Error::bad_request("refused after writing");
+            if (kind == 2) throw std::runtime_error("boom");
+            if (kind == 3) {
+              auto dup = tx.exec("INSERT INTO kv (k, n) VALUES ('taken', 1)");
+              if (!dup.ok()) return std::move(dup).take_error();
+            }
+            return ok_status();
+          });
+          const bool expect_ok = kind == 0;
+          if (st.ok() != expect_ok) wrong.fetch_add(1);
+          if (kind == 3 && (st.ok() || st.error().code != Errc::conflict)) wrong.fetch_add(1);
+        } catch (const std::runtime_error&) {
+          if (kind != 2) wrong.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(count_rows(db(), "kv"), 1 + kThreads * kEach / 4);
+  auto kinds = db().query("SELECT COUNT(*) AS c FROM kv WHERE n <> 0");
+  ASSERT_OK(kinds);
+  EXPECT_EQ((*kinds)[0].i64("c"), 0) << "no write of a failed transaction survives";
+}
+
 TEST_P(DbConformance, ReadersSeeOnlyCommittedWholeTransactions) {
   ASSERT_OK(db().exec("CREATE TABLE pairs (id " + autoincrement_pk(db()) + ", half BIGINT NOT NULL)"));
   constexpr int kTransactions = 150;
