@@ -9,6 +9,7 @@
 #include "auth/login_service.h"
 #include "auth/user_accounts.h"
 #include "auth/user_repo.h"
+#include "auth/workspace_grants.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "http/json_body.h"
@@ -103,6 +104,33 @@ Result<std::string> read_refresh_token(const http::Request& req) {
   return std::move(**token);
 }
 
+Result<int64_t> api_key_id_param(const http::Request& req) {
+  std::string text = req.param("id");
+  int64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+    return Error::invalid({"path", "id"}, "id must be an integer");
+  return id;
+}
+
+// {"workspaces": ["w1", ...]} → the list (strings only).
+Result<std::vector<std::string>> workspaces_body(http::Request& req) {
+  auto body = http::parse_json_object(req);
+  if (!body.ok()) return std::move(body).take_error();
+  SECPLAT_TRY(http::reject_unknown_fields(*body, {"workspaces"}));
+  auto it = body->find("workspaces");
+  if (it == body->end() || !it->is_array())
+    return Error::invalid({"body", "workspaces"}, "workspaces must be a list of workspace ids");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    if (!(*it)[i].is_string())
+      return Error::invalid({"body", "workspaces", std::to_string(i)}, "workspace id must be a string");
+    out.push_back((*it)[i].get<std::string>());
+  }
+  if (out.size() > 1000) return Error::invalid({"body", "workspaces"}, "at most 1000 workspaces");
+  return out;
+}
+
 Result<http::Response> user_response(Result<auth::User> user, int status = 200) {
   if (!user.ok()) return std::move(user).take_error();
   return http::Response::json(status, user_json(*user));
@@ -150,12 +178,17 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
 
   routes.push_back(auth_route(
       "GET", "/auth/me", Access::viewer,
-      [](Request& req) -> Result<Response> {
+      [s](Request& req) -> Result<Response> {
         if (!req.principal) return Error::unauthorized("Not authenticated");
-        return Response::json(200, Json{{"username", req.principal->subject},
-                                        {"role", auth::role_to_string(req.principal->role)}});
+        Json me{{"username", req.principal->subject}, {"role", auth::role_to_string(req.principal->role)}};
+        if (s.grants) {
+          auto scope = s.grants->scope_of(*req.principal);
+          if (!scope.ok()) return std::move(scope).take_error();
+          me["workspaces"] = *scope ? Json(**scope) : Json::array({std::string(auth::WorkspaceGrants::kAll)});
+        }
+        return Response::json(200, me);
       },
-      "The caller's identity and role"));
+      "The caller's identity, role and workspaces (\"*\" = all)"));
 
   auto config = auth_route(
       "GET", "/auth/config", Access::public_route,
@@ -288,17 +321,80 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
   routes.push_back(auth_route(
       "DELETE", "/auth/api-keys/{id}", Access::admin,
       [s](Request& req) -> Result<Response> {
-        std::string text = req.param("id");
-        int64_t id = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-          return Error::invalid({"path", "id"}, "id must be an integer");
-        }
-        auto revoked = s.api_keys->revoke(id, actor_of(req));
+        auto id = api_key_id_param(req);
+        if (!id.ok()) return std::move(id).take_error();
+        auto revoked = s.api_keys->revoke(*id, actor_of(req));
         if (!revoked.ok()) return std::move(revoked).take_error();
         return Response::json(200, api_key_json(*revoked));
       },
       "Revoke an API key"));
+
+  if (!s.grants) return routes;
+
+  // Workspace grants of users and API keys (admins see every workspace without any).
+  auto user_id_of = [s](const Request& req) -> Result<auth::User> {
+    auto user = s.users->find_by_name(req.param("username"));
+    if (!user.ok()) return std::move(user).take_error();
+    if (!*user) return Error::not_found("user not found");
+    return std::move(**user);
+  };
+  auto grants_json = [](const char* key, const std::string& who, const std::vector<std::string>& w) {
+    return Json{{key, who}, {"workspaces", w}};
+  };
+  routes.push_back(auth_route(
+      "GET", "/auth/users/{username}/workspaces", Access::admin,
+      [s, user_id_of, grants_json](Request& req) -> Result<Response> {
+        auto user = user_id_of(req);
+        if (!user.ok()) return std::move(user).take_error();
+        auto w = s.grants->list("user", user->id);
+        if (!w.ok()) return std::move(w).take_error();
+        return Response::json(200, grants_json("username", user->username, *w));
+      },
+      "The workspaces a user may see and act in"));
+  routes.push_back(auth_route(
+      "PUT", "/auth/users/{username}/workspaces", Access::admin,
+      [s, user_id_of, grants_json](Request& req) -> Result<Response> {
+        auto list = workspaces_body(req);
+        if (!list.ok()) return std::move(list).take_error();
+        auto user = user_id_of(req);
+        if (!user.ok()) return std::move(user).take_error();
+        auto w = s.grants->replace("user", user->id, user->username, std::move(*list), actor_of(req));
+        if (!w.ok()) return std::move(w).take_error();
+        return Response::json(200, grants_json("username", user->username, *w));
+      },
+      "Replace a user's workspace grants (\"*\" = all workspaces)"));
+
+  auto api_key_of = [s](const Request& req) -> Result<auth::ApiKey> {
+    auto id = api_key_id_param(req);
+    if (!id.ok()) return std::move(id).take_error();
+    auto keys = s.api_keys->list();
+    if (!keys.ok()) return std::move(keys).take_error();
+    for (auto& k : *keys)
+      if (k.id == *id) return std::move(k);
+    return Error::not_found("api key not found");
+  };
+  routes.push_back(auth_route(
+      "GET", "/auth/api-keys/{id}/workspaces", Access::admin,
+      [s, api_key_of, grants_json](Request& req) -> Result<Response> {
+        auto key = api_key_of(req);
+        if (!key.ok()) return std::move(key).take_error();
+        auto w = s.grants->list("api_key", key->id);
+        if (!w.ok()) return std::move(w).take_error();
+        return Response::json(200, grants_json("api_key", key->name, *w));
+      },
+      "The workspaces an API key may see and act in"));
+  routes.push_back(auth_route(
+      "PUT", "/auth/api-keys/{id}/workspaces", Access::admin,
+      [s, api_key_of, grants_json](Request& req) -> Result<Response> {
+        auto list = workspaces_body(req);
+        if (!list.ok()) return std::move(list).take_error();
+        auto key = api_key_of(req);
+        if (!key.ok()) return std::move(key).take_error();
+        auto w = s.grants->replace("api_key", key->id, key->name, std::move(*list), actor_of(req));
+        if (!w.ok()) return std::move(w).take_error();
+        return Response::json(200, grants_json("api_key", key->name, *w));
+      },
+      "Replace an API key's workspace grants (\"*\" = all workspaces)"));
 
   return routes;
 }

@@ -1,4 +1,5 @@
-// /auth/* routes: login, refresh, logout, me, config, user administration and API keys.
+// /auth/* routes: login, refresh, logout, me, config, user administration, API keys and
+// workspace grants.
 // Handlers parse and render only; the rules live in the auth module.
 #pragma once
 
@@ -11,6 +12,7 @@ class ApiKeys;
 class LoginService;
 class UserAccounts;
 class UserRepo;
+class WorkspaceGrants;
 }  // namespace secplat::auth
 
 namespace secplat::api {
@@ -21,6 +23,7 @@ struct AuthRouteServices {
   auth::UserAccounts* accounts = nullptr;
   auth::LoginService* login = nullptr;
   auth::ApiKeys* api_keys = nullptr;
+  auth::WorkspaceGrants* grants = nullptr;  // null: no /workspaces routes, /auth/me without workspaces
 };
 
 std::vector<http::Route> auth_routes(const AuthRouteServices& services);

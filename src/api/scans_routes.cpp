@@ -14,6 +14,7 @@
 
 #include "api/route_helpers.h"
 #include "assurance/scan_service.h"
+#include "auth/workspace_grants.h"
 #include "core/encoding.h"
 #include "core/json.h"
 #include "http/json_body.h"
@@ -239,14 +240,19 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   assurance::ScanService& svc = d->service;
   std::vector<Route> routes;
 
-  auto visible = [d](const Request& req, const assurance::ScanRecord& rec) {
-    // Hook for workspace grants: admins and analysts see all; viewers too until grants exist.
-    return !d->can_see_workspace || !req.principal || d->can_see_workspace(*req.principal, rec.request.workspace_id);
+  // The caller's workspace scope (nullopt = all). Every route here is authenticated.
+  auto scope_of = [d](const Request& req) -> Result<auth::WorkspaceScope> {
+    if (!d->grants) return auth::WorkspaceScope{};
+    if (!req.principal) return Error::unauthorized("Not authenticated");
+    return d->grants->scope_of(*req.principal);
   };
-  auto load = [&svc, visible](const Request& req) -> Result<assurance::ScanRecord> {
+  // A scan in a workspace the caller has no grant for does not exist for them.
+  auto load = [&svc, scope_of](const Request& req) -> Result<assurance::ScanRecord> {
     auto rec = svc.get(req.param("test_id"));
     if (!rec) return rec;
-    if (!visible(req, *rec)) return Error::not_found("Scan not found");
+    auto scope = scope_of(req);
+    if (!scope) return std::move(scope).take_error();
+    if (!auth::scope_allows(*scope, rec->request.workspace_id)) return Error::not_found("Scan not found");
     return rec;
   };
 
@@ -255,9 +261,16 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   submit.path = "/v1/security-scans";
   submit.access = http::Access::analyst;
   submit.doc = {"Submit a security scan", "assurance", "", "", {}, 202};
-  submit.handler = [&svc](Request& req) -> Result<Response> {
+  submit.handler = [&svc, scope_of](Request& req) -> Result<Response> {
     auto body = http::parse_json_object(req);
     if (!body) return std::move(body).take_error();
+    // A missing or non-string workspace_id is left to the request validation (422).
+    if (auto w = body->find("workspace_id"); w != body->end() && w->is_string()) {
+      auto scope = scope_of(req);
+      if (!scope) return std::move(scope).take_error();
+      if (!auth::scope_allows(*scope, w->get<std::string>()))
+        return Error::forbidden("no grant for workspace '" + w->get<std::string>() + "'");
+    }
     auto out = svc.submit(*body, req.header("idempotency-key"), actor_of(req));
     if (!out) return std::move(out).take_error();
     return accepted(out->replayed ? 200 : 202, out->record);
@@ -269,8 +282,11 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   list.path = "/v1/security-scans";
   list.access = http::Access::viewer;
   list.doc = {"List security scans", "assurance", "", "", {"workspace_id", "component_id", "status", "limit", "offset"}, 200};
-  list.handler = [&svc, visible](Request& req) -> Result<Response> {
+  list.handler = [&svc, scope_of](Request& req) -> Result<Response> {
     assurance::ScanFilter f;
+    auto scope = scope_of(req);
+    if (!scope) return std::move(scope).take_error();
+    f.workspaces = std::move(*scope);
     f.workspace_id = req.query_param("workspace_id");
     f.component_id = req.query_param("component_id");
     f.status = req.query_param("status");
@@ -291,8 +307,7 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
     auto page = svc.list(f);
     if (!page) return std::move(page).take_error();
     Json items = Json::array();
-    for (const auto& rec : page->items)
-      if (visible(req, rec)) items.push_back(assurance::ScanService::status_json(rec));
+    for (const auto& rec : page->items) items.push_back(assurance::ScanService::status_json(rec));
     return Response::json(200, Json{{"items", items}, {"total", page->total}, {"limit", f.limit}, {"offset", f.offset}});
   };
   routes.push_back(std::move(list));

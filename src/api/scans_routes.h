@@ -1,6 +1,7 @@
 // Certus-Assurance compatible scan routes (/v1/security-scans..., /stats, /v1/keys/signing.pem).
-// Reading needs viewer, submitting/cancelling/retrying/uploading needs analyst. Workspace scoping
-// hook: `can_see_workspace` (null = every authenticated principal sees every workspace).
+// Reading needs viewer, submitting/cancelling/retrying/uploading needs analyst, and every scan
+// route is confined to the caller's workspace grants (`grants`; admins see all): scans of other
+// workspaces are 404, submitting to one is 403.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,9 @@
 namespace secplat::assurance {
 class ScanService;
 }
+namespace secplat::auth {
+class WorkspaceGrants;
+}
 
 namespace secplat::api {
 
@@ -23,7 +27,7 @@ struct ScanRouteDeps {
   assurance::ScanService& service;   // borrowed; must outlive the server
   std::string signing_public_pem;    // served at /v1/keys/signing.pem ("" → 404)
   std::size_t upload_max_bytes = 512u << 20;  // assurance.upload_max_bytes
-  std::function<bool(const http::Principal&, const std::string& workspace_id)> can_see_workspace;
+  auth::WorkspaceGrants* grants = nullptr;   // borrowed; null = no workspace scoping (tests only)
 };
 
 std::vector<http::Route> scan_routes(ScanRouteDeps deps);

@@ -1,5 +1,6 @@
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -62,6 +63,16 @@ std::string read_new_password() {
   return line;
 }
 
+// http.max_connections (10,000 by default) WebSocket and keep-alive clients need more descriptors
+// than the usual soft limit of 1,024: take what the hard limit allows.
+void raise_open_file_limit() {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0 || nofile.rlim_cur >= nofile.rlim_max) return;
+  nofile.rlim_cur = nofile.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+    log::warn("could not raise the open-file limit", {log::integer("limit", static_cast<int64_t>(nofile.rlim_max))});
+}
+
 }  // namespace
 
 int run_serve(const CommonFlags& flags) {
@@ -69,6 +80,7 @@ int run_serve(const CommonFlags& flags) {
   auto config = load(flags);
   if (!config) return 2;
   log::set_service("secplat");
+  raise_open_file_limit();
   sigset_t stop_signals = block_stop_signals();  // before any thread starts
 
   auto platform = open_platform(*config);
@@ -99,7 +111,7 @@ int run_serve(const CommonFlags& flags) {
   api::register_process_metrics(p.metrics, p.queue.get());
 
   std::vector<http::Route> routes = api::ops_routes(ops);
-  for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get()}))
+  for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get(), p.grants.get()}))
     routes.push_back(std::move(r));
   for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
   NetPolicy net{config->probe_allow_private};
@@ -116,7 +128,7 @@ int run_serve(const CommonFlags& flags) {
     routes.push_back(std::move(r));
   for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
-                                   static_cast<std::size_t>(config->assurance.upload_max_bytes), nullptr}))
+                                   static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
     routes.push_back(std::move(r));
   ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
 

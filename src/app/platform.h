@@ -20,6 +20,7 @@
 #include "auth/login_service.h"
 #include "auth/refresh_tokens.h"
 #include "auth/user_accounts.h"
+#include "auth/workspace_grants.h"
 #include "auth/user_repo.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -55,6 +56,7 @@ struct Platform {
   std::unique_ptr<auth::AccessTokens> access_tokens;
   std::unique_ptr<auth::LoginService> logins;
   std::unique_ptr<auth::UserAccounts> accounts;
+  std::unique_ptr<auth::WorkspaceGrants> grants;
   std::unique_ptr<auth::AuthService> authenticator;
 
   std::unique_ptr<posture::AssetRepo> assets;

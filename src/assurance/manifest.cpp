@@ -42,6 +42,20 @@ Result<std::string> read_limited(const std::string& path, const std::string& wha
   return text;
 }
 
+// A file:// (or plain path) URI under an allowed root, or an http(s) URI on an allowed host.
+Result<std::string> read_uri(const std::string& uri, const std::string& field_name, const std::string& what,
+                             const ManifestPolicy& policy) {
+  std::string scheme = uri_scheme(uri);
+  if (scheme == "http" || scheme == "https") {
+    HttpFetchPolicy http = policy.http;
+    http.max_bytes = kMaxManifestBytes;
+    return fetch_http_text(uri, field_name, http);
+  }
+  auto real = confine_to_roots(local_path(uri), policy.allowed_roots);
+  if (!real) return Error::bad_request(field_name + " is not a file under an allowed source root");
+  return read_limited(*real, what);
+}
+
 bool relative_and_clean(const std::string& p) {
   if (p.empty() || p[0] == '/') return false;
   std::stringstream ss(p);
@@ -145,7 +159,11 @@ Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& polic
         return field(key, std::string(key) + " is not a file under an allowed source root");
       return ok_status();
     }
-    if (scheme == "http" || scheme == "https" || scheme == "s3" || scheme == "oci")
+    if (scheme == "http" || scheme == "https") {
+      std::string why = http_host_refusal(key, uri, policy.http);
+      return why.empty() ? ok_status() : field(key, why);
+    }
+    if (scheme == "s3" || scheme == "oci")
       return field(key, std::string(key) + " scheme not supported yet");
     return field(key, "Unsupported manifest URI scheme '" + scheme + "'");
   };
@@ -190,10 +208,11 @@ Result<ResolvedManifest> resolve_manifest(const ScanRequest& req, const std::str
     m.text = std::move(*text);
     m.origin = "path";
   } else if (req.manifest_uri && !req.manifest_uri->empty()) {
-    SECPLAT_TRY(check_manifest_fields(req, policy));
-    auto real = confine_to_roots(local_path(*req.manifest_uri), policy.allowed_roots);
-    if (!real) return Error::bad_request("manifest_uri is not a file under an allowed source root");
-    auto text = read_limited(*real, "manifest");
+    // Re-checked at run time (the policy may have changed since submit); the message itself is the
+    // scan's error.
+    if (auto st = check_manifest_fields(req, policy); !st.ok())
+      return Error::bad_request(st.error().fields.empty() ? st.error().message : st.error().fields.front().msg);
+    auto text = read_uri(*req.manifest_uri, "manifest_uri", "manifest", policy);
     if (!text) return std::move(text).take_error();
     m.text = std::move(*text);
     m.origin = "uri";
@@ -201,9 +220,7 @@ Result<ResolvedManifest> resolve_manifest(const ScanRequest& req, const std::str
     return Error::bad_request("manifest input is required");
   }
   if (req.manifest_signature_uri && !req.manifest_signature_uri->empty()) {
-    auto real = confine_to_roots(local_path(*req.manifest_signature_uri), policy.allowed_roots);
-    if (!real) return Error::bad_request("manifest_signature_uri is not a file under an allowed source root");
-    auto sig = read_limited(*real, "manifest signature");
+    auto sig = read_uri(*req.manifest_signature_uri, "manifest_signature_uri", "manifest signature", policy);
     if (!sig) return std::move(sig).take_error();
     m.signature = std::move(*sig);
   }

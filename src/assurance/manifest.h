@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "assurance/manifest_fetch.h"
 #include "assurance/scan_request.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -17,10 +18,12 @@ struct ManifestPolicy {
   std::vector<std::string> allowed_roots;   // file:// manifest and signature URIs must lie under one
   std::vector<std::string> trusted_key_pems;  // PEM text of trusted P-256 public keys
   bool require_signed = false;
+  HttpFetchPolicy http;                     // http(s) manifest and signature URIs
 };
 
-// Submit-time checks of the manifest fields (422 naming the field). http(s)/s3/oci URIs are not
-// fetched yet: 422 "manifest_uri scheme not supported yet".
+// Submit-time checks of the manifest fields (422 naming the field): file:// under an allowed
+// root, http(s):// on an allowed host. s3:// and oci:// are not fetched yet: 422 "... scheme not
+// supported yet".
 Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& policy);
 
 struct ResolvedManifest {

@@ -37,8 +37,8 @@ ScanService::ScanService(ScanStore& store, ScanEventLog& events, queue::Queue& q
     : store_(store), events_(events), queue_(queue), audit_(audit), clock_(clock), pipeline_(pipeline) {
   source_policy_ = {config.allowed_source_roots, config.assurance.git_schemes, config.data_dir + "/uploads",
                     config.assurance};
-  allowed_roots_ = config.allowed_source_roots;
-  require_signed_ = config.assurance.require_signed_manifest;
+  manifest_policy_ = {config.allowed_source_roots, {}, config.assurance.require_signed_manifest,
+                      manifest_http_policy(config.assurance)};
   bundles_dir_ = config.data_dir + "/bundles";
 }
 
@@ -47,7 +47,7 @@ Result<SubmitOutcome> ScanService::submit(const Json& body, const std::optional<
   auto req = parse_scan_request(body);
   if (!req) return std::move(req).take_error();
   SECPLAT_TRY(check_source(*req, source_policy_));
-  SECPLAT_TRY(check_manifest_fields(*req, ManifestPolicy{allowed_roots_, {}, require_signed_}));
+  SECPLAT_TRY(check_manifest_fields(*req, manifest_policy_));
   req->requested_by = actor.user_name;
   std::string fingerprint = sha256_hex(canonical_manifest_text(req->to_json()));
   if (idem_key) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "assurance/manifest.h"
 #include "assurance/pipeline.h"
 #include "assurance/scan_events.h"
 #include "assurance/scan_store.h"
@@ -59,8 +60,7 @@ class ScanService {
   const Clock& clock_;
   ScanPipeline* pipeline_;
   SourcePolicy source_policy_;
-  std::vector<std::string> allowed_roots_;
-  bool require_signed_ = false;
+  ManifestPolicy manifest_policy_;  // submit-time checks only (no keys)
   std::vector<std::string> trusted_keys_;
   std::string bundles_dir_;
 };

@@ -136,6 +136,15 @@ Result<ScanPage> ScanStore::list(const ScanFilter& f) {
   add("workspace_id", f.workspace_id);
   add("component_id", f.component_id);
   add("status", f.status);
+  if (f.workspaces) {
+    if (f.workspaces->empty()) return ScanPage{};
+    where += " AND workspace_id IN (";
+    for (std::size_t i = 0; i < f.workspaces->size(); ++i) {
+      params.push_back((*f.workspaces)[i]);
+      where += (i ? ", $" : "$") + std::to_string(params.size());
+    }
+    where += ")";
+  }
   auto total = db_.query("SELECT COUNT(*) AS n FROM scans" + where, params);
   if (!total) return std::move(total).take_error();
   store::Params page = params;

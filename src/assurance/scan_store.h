@@ -50,6 +50,7 @@ struct ScanRecord {
 
 struct ScanFilter {
   std::optional<std::string> workspace_id, component_id, status;
+  std::optional<std::vector<std::string>> workspaces;  // only these (the caller's grants); nullopt = all
   int64_t limit = 50;
   int64_t offset = 0;
 };

@@ -75,6 +75,17 @@ CREATE INDEX audit_events_created_at_idx ON audit_events (created_at);
 CREATE INDEX audit_events_action_idx ON audit_events (action);
 CREATE INDEX audit_events_user_name_idx ON audit_events (user_name))SQL";
 
+// principal_kind "user" (users.id) or "api_key" (api_keys.id); workspace_id "*" = all workspaces.
+const char* kWorkspaceGrants = R"SQL(
+CREATE TABLE workspace_grants (
+  principal_kind TEXT NOT NULL CHECK (principal_kind IN ('user', 'api_key')),
+  principal_id BIGINT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  granted_by TEXT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (principal_kind, principal_id, workspace_id)
+))SQL";
+
 }  // namespace
 
 std::vector<store::Migration> auth_migrations() {
@@ -83,6 +94,7 @@ std::vector<store::Migration> auth_migrations() {
       portable(101, "auth_refresh_tokens", kRefreshTokens),
       portable(102, "auth_api_keys", kApiKeys),
       portable(103, "audit_events", kAuditEvents),
+      portable(104, "workspace_grants", kWorkspaceGrants),
   };
 }
 

@@ -1,5 +1,6 @@
 #include "auth/user_accounts.h"
 
+#include "auth/workspace_grants.h"
 #include "core/json.h"
 
 namespace secplat::auth {
@@ -119,6 +120,7 @@ Status UserAccounts::remove(std::string_view username, const Actor& actor) {
     if (!*user) return Error::not_found("user not found");
     auto n = tx.exec("DELETE FROM refresh_tokens WHERE user_id = $1", {(*user)->id});
     if (!n.ok()) return std::move(n).take_error();
+    SECPLAT_TRY(WorkspaceGrants::remove_all(tx, "user", (*user)->id));
     SECPLAT_TRY(users_.remove(tx, username));
     return audit_.append(tx, "user.delete", actor.user_name, "", Json{{"username", std::string(username)}},
                          actor.request_id);

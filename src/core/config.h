@@ -61,6 +61,8 @@ struct AssuranceConfig {
   std::vector<std::string> trusted_manifest_keys;  // PEM public key files for manifest signatures
   bool require_signed_manifest = false;      // true: every manifest source must carry a valid signature
   std::vector<std::string> manifest_http_hosts;    // allow-list for http(s) manifest_uri hosts
+  bool manifest_allow_private = false;       // http(s) manifests may come from private addresses
+  int manifest_fetch_timeout_s = 10;         // whole http(s) manifest or signature fetch
   std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
 };
 

@@ -1050,6 +1050,9 @@ void Server::Impl::do_accept() {
       beast::error_code ignored;
       socket.close(ignored);  // over the limit: refuse by closing at once
     } else {
+      // Small writes (WebSocket events, short responses) go out at once, not after the peer's ACK.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<HttpSession>(this, std::move(socket))->run();
     }
     do_accept();

@@ -167,7 +167,7 @@ class Foundation(unittest.TestCase):
     # --- auth ------------------------------------------------------------------------------
     def test_login_me_and_bad_password(self):
         r = self.req("GET", "/auth/me", token=self.admin)
-        self.assertEqual(r.json(), {"username": "admin", "role": "admin"})
+        self.assertEqual(r.json(), {"username": "admin", "role": "admin", "workspaces": ["*"]})
         r = self.req("POST", "/auth/login", form={"username": "admin", "password": "wrong"})
         assert_envelope(self, r, 401)
         r = self.req("GET", "/auth/me", token="not-a-token")

@@ -141,12 +141,15 @@ class ScanEndToEnd(unittest.TestCase):
                         "reports/sbom/sbom.cyclonedx.json", "reports/sbom/sbom.spdx.json",
                         "reports/signing/attestation.intoto.json", "logs/runner.log", "stream.jsonl"):
                 self.assertTrue(os.path.isfile(os.path.join(bundle, rel)), rel)
-            # SARIF and CycloneDX validate against the official schemas (from npm, checked by ajv).
+            # SARIF and CycloneDX validate against the official schemas (from npm, checked by ajv);
+            # SPDX against the 2.3 specification's mandatory fields and cross-references.
             prefix = os.path.join(os.getcwd(), "npm-bundle-schemas")
             s = subprocess.run(["node", os.path.join(os.path.dirname(__file__), "validate_bundle.js"), bundle, prefix],
                                capture_output=True, text=True, timeout=240)
             self.assertEqual(s.returncode, 0, s.stdout + s.stderr)
             self.assertIn("SARIF 2.1.0 schema: reports/secrets/secrets.sarif.json", s.stdout)
+            self.assertIn("ok   CycloneDX 1.5 schema: reports/sbom/sbom.cyclonedx.json", s.stdout)
+            self.assertIn("ok   SPDX 2.3 mandatory fields: reports/sbom/sbom.spdx.json", s.stdout)
             with open(os.path.join(bundle, "reports/secrets/secrets.sarif.json")) as f:
                 sarif_text = f.read()
             self.assertNotIn(self.key_id, sarif_text)
@@ -218,6 +221,73 @@ class ScanEndToEnd(unittest.TestCase):
         self.assertEqual(code, 4404)
         anon = self.srv.request("GET", "/v1/security-scans/test_000000000000/stream")
         self.assertEqual(anon.status, 401)
+
+    def test_workspace_grants_confine_non_admins(self):
+        admin = self.token
+        for name, role in (("ana", "analyst"), ("vic", "viewer")):
+            r = self.srv.request("POST", "/auth/users", token=admin,
+                                 body={"username": name, "role": role, "password": "correct-horse-9"})
+            self.assertEqual(r.status, 201, r)
+        ana = self.srv.token("ana", "correct-horse-9")
+        vic = self.srv.token("vic", "correct-horse-9")
+        # No grant, no access: an analyst without grants can submit nowhere and sees nothing.
+        r = self.submit(workspace_id="ws-ana")
+        other = r.json()["test_id"]  # submitted by the admin, in ws-ana before any grant
+        r = self.srv.request("POST", "/v1/security-scans", token=ana, body={
+            "workspace_id": "ws-ana", "component_id": "c", "assessment_id": "a", "source_type": "git",
+            "git_url": "file://" + self.bare, "branch": "main", "manifest": {"profiles": [{"name": "light"}]}})
+        self.assertEqual(r.status, 403, r)
+        self.assertEqual(r.json()["error"]["message"], "no grant for workspace 'ws-ana'")
+        self.assertEqual(self.srv.request("GET", "/v1/security-scans", token=ana).json()["total"], 0)
+        self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{other}", token=ana).status, 404)
+
+        r = self.srv.request("PUT", "/auth/users/ana/workspaces", token=admin, body={"workspaces": ["ws-ana"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"username": "ana", "workspaces": ["ws-ana"]})
+        bad = self.srv.request("PUT", "/auth/users/ana/workspaces", token=admin, body={"workspaces": ["a b"]})
+        self.assertEqual(bad.status, 422, bad)
+        self.assertEqual(self.srv.request("PUT", "/auth/users/ana/workspaces", token=ana,
+                                          body={"workspaces": ["*"]}).status, 403)
+        me = self.srv.request("GET", "/auth/me", token=ana).json()
+        self.assertEqual(me["workspaces"], ["ws-ana"])
+        self.assertEqual(self.srv.request("GET", "/auth/me", token=admin).json()["workspaces"], ["*"])
+
+        # Now ana sees ws-ana (the admin's scan too) and nothing of ws-1.
+        self.submit(workspace_id="ws-1")
+        listed = self.srv.request("GET", "/v1/security-scans?limit=500", token=ana).json()
+        self.assertGreaterEqual(listed["total"], 1)
+        self.assertEqual({s["workspace_id"] for s in listed["items"]}, {"ws-ana"})
+        self.assertEqual(listed["total"], len(listed["items"]))
+        self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{other}", token=ana).status, 200)
+        ws1 = self.srv.request("GET", "/v1/security-scans?workspace_id=ws-1", token=admin).json()["items"][0]
+        self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{ws1['test_id']}", token=ana).status, 404)
+        self.assertEqual(self.srv.request("POST", f"/v1/security-scans/{ws1['test_id']}/cancel",
+                                          token=ana).status, 404)
+
+        async def foreign_stream():
+            url = f"ws://127.0.0.1:{self.srv.port}/v1/security-scans/{ws1['test_id']}/stream"
+            return await watch(url, ana, timeout=10)
+
+        events, code = asyncio.run(foreign_stream())
+        self.assertEqual((events, code), ([], 4404))
+
+        # "*" gives a viewer every workspace; the audit log records the grant changes.
+        r = self.srv.request("PUT", "/auth/users/vic/workspaces", token=admin, body={"workspaces": ["*"]})
+        self.assertEqual(r.status, 200, r)
+        everything = self.srv.request("GET", "/v1/security-scans?limit=500", token=admin).json()["total"]
+        self.assertEqual(self.srv.request("GET", "/v1/security-scans?limit=500", token=vic).json()["total"],
+                         everything)
+        audit = self.srv.request("GET", "/audit?action=user.workspaces", token=admin).json()
+        self.assertTrue(any(e.get("details", {}).get("username") == "ana" for e in audit["items"]), audit)
+
+        # An API key has its own grants.
+        key = self.srv.request("POST", "/auth/api-keys", token=admin, body={"name": "ci", "role": "analyst"}).json()
+        self.assertEqual(self.srv.request("GET", "/v1/security-scans", token=key["key"]).json()["total"], 0)
+        r = self.srv.request("PUT", f"/auth/api-keys/{key['id']}/workspaces", token=admin,
+                             body={"workspaces": ["ws-1"]})
+        self.assertEqual(r.json(), {"api_key": "ci", "workspaces": ["ws-1"]})
+        listed = self.srv.request("GET", "/v1/security-scans?limit=500", token=key["key"]).json()
+        self.assertEqual({s["workspace_id"] for s in listed["items"]}, {"ws-1"})
 
 
 if __name__ == "__main__":
