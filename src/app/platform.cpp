@@ -16,6 +16,7 @@
 #include "scanners/external/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
 #include "scanners/secrets/secrets_scanner.h"
+#include "store/postgres_db.h"
 #include "store/sqlite_db.h"
 
 namespace secplat::app {
@@ -46,7 +47,10 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   p->config = config;
   SECPLAT_TRY(make_data_dir(config.data_dir));
 
-  auto db = store::open_sqlite({config.data_dir + "/secplat.db", config.store.readers, config.store.busy_timeout_ms});
+  // PostgreSQL when database_url is set, else the embedded SQLite file in data_dir.
+  auto db = config.database_url.empty()
+                ? store::open_sqlite({config.data_dir + "/secplat.db", config.store.readers, config.store.busy_timeout_ms})
+                : store::open_postgres({config.database_url, config.store.readers + 4});
   if (!db) return Error::internal("store: " + db.error().message);
   p->db = std::move(*db);
   if (auto s = store::migrate(*p->db, all_migrations()); !s.ok())

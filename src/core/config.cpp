@@ -320,8 +320,6 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 &&
       c.database_url.rfind("postgres://", 0) != 0)
     return bad_key("database_url", "expected a postgresql:// URL");
-  if (!c.database_url.empty())
-    return bad_key("database_url", "PostgreSQL is not supported by this build yet; unset it to use SQLite");
   if (!c.redis_url.empty()) return bad_key("redis_url", "Redis is not supported by this build yet; unset it to use the local queue");
   if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
     return bad_key("auth.jwt_secret", "must be at least 32 characters");

@@ -1,6 +1,6 @@
 // The `Db` port: the only way domain code reaches persistent state.
 //
-// SQL written against this port is portable between the SQLite and (future) PostgreSQL adapters:
+// SQL written against this port is portable between the SQLite and PostgreSQL adapters:
 //   * placeholders are $1, $2, ... (both engines accept them);
 //   * time is epoch milliseconds in BIGINT columns (or RFC 3339 text), never engine time types;
 //   * JSON is stored as TEXT;

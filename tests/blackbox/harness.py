@@ -1,6 +1,7 @@
 """Black-box harness: starts the real `secplat` binary on a free loopback port with a temporary
 data dir, and talks to it over HTTP like any client would. Standard library only."""
 import http.client
+import hashlib
 import json
 import os
 import signal
@@ -43,6 +44,17 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+def pg_schema_url(pg_dir, data_dir):
+    """The test PostgreSQL (tests/support/pg_test_server.sh) with a schema of its own per data
+    directory, so every server a test starts sees a fresh database, and a restart the same one."""
+    with open(os.path.join(pg_dir, "url")) as f:
+        url = f.read().strip()
+    schema = "bb_" + hashlib.sha256(data_dir.encode()).hexdigest()[:16]
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+                   check=True, capture_output=True)
+    return f"{url}?options=-c%20search_path%3D{schema}"
+
+
 class Server:
     def __init__(self, env=None, args=None, data_dir=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="secplat-bb-")
@@ -52,6 +64,9 @@ class Server:
         self.env.pop("SECPLAT_CONFIG", None)
         self.env.update({"SECPLAT_ADMIN_PASSWORD": ADMIN_PASSWORD, "SECPLAT_LOG_LEVEL": "info"})
         self.env.update(env or {})
+        pg_dir = os.environ.get("SECPLAT_TEST_PG_DIR")
+        if pg_dir and "SECPLAT_DATABASE_URL" not in (env or {}):
+            self.env["SECPLAT_DATABASE_URL"] = pg_schema_url(pg_dir, self.data_dir)
         self.args = args or []
         self.proc = None
         self.log_path = os.path.join(self.tmp.name, "server.log")

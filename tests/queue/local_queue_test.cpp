@@ -57,43 +57,18 @@ std::unique_ptr<Queue> open_queue(store::Db& db, const LocalQueueOptions& opts) 
   return q.ok() ? std::move(*q) : nullptr;
 }
 
-// A queue that owns its temp dir and database, so the conformance factory can hand out one object.
-class QueueOnTempDb final : public Queue {
- public:
-  explicit QueueOnTempDb(const QueueTestKnobs& knobs)
-      : db_(open_db(dir_.path() / "queue.db")), queue_(open_queue(*db_, options_from(knobs))) {}
-
-  Result<std::string> publish(const std::string& s, const Fields& f) override { return queue_->publish(s, f); }
-  Status ensure_group(const std::string& s, const std::string& g) override { return queue_->ensure_group(s, g); }
-  Result<std::vector<Message>> read(const std::string& s, const std::string& g, const std::string& c, int n,
-                                    int64_t block_ms) override {
-    return queue_->read(s, g, c, n, block_ms);
-  }
-  Status ack(const std::string& s, const std::string& g, const std::string& id) override {
-    return queue_->ack(s, g, id);
-  }
-  Result<bool> retry(const Message& m, const std::string& g, const std::string& e) override {
-    return queue_->retry(m, g, e);
-  }
-  Status dead_letter(const Message& m, const std::string& g, const std::string& e) override {
-    return queue_->dead_letter(m, g, e);
-  }
-  Result<StreamStats> stats(const std::string& s) override { return queue_->stats(s); }
-  Result<std::vector<Message>> range(const std::string& s, const std::string& after, int n) override {
-    return queue_->range(s, after, n);
-  }
-  Status ping() override { return queue_->ping(); }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<store::Db> db_;
-  std::unique_ptr<Queue> queue_;
+// The temp dir and database a conformance queue lives in.
+struct TempDbOwner {
+  TempDir dir;
+  std::unique_ptr<store::Db> db = open_db(dir.path() / "queue.db");
 };
 
 INSTANTIATE_TEST_SUITE_P(Local, QueueConformance,
                          ::testing::Values(QueueFactory{"local",
                                                         [](const QueueTestKnobs& k) -> std::unique_ptr<Queue> {
-                                                          return std::make_unique<QueueOnTempDb>(k);
+                                                          auto owner = std::make_shared<TempDbOwner>();
+                                                          auto q = open_queue(*owner->db, options_from(k));
+                                                          return std::make_unique<QueueWithOwner>(owner, std::move(q));
                                                         }}),
                          queue_factory_name);
 

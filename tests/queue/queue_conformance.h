@@ -47,6 +47,43 @@ inline std::string queue_factory_name(const ::testing::TestParamInfo<QueueFactor
   return info.param.name;
 }
 
+// A queue together with whatever it lives in (a temp dir, a database), so a factory can hand out
+// one object; every call goes to `queue`.
+class QueueWithOwner final : public Queue {
+ public:
+  QueueWithOwner(std::shared_ptr<void> owner, std::unique_ptr<Queue> queue)
+      : owner_(std::move(owner)), queue_(std::move(queue)) {}
+  ~QueueWithOwner() override { queue_.reset(); }  // before the owner (its database)
+
+  Result<std::string> publish(const std::string& s, const Fields& f) override { return queue_->publish(s, f); }
+  Result<std::vector<std::string>> publish_batch(const std::string& s, const std::vector<Fields>& b) override {
+    return queue_->publish_batch(s, b);
+  }
+  Status ensure_group(const std::string& s, const std::string& g) override { return queue_->ensure_group(s, g); }
+  Result<std::vector<Message>> read(const std::string& s, const std::string& g, const std::string& c, int n,
+                                    int64_t block_ms) override {
+    return queue_->read(s, g, c, n, block_ms);
+  }
+  Status ack(const std::string& s, const std::string& g, const std::string& id) override {
+    return queue_->ack(s, g, id);
+  }
+  Result<bool> retry(const Message& m, const std::string& g, const std::string& e) override {
+    return queue_->retry(m, g, e);
+  }
+  Status dead_letter(const Message& m, const std::string& g, const std::string& e) override {
+    return queue_->dead_letter(m, g, e);
+  }
+  Result<StreamStats> stats(const std::string& s) override { return queue_->stats(s); }
+  Result<std::vector<Message>> range(const std::string& s, const std::string& after, int n) override {
+    return queue_->range(s, after, n);
+  }
+  Status ping() override { return queue_->ping(); }
+
+ private:
+  std::shared_ptr<void> owner_;
+  std::unique_ptr<Queue> queue_;
+};
+
 class QueueConformance : public ::testing::TestWithParam<QueueFactory> {
  protected:
   // A fresh queue driven by clock_; knobs.clock is filled in.
