@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -138,16 +139,63 @@ Rows to_rows(const PGresult* res) {
   return rows;
 }
 
-// One statement on one connection.
-Result<ResultPtr> run(PGconn* conn, std::string_view sql, const Params& params) {
-  const std::string text(sql);
+// One server connection and the statements prepared on it (by SQL text and parameter types).
+struct Conn {
+  PGconn* pg = nullptr;
+  std::unordered_map<std::string, std::string> prepared;
+  int64_t next_name = 0;
+};
+
+constexpr std::size_t kMaxPreparedPerConnection = 512;
+
+bool succeeded(const PGresult* res) {
+  const ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+const char* sqlstate(const PGresult* res) { return res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr; }
+
+// Transaction control and scripts: the simple-query protocol, nothing prepared.
+Result<ResultPtr> simple(Conn& c, const char* sql) {
+  ResultPtr res(PQexec(c.pg, sql), PQclear);
+  if (succeeded(res.get())) return res;
+  return map_error(c.pg, res.get(), sql);
+}
+
+// One statement: prepared by name on first use on this connection, then Bind+Execute only.
+Result<ResultPtr> run(Conn& c, std::string_view sql, const Params& params) {
   BoundParams bound(params);
-  ResultPtr res(PQexecParams(conn, text.c_str(), static_cast<int>(params.size()), bound.types.data(),
-                             bound.values.data(), nullptr, nullptr, 0),
-                PQclear);
-  const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return res;
-  return map_error(conn, res.get(), sql);
+  std::string key(sql);
+  key.push_back('\x1f');
+  for (Oid t : bound.types) key += std::to_string(t) + ",";
+  for (int attempt = 0;; ++attempt) {
+    auto it = c.prepared.find(key);
+    if (it == c.prepared.end()) {
+      if (c.prepared.size() >= kMaxPreparedPerConnection) {
+        ResultPtr d(PQexec(c.pg, "DEALLOCATE ALL"), PQclear);
+        c.prepared.clear();
+      }
+      std::string name = "s" + std::to_string(c.next_name++);
+      const std::string text(sql);
+      ResultPtr prep(PQprepare(c.pg, name.c_str(), text.c_str(), static_cast<int>(params.size()), bound.types.data()),
+                     PQclear);
+      if (!succeeded(prep.get())) return map_error(c.pg, prep.get(), sql);
+      it = c.prepared.emplace(key, std::move(name)).first;
+    }
+    ResultPtr res(PQexecPrepared(c.pg, it->second.c_str(), static_cast<int>(params.size()), bound.values.data(),
+                                 nullptr, nullptr, 0),
+                  PQclear);
+    if (succeeded(res.get())) return res;
+    // A table changed under a cached plan ("cached plan must not change result type"), or the
+    // statement is gone: prepare it again, once.
+    const char* state = sqlstate(res.get());
+    if (attempt == 0 && state && (std::string_view(state) == "0A000" || std::string_view(state) == "26000") &&
+        PQtransactionStatus(c.pg) == PQTRANS_IDLE) {
+      c.prepared.erase(it);
+      continue;
+    }
+    return map_error(c.pg, res.get(), sql);
+  }
 }
 
 int64_t changed(const PGresult* res) {
@@ -157,7 +205,7 @@ int64_t changed(const PGresult* res) {
 
 class PgTx final : public Tx {
  public:
-  explicit PgTx(PGconn* conn) : conn_(conn) {}
+  explicit PgTx(Conn& conn) : conn_(conn) {}
   Result<Rows> query(std::string_view sql, const Params& params) override {
     auto res = run(conn_, sql, params);
     if (!res) return std::move(res).take_error();
@@ -171,21 +219,24 @@ class PgTx final : public Tx {
   // The simple-query protocol runs ';'-separated statements itself, inside our transaction.
   Status exec_script(std::string_view sql) override {
     const std::string text(sql);
-    ResultPtr res(PQexec(conn_, text.c_str()), PQclear);
+    ResultPtr res(PQexec(conn_.pg, text.c_str()), PQclear);
     const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return ok_status();
-    return map_error(conn_, res.get(), sql);
+    return map_error(conn_.pg, res.get(), sql);
   }
 
  private:
-  PGconn* conn_;
+  Conn& conn_;
 };
 
 class PostgresDb final : public Db {
  public:
   explicit PostgresDb(PostgresOptions options) : options_(std::move(options)) {}
   ~PostgresDb() override {
-    for (PGconn* c : idle_) PQfinish(c);
+    for (Conn* c : idle_) {
+      PQfinish(c->pg);
+      delete c;
+    }
   }
 
   Dialect dialect() const override { return Dialect::postgres; }
@@ -193,7 +244,7 @@ class PostgresDb final : public Db {
   // A leased connection; returned to the pool (or closed when broken) on destruction.
   class Lease {
    public:
-    Lease(PostgresDb* db, PGconn* conn) : db_(db), conn_(conn) {}
+    Lease(PostgresDb* db, Conn* conn) : db_(db), conn_(conn) {}
     Lease(Lease&& o) noexcept : db_(o.db_), conn_(std::exchange(o.conn_, nullptr)) {}
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
@@ -201,12 +252,12 @@ class PostgresDb final : public Db {
     ~Lease() {
       if (conn_) db_->release(conn_);
     }
-    PGconn* get() const { return conn_; }
+    Conn& get() const { return *conn_; }
     bool fresh = false;  // opened for this lease (not taken idle from the pool)
 
    private:
     PostgresDb* db_;
-    PGconn* conn_;
+    Conn* conn_;
   };
 
   Result<Lease> acquire() {
@@ -217,7 +268,7 @@ class PostgresDb final : public Db {
         return unavailable("no free database connection within " + std::to_string(options_.acquire_timeout_ms) + " ms");
     }
     if (!idle_.empty()) {
-      PGconn* c = idle_.back();
+      Conn* c = idle_.back();
       idle_.pop_back();
       return Lease(this, c);
     }
@@ -240,15 +291,16 @@ class PostgresDb final : public Db {
     }
     backoff_ms_ = 50;
     retry_at_ = {};
-    Lease lease(this, c);
+    Lease lease(this, new Conn{c, {}, 0});
     lease.fresh = true;
     return lease;
   }
 
-  void release(PGconn* c) {
+  void release(Conn* c) {
     std::lock_guard lk(mu_);
-    if (connection_lost(c) || PQtransactionStatus(c) != PQTRANS_IDLE) {
-      PQfinish(c);
+    if (connection_lost(c->pg) || PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+      PQfinish(c->pg);
+      delete c;
       --open_;
     } else {
       idle_.push_back(c);
@@ -274,7 +326,7 @@ class PostgresDb final : public Db {
       if (!lease) return std::move(lease).take_error();
       auto res = run(lease->get(), sql, params);
       if (res) return to_rows(res->get());
-      if (attempt == 0 && !lease->fresh && connection_lost(lease->get())) continue;
+      if (attempt == 0 && !lease->fresh && connection_lost(lease->get().pg)) continue;
       return std::move(res).take_error();
     }
   }
@@ -294,11 +346,11 @@ class PostgresDb final : public Db {
     for (int attempt = 0;; ++attempt) {
       auto lease = acquire();
       if (!lease) return std::move(lease).take_error();
-      PGconn* conn = lease->get();
-      auto begun = run(conn, "BEGIN", {});
+      Conn& conn = lease->get();
+      auto begun = simple(conn, "BEGIN");
       if (begun) return in_transaction(conn, fn);
       // A pooled connection that died while idle (server restart): one more try on a new one.
-      if (attempt == 0 && !lease->fresh && connection_lost(conn)) continue;
+      if (attempt == 0 && !lease->fresh && connection_lost(conn.pg)) continue;
       return std::move(begun).take_error();
     }
   }
@@ -319,13 +371,13 @@ class PostgresDb final : public Db {
       return Error::unavailable("cannot connect to PostgreSQL: " + why);
     }
     std::lock_guard lk(mu_);
-    idle_.push_back(c);
+    idle_.push_back(new Conn{c, {}, 0});
     ++open_;
     return ok_status();
   }
 
  private:
-  Status in_transaction(PGconn* conn, const std::function<Status(Tx&)>& fn) {
+  Status in_transaction(Conn& conn, const std::function<Status(Tx&)>& fn) {
     auto locked = run(conn, "SELECT pg_advisory_xact_lock($1)", {kWriterLockKey});
     if (!locked) {
       rollback(conn);
@@ -343,7 +395,7 @@ class PostgresDb final : public Db {
       rollback(conn);
       return st;
     }
-    auto committed = run(conn, "COMMIT", {});
+    auto committed = simple(conn, "COMMIT");
     if (!committed) return std::move(committed).take_error();
     // COMMIT of a transaction an earlier statement aborted answers ROLLBACK, not an error.
     if (std::string_view(PQcmdStatus(committed->get())) == "ROLLBACK")
@@ -359,14 +411,14 @@ class PostgresDb final : public Db {
     return PQconnectdbParams(keys, values, 1);
   }
 
-  static void rollback(PGconn* conn) {
-    ResultPtr r(PQexec(conn, "ROLLBACK"), PQclear);
+  static void rollback(Conn& conn) {
+    ResultPtr r(PQexec(conn.pg, "ROLLBACK"), PQclear);
   }
 
   PostgresOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<PGconn*> idle_;
+  std::vector<Conn*> idle_;  // owned
   int open_ = 0;
   int backoff_ms_ = 50;
   std::chrono::steady_clock::time_point retry_at_{};
