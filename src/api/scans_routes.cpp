@@ -485,8 +485,10 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   stats.path = "/stats";
   stats.access = http::Access::viewer;
   stats.doc = {"Scan counters", "assurance", "", "", {}, 200};
-  stats.handler = [&svc](Request&) -> Result<Response> {
-    auto s = svc.stats();
+  stats.handler = [&svc, scope_of](Request& req) -> Result<Response> {
+    auto scope = scope_of(req);
+    if (!scope) return std::move(scope).take_error();
+    auto s = svc.stats(*scope);  // counts of the caller's workspaces only
     if (!s) return std::move(s).take_error();
     return Response::json(200, *s);
   };

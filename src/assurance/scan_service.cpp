@@ -146,8 +146,8 @@ Result<ScanRecord> ScanService::get(const std::string& test_id) {
 
 Result<ScanPage> ScanService::list(const ScanFilter& filter) { return store_.list(filter); }
 
-Result<Json> ScanService::stats() {
-  auto counts = store_.counts();
+Result<Json> ScanService::stats(const std::optional<std::vector<std::string>>& workspaces) {
+  auto counts = store_.counts(workspaces);
   if (!counts) return std::move(counts).take_error();
   Json out = std::move(*counts);
   out["active_streams"] = events_.live_subscribers();

@@ -39,7 +39,7 @@ class ScanService {
   Result<ScanRecord> retry(const std::string& test_id, const auth::Actor& actor);
   Result<ScanRecord> get(const std::string& test_id);  // 404 "Scan not found"
   Result<ScanPage> list(const ScanFilter& filter);
-  Result<Json> stats();
+  Result<Json> stats(const std::optional<std::vector<std::string>>& workspaces = std::nullopt);
 
   Result<StoredUpload> store_archive(const std::string& filename, std::string_view content, const auth::Actor& actor);
 

@@ -86,6 +86,19 @@ ScanRecord from_row(const store::Row& row) {
   return r;
 }
 
+// " AND workspace_id IN ($k, ...)" for a caller's scope (values appended to params); "" for all,
+// " AND 1 = 0" for none.
+std::string scope_clause(const std::optional<std::vector<std::string>>& workspaces, store::Params& params) {
+  if (!workspaces) return "";
+  if (workspaces->empty()) return " AND 1 = 0";
+  std::string clause = " AND workspace_id IN (";
+  for (std::size_t i = 0; i < workspaces->size(); ++i) {
+    params.push_back((*workspaces)[i]);
+    clause += (i ? ", $" : "$") + std::to_string(params.size());
+  }
+  return clause + ")";
+}
+
 }  // namespace
 
 std::vector<store::Migration> scan_migrations() {
@@ -136,15 +149,8 @@ Result<ScanPage> ScanStore::list(const ScanFilter& f) {
   add("workspace_id", f.workspace_id);
   add("component_id", f.component_id);
   add("status", f.status);
-  if (f.workspaces) {
-    if (f.workspaces->empty()) return ScanPage{};
-    where += " AND workspace_id IN (";
-    for (std::size_t i = 0; i < f.workspaces->size(); ++i) {
-      params.push_back((*f.workspaces)[i]);
-      where += (i ? ", $" : "$") + std::to_string(params.size());
-    }
-    where += ")";
-  }
+  if (f.workspaces && f.workspaces->empty()) return ScanPage{};
+  where += scope_clause(f.workspaces, params);
   auto total = db_.query("SELECT COUNT(*) AS n FROM scans" + where, params);
   if (!total) return std::move(total).take_error();
   store::Params page = params;
@@ -223,11 +229,13 @@ Result<std::optional<std::string>> ScanStore::status_of(const std::string& test_
   return std::optional<std::string>{rows->front().str("status")};
 }
 
-Result<Json> ScanStore::counts() {
+Result<Json> ScanStore::counts(const std::optional<std::vector<std::string>>& workspaces) {
+  store::Params params;
+  const std::string where = " WHERE 1 = 1" + scope_clause(workspaces, params);
   Json by_status = {{"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
   Json uploads = {{"pending", 0}, {"permitted", 0}, {"uploaded", 0}, {"upload_failed", 0}, {"denied", 0}};
   int64_t total = 0;
-  auto rows = db_.query("SELECT status, COUNT(*) AS n FROM scans GROUP BY status");
+  auto rows = db_.query("SELECT status, COUNT(*) AS n FROM scans" + where + " GROUP BY status", params);
   if (!rows) return std::move(rows).take_error();
   for (const auto& row : *rows) {
     std::string s = row.str("status");
@@ -235,7 +243,7 @@ Result<Json> ScanStore::counts() {
     by_status[s] = row.i64("n");
     total += row.i64("n");
   }
-  auto up = db_.query("SELECT upload_status, COUNT(*) AS n FROM scans GROUP BY upload_status");
+  auto up = db_.query("SELECT upload_status, COUNT(*) AS n FROM scans" + where + " GROUP BY upload_status", params);
   if (!up) return std::move(up).take_error();
   for (const auto& row : *up) uploads[row.str("upload_status")] = row.i64("n");
   return Json{{"total_scans", total}, {"scans_by_status", by_status}, {"upload_stats", uploads}};

@@ -102,7 +102,8 @@ class ScanStore {
   Result<std::optional<std::string>> status_of(const std::string& test_id);
 
   // Counts by status (lower-case keys) and by upload_status.
-  Result<Json> counts();
+  // Scan and upload counts, within `workspaces` (the caller's grants; nullopt = all).
+  Result<Json> counts(const std::optional<std::vector<std::string>>& workspaces = std::nullopt);
 
   Status append_event(const std::string& test_id, int64_t seq, const std::string& type, int64_t ts_ms,
                       const std::string& json);

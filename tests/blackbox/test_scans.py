@@ -240,6 +240,7 @@ class ScanEndToEnd(unittest.TestCase):
         self.assertEqual(r.json()["error"]["message"], "no grant for workspace 'ws-ana'")
         self.assertEqual(self.srv.request("GET", "/v1/security-scans", token=ana).json()["total"], 0)
         self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{other}", token=ana).status, 404)
+        self.assertEqual(self.srv.request("GET", "/stats", token=ana).json()["total_scans"], 0)
 
         r = self.srv.request("PUT", "/auth/users/ana/workspaces", token=admin, body={"workspaces": ["ws-ana"]})
         self.assertEqual(r.status, 200, r)
@@ -258,6 +259,8 @@ class ScanEndToEnd(unittest.TestCase):
         self.assertGreaterEqual(listed["total"], 1)
         self.assertEqual({s["workspace_id"] for s in listed["items"]}, {"ws-ana"})
         self.assertEqual(listed["total"], len(listed["items"]))
+        self.assertEqual(self.srv.request("GET", "/stats", token=ana).json()["total_scans"], listed["total"])
+        self.assertGreater(self.srv.request("GET", "/stats", token=admin).json()["total_scans"], listed["total"])
         self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{other}", token=ana).status, 200)
         ws1 = self.srv.request("GET", "/v1/security-scans?workspace_id=ws-1", token=admin).json()["items"][0]
         self.assertEqual(self.srv.request("GET", f"/v1/security-scans/{ws1['test_id']}", token=ana).status, 404)
