@@ -1,6 +1,7 @@
 #include "api/auth_routes.h"
 
 #include <charconv>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -129,6 +130,45 @@ Result<std::vector<std::string>> workspaces_body(http::Request& req) {
   }
   if (out.size() > 1000) return Error::invalid({"body", "workspaces"}, "at most 1000 workspaces");
   return out;
+}
+
+// Whose grants a /workspaces route is about: kind and id as WorkspaceGrants keys them, and the
+// name shown in responses and the audit log.
+struct GrantHolder {
+  std::string kind;
+  int64_t id = 0;
+  std::string label;
+};
+
+// GET and PUT `path` for the grants of whoever `resolve` names (404 if nobody).
+void add_grant_routes(std::vector<http::Route>& routes, const AuthRouteServices& s, const std::string& path,
+                      const char* json_key, const std::string& noun,
+                      std::function<Result<GrantHolder>(const http::Request&)> resolve) {
+  auto render = [json_key](const GrantHolder& h, const std::vector<std::string>& w) {
+    return http::Response::json(200, Json{{json_key, h.label}, {"workspaces", w}});
+  };
+  routes.push_back(auth_route(
+      "GET", path, http::Access::admin,
+      [s, resolve, render](http::Request& req) -> Result<http::Response> {
+        auto holder = resolve(req);
+        if (!holder.ok()) return std::move(holder).take_error();
+        auto w = s.grants->list(holder->kind, holder->id);
+        if (!w.ok()) return std::move(w).take_error();
+        return render(*holder, *w);
+      },
+      "The workspaces " + noun + " may see and act in"));
+  routes.push_back(auth_route(
+      "PUT", path, http::Access::admin,
+      [s, resolve, render](http::Request& req) -> Result<http::Response> {
+        auto list = workspaces_body(req);
+        if (!list.ok()) return std::move(list).take_error();
+        auto holder = resolve(req);
+        if (!holder.ok()) return std::move(holder).take_error();
+        auto w = s.grants->replace(holder->kind, holder->id, holder->label, std::move(*list), actor_of(req));
+        if (!w.ok()) return std::move(w).take_error();
+        return render(*holder, *w);
+      },
+      "Replace the workspace grants of " + noun + " (\"*\" = all workspaces)"));
 }
 
 Result<http::Response> user_response(Result<auth::User> user, int status = 200) {
@@ -332,69 +372,23 @@ std::vector<http::Route> auth_routes(const AuthRouteServices& s) {
   if (!s.grants) return routes;
 
   // Workspace grants of users and API keys (admins see every workspace without any).
-  auto user_id_of = [s](const Request& req) -> Result<auth::User> {
-    auto user = s.users->find_by_name(req.param("username"));
-    if (!user.ok()) return std::move(user).take_error();
-    if (!*user) return Error::not_found("user not found");
-    return std::move(**user);
-  };
-  auto grants_json = [](const char* key, const std::string& who, const std::vector<std::string>& w) {
-    return Json{{key, who}, {"workspaces", w}};
-  };
-  routes.push_back(auth_route(
-      "GET", "/auth/users/{username}/workspaces", Access::admin,
-      [s, user_id_of, grants_json](Request& req) -> Result<Response> {
-        auto user = user_id_of(req);
-        if (!user.ok()) return std::move(user).take_error();
-        auto w = s.grants->list("user", user->id);
-        if (!w.ok()) return std::move(w).take_error();
-        return Response::json(200, grants_json("username", user->username, *w));
-      },
-      "The workspaces a user may see and act in"));
-  routes.push_back(auth_route(
-      "PUT", "/auth/users/{username}/workspaces", Access::admin,
-      [s, user_id_of, grants_json](Request& req) -> Result<Response> {
-        auto list = workspaces_body(req);
-        if (!list.ok()) return std::move(list).take_error();
-        auto user = user_id_of(req);
-        if (!user.ok()) return std::move(user).take_error();
-        auto w = s.grants->replace("user", user->id, user->username, std::move(*list), actor_of(req));
-        if (!w.ok()) return std::move(w).take_error();
-        return Response::json(200, grants_json("username", user->username, *w));
-      },
-      "Replace a user's workspace grants (\"*\" = all workspaces)"));
-
-  auto api_key_of = [s](const Request& req) -> Result<auth::ApiKey> {
-    auto id = api_key_id_param(req);
-    if (!id.ok()) return std::move(id).take_error();
-    auto keys = s.api_keys->list();
-    if (!keys.ok()) return std::move(keys).take_error();
-    for (auto& k : *keys)
-      if (k.id == *id) return std::move(k);
-    return Error::not_found("api key not found");
-  };
-  routes.push_back(auth_route(
-      "GET", "/auth/api-keys/{id}/workspaces", Access::admin,
-      [s, api_key_of, grants_json](Request& req) -> Result<Response> {
-        auto key = api_key_of(req);
-        if (!key.ok()) return std::move(key).take_error();
-        auto w = s.grants->list("api_key", key->id);
-        if (!w.ok()) return std::move(w).take_error();
-        return Response::json(200, grants_json("api_key", key->name, *w));
-      },
-      "The workspaces an API key may see and act in"));
-  routes.push_back(auth_route(
-      "PUT", "/auth/api-keys/{id}/workspaces", Access::admin,
-      [s, api_key_of, grants_json](Request& req) -> Result<Response> {
-        auto list = workspaces_body(req);
-        if (!list.ok()) return std::move(list).take_error();
-        auto key = api_key_of(req);
-        if (!key.ok()) return std::move(key).take_error();
-        auto w = s.grants->replace("api_key", key->id, key->name, std::move(*list), actor_of(req));
-        if (!w.ok()) return std::move(w).take_error();
-        return Response::json(200, grants_json("api_key", key->name, *w));
-      },
-      "Replace an API key's workspace grants (\"*\" = all workspaces)"));
+  add_grant_routes(routes, s, "/auth/users/{username}/workspaces", "username", "a user",
+                   [s](const Request& req) -> Result<GrantHolder> {
+                     auto user = s.users->find_by_name(req.param("username"));
+                     if (!user.ok()) return std::move(user).take_error();
+                     if (!*user) return Error::not_found("user not found");
+                     return GrantHolder{"user", (*user)->id, (*user)->username};
+                   });
+  add_grant_routes(routes, s, "/auth/api-keys/{id}/workspaces", "api_key", "an API key",
+                   [s](const Request& req) -> Result<GrantHolder> {
+                     auto id = api_key_id_param(req);
+                     if (!id.ok()) return std::move(id).take_error();
+                     auto keys = s.api_keys->list();
+                     if (!keys.ok()) return std::move(keys).take_error();
+                     for (const auto& k : *keys)
+                       if (k.id == *id) return GrantHolder{"api_key", k.id, k.name};
+                     return Error::not_found("api key not found");
+                   });
 
   return routes;
 }
