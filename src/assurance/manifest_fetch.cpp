@@ -121,7 +121,8 @@ Result<std::string> fetch_http_text(const std::string& url, const std::string& w
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error_buffer);
   CURLcode rc = curl_easy_perform(e);
-  const std::string prefix = what + " " + url + ": ";
+  // The URL without its query: a pre-signed URL's signature must not end up in a scan's errors.
+  const std::string prefix = what + " " + url.substr(0, url.find_first_of("?#")) + ": ";
   if (!t.refused.empty()) return Error::bad_request(prefix + t.refused);
   if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED)
     return Error::bad_request(prefix + "larger than " + size_text(policy.max_bytes));
@@ -131,7 +132,8 @@ Result<std::string> fetch_http_text(const std::string& url, const std::string& w
     return Error::bad_request(prefix + (error_buffer[0] ? std::string(error_buffer) : curl_easy_strerror(rc)));
   long status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 300 && status < 400) return Error::bad_request(prefix + "answered " + std::to_string(status) + "; redirects are not followed");
+  if (status >= 300 && status < 400)
+    return Error::bad_request(prefix + "answered " + std::to_string(status) + "; redirects are not followed");
   if (status != 200) return Error::bad_request(prefix + "answered HTTP " + std::to_string(status));
   return std::move(t.body);
 }
