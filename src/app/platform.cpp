@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "queue/local_queue.h"
 #include "queue/streams.h"
-#include "scanners/external/external_scanners.h"
+#include "scanners/tools/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
 #include "scanners/secrets/secrets_scanner.h"
 #include "store/postgres_db.h"

@@ -25,7 +25,7 @@
 #include "core/encoding.h"
 #include "core/log.h"
 #include "crypto/ecdsa.h"
-#include "scanners/external/external_scanners.h"
+#include "scanners/tools/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
 #include "scanners/secrets/secrets_scanner.h"
 #include "store/sqlite_db.h"

@@ -12,7 +12,7 @@
 #include "assurance/sources.h"
 #include "core/clock.h"
 #include "crypto/ecdsa.h"
-#include "scanners/external/external_scanners.h"
+#include "scanners/tools/external_scanners.h"
 #include "store/sqlite_db.h"
 
 namespace fs = std::filesystem;

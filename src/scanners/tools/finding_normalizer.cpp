@@ -1,4 +1,4 @@
-#include "scanners/external/finding_normalizer.h"
+#include "scanners/tools/finding_normalizer.h"
 
 #include <algorithm>
 #include <filesystem>

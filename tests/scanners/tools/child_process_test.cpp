@@ -1,6 +1,6 @@
 // run_child() against real processes: exit codes, capture caps, a clean environment, and that
 // cancellation, deadlines and a leader that exits early leave no process of the group behind.
-#include "scanners/external/child_process.h"
+#include "scanners/tools/child_process.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "scanners/external/tool_locator.h"
+#include "scanners/tools/tool_locator.h"
 #include "scanners/scanner.h"
 
 namespace secplat::scanners {

@@ -1,4 +1,4 @@
-#include "scanners/external/child_process.h"
+#include "scanners/tools/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "scanners/external/tool_reports.h"
+#include "scanners/tools/tool_reports.h"
 
 #include <cctype>
 #include <cstdlib>

@@ -2,7 +2,7 @@
 // flawfinder) on a fixture tree with known issues, and stand-in scripts for the tools that are
 // only used when found on PATH (semgrep, opengrep, trivy, syft) and for misbehaving tools
 // (hang, crash, bad exit, garbage output). Every SARIF written is checked for the house rules.
-#include "scanners/external/external_scanners.h"
+#include "scanners/tools/external_scanners.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // Report readers and the SARIF normaliser on hand-written reports in each tool's format.
-#include "scanners/external/tool_reports.h"
+#include "scanners/tools/tool_reports.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "core/json.h"
-#include "scanners/external/external_tool.h"
-#include "scanners/external/finding_normalizer.h"
+#include "scanners/tools/external_tool.h"
+#include "scanners/tools/finding_normalizer.h"
 
 namespace fs = std::filesystem;
 

@@ -1,4 +1,4 @@
-#include "scanners/external/external_scanners.h"
+#include "scanners/tools/external_scanners.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +8,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
-#include "scanners/external/external_tool.h"
+#include "scanners/tools/external_tool.h"
 
 namespace fs = std::filesystem;
 

@@ -23,8 +23,8 @@
 #include <string_view>
 #include <vector>
 
-#include "scanners/external/tool_locator.h"
-#include "scanners/external/tool_reports.h"
+#include "scanners/tools/tool_locator.h"
+#include "scanners/tools/tool_reports.h"
 #include "scanners/scanner.h"
 
 namespace secplat::scanners {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "scanners/external/tool_reports.h"
+#include "scanners/tools/tool_reports.h"
 #include "scanners/sarif_writer.h"
 
 namespace secplat::scanners {

@@ -1,4 +1,4 @@
-#include "scanners/external/tool_locator.h"
+#include "scanners/tools/tool_locator.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "scanners/external/external_tool.h"
+#include "scanners/tools/external_tool.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 #include <set>
 
 #include "core/clock.h"
-#include "scanners/external/child_process.h"
-#include "scanners/external/finding_normalizer.h"
+#include "scanners/tools/child_process.h"
+#include "scanners/tools/finding_normalizer.h"
 #include "scanners/sarif_writer.h"
 
 namespace fs = std::filesystem;
