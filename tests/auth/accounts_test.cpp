@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "auth/bootstrap.h"
+#include "auth/workspace_grants.h"
 #include "auth_fixture.h"
 #include "core/json.h"
 
@@ -153,6 +154,35 @@ TEST_F(AccountsTest, JwtSecretConfiguredWinsElseGeneratedOnceWithMode0600) {
   int files = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(data)) ++files;
   EXPECT_EQ(files, 1);
+}
+
+TEST_F(AccountsTest, WorkspaceGrantsAreScopedValidatedAndGoWithTheUser) {
+  WorkspaceGrants grants(db(), clock, *audit);
+  User ana = make_user("ana", http::Role::analyst);
+  http::Principal p{"ana", http::Role::analyst, "user", ana.id};
+  auto none = grants.scope_of(p);
+  ASSERT_TRUE(none.ok());
+  ASSERT_TRUE(none->has_value());
+  EXPECT_TRUE((*none)->empty());  // no grant, no workspace
+  auto set = grants.replace("user", ana.id, "ana", {"w2", "w1", "w1"}, admin_actor);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(*set, (std::vector<std::string>{"w1", "w2"}));
+  auto scope = grants.scope_of(p);
+  ASSERT_TRUE(scope.ok());
+  EXPECT_TRUE(scope_allows(*scope, "w1"));
+  EXPECT_FALSE(scope_allows(*scope, "w3"));
+  auto bad = grants.replace("user", ana.id, "ana", {"ok", "not ok"}, admin_actor);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().fields.at(0).loc.back(), "1");
+  EXPECT_EQ(*grants.list("user", ana.id), (std::vector<std::string>{"w1", "w2"}));  // unchanged
+  ASSERT_TRUE(grants.replace("user", ana.id, "ana", {"*"}, admin_actor).ok());
+  EXPECT_FALSE(grants.scope_of(p)->has_value());  // "*": every workspace
+  EXPECT_FALSE(grants.scope_of({"root", http::Role::admin, "user", 999})->has_value());
+
+  ASSERT_TRUE(accounts->remove("ana", admin_actor).ok());
+  auto left = db().query("SELECT COUNT(*) AS n FROM workspace_grants WHERE principal_id = $1", {ana.id});
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ((*left)[0].i64("n"), 0);
 }
 
 }  // namespace

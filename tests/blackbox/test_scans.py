@@ -292,6 +292,14 @@ class ScanEndToEnd(unittest.TestCase):
         listed = self.srv.request("GET", "/v1/security-scans?limit=500", token=key["key"]).json()
         self.assertEqual({s["workspace_id"] for s in listed["items"]}, {"ws-1"})
 
+        # A new user with a deleted user's name starts without grants.
+        self.assertEqual(self.srv.request("DELETE", "/auth/users/ana", token=admin).status, 200)
+        self.assertEqual(self.srv.request("POST", "/auth/users", token=admin, body={
+            "username": "ana", "role": "analyst", "password": "correct-horse-9"}).status, 201)
+        self.assertEqual(self.srv.request("GET", "/auth/users/ana/workspaces", token=admin).json(),
+                         {"username": "ana", "workspaces": []})
+        self.assertEqual(self.srv.request("GET", "/auth/users/nobody/workspaces", token=admin).status, 404)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
