@@ -26,6 +26,9 @@ std::string random_bytes(std::size_t n);
 // Constant-time equality for secrets (tokens, MACs).
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// Appends the UTF-8 encoding of code point `cp`; false (nothing appended) above U+10FFFF.
+bool append_utf8(std::string& out, unsigned long cp);
+
 // True if `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool is_valid_utf8(std::string_view s);
 

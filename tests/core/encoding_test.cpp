@@ -8,6 +8,15 @@
 
 using namespace secplat;
 
+TEST(Encoding, AppendUtf8EncodesEveryLengthAndRefusesPastTheLastCodePoint) {
+  std::string out;
+  for (unsigned long cp : {0x41ul, 0xE9ul, 0x2713ul, 0x1D11Eul}) EXPECT_TRUE(append_utf8(out, cp));
+  EXPECT_EQ(out, "A\xC3\xA9\xE2\x9C\x93\xF0\x9D\x84\x9E");
+  EXPECT_TRUE(is_valid_utf8(out));
+  EXPECT_FALSE(append_utf8(out, 0x110000));
+  EXPECT_EQ(out.size(), 10u);  // nothing appended
+}
+
 TEST(Encoding, HexRoundTrip) {
   EXPECT_EQ(hex_encode("\x01\xab"), "01ab");
   EXPECT_EQ(*hex_decode("01AB"), "\x01\xab");

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/encoding.h"
+
 namespace secplat::scanners::secrets {
 namespace {
 
@@ -222,8 +224,7 @@ class Reader {
           std::string hex(t_.substr(p_ + 1, n));
           if (hex.size() != n || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
             return error("invalid \\u escape");
-          unsigned long cp = std::stoul(hex, nullptr, 16);
-          append_utf8(out, cp);
+          if (!append_utf8(out, std::stoul(hex, nullptr, 16))) return error("invalid \\U escape: past U+10FFFF");
           advance(n);
           break;
         }
@@ -236,24 +237,6 @@ class Reader {
                        "or '''...''' for regexes)");
       }
       advance();
-    }
-  }
-
-  static void append_utf8(std::string& out, unsigned long cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
     }
   }
 

@@ -276,15 +276,21 @@ Result<std::string> grep_config(const ScanContext& ctx, const std::string& work_
   return "./" + p.lexically_normal().generic_string();
 }
 
-class Semgrep final : public ExternalTool {
+// Semgrep and its fork Opengrep: same rules, same exit codes, same SARIF; they differ in name and
+// in how the SARIF output file is given.
+class SemgrepFamily final : public ExternalTool {
  public:
-  using ExternalTool::ExternalTool;
-  std::string id() const override { return "semgrep"; }
+  struct Flavor {
+    std::string id, display_name, information_uri;
+    std::vector<std::string> output_args;  // "{report}" stands for the report path
+  };
+  SemgrepFamily(Flavor flavor, ToolLocator locator) : ExternalTool(std::move(locator)), f_(std::move(flavor)) {}
+  std::string id() const override { return f_.id; }
 
  protected:
-  std::string binary() const override { return "semgrep"; }
-  std::string display_name() const override { return "Semgrep"; }
-  std::string information_uri() const override { return "https://semgrep.dev/"; }
+  std::string binary() const override { return f_.id; }
+  std::string display_name() const override { return f_.display_name; }
+  std::string information_uri() const override { return f_.information_uri; }
   std::vector<std::string> extra_env() const override {
     return {"SEMGREP_SEND_METRICS=off", "SEMGREP_ENABLE_VERSION_CHECK=0"};
   }
@@ -292,38 +298,21 @@ class Semgrep final : public ExternalTool {
   Result<Plan> plan(const ScanContext& ctx, const std::string& work_dir) const override {
     auto config = grep_config(ctx, work_dir, id());
     if (!config) return std::move(config).take_error();
-    std::string report = work_dir + "/semgrep.sarif";
+    std::string report = work_dir + "/" + f_.id + ".sarif";
+    std::vector<std::string> args = {"scan", "--config", *config};
+    for (std::string a : f_.output_args) {
+      if (auto at = a.find("{report}"); at != std::string::npos) a.replace(at, 8, report);
+      args.push_back(std::move(a));
+    }
+    args.insert(args.end(), {"--quiet", "."});
     Plan p;
-    p.runs.push_back({{"scan", "--config", *config, "--sarif", "--output", report, "--metrics=off",
-                       "--disable-version-check", "--quiet", "."},
-                      report});
+    p.runs.push_back({std::move(args), report});
     return p;
   }
   Result<std::vector<ToolFinding>> read_report(std::string_view text) const override { return read_sarif_log(text); }
-};
 
-class Opengrep final : public ExternalTool {
- public:
-  using ExternalTool::ExternalTool;
-  std::string id() const override { return "opengrep"; }
-
- protected:
-  std::string binary() const override { return "opengrep"; }
-  std::string display_name() const override { return "Opengrep"; }
-  std::string information_uri() const override { return "https://github.com/opengrep/opengrep"; }
-  std::vector<std::string> extra_env() const override {
-    return {"SEMGREP_SEND_METRICS=off", "SEMGREP_ENABLE_VERSION_CHECK=0"};
-  }
-  bool exit_ok(int code) const override { return code == 0 || code == 1; }
-  Result<Plan> plan(const ScanContext& ctx, const std::string& work_dir) const override {
-    auto config = grep_config(ctx, work_dir, id());
-    if (!config) return std::move(config).take_error();
-    std::string report = work_dir + "/opengrep.sarif";
-    Plan p;
-    p.runs.push_back({{"scan", "--config", *config, "--sarif-output=" + report, "--quiet", "."}, report});
-    return p;
-  }
-  Result<std::vector<ToolFinding>> read_report(std::string_view text) const override { return read_sarif_log(text); }
+ private:
+  Flavor f_;
 };
 
 class Trivy final : public ExternalTool {
@@ -411,8 +400,16 @@ std::shared_ptr<Scanner> make_external_scanner(const std::string& tool_id, const
   if (tool_id == "shellcheck") return std::make_shared<ShellCheck>(locator);
   if (tool_id == "cppcheck") return std::make_shared<Cppcheck>(locator);
   if (tool_id == "flawfinder") return std::make_shared<Flawfinder>(locator);
-  if (tool_id == "semgrep") return std::make_shared<Semgrep>(locator);
-  if (tool_id == "opengrep") return std::make_shared<Opengrep>(locator);
+  if (tool_id == "semgrep")
+    return std::make_shared<SemgrepFamily>(
+        SemgrepFamily::Flavor{"semgrep", "Semgrep", "https://semgrep.dev/",
+                              {"--sarif", "--output", "{report}", "--metrics=off", "--disable-version-check"}},
+        locator);
+  if (tool_id == "opengrep")
+    return std::make_shared<SemgrepFamily>(
+        SemgrepFamily::Flavor{"opengrep", "Opengrep", "https://github.com/opengrep/opengrep",
+                              {"--sarif-output={report}"}},
+        locator);
   if (tool_id == "trivy") return std::make_shared<Trivy>(locator);
   if (tool_id == "syft") return std::make_shared<Syft>(locator);
   return nullptr;
