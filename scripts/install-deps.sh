@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git make
-  libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libcurl4-openssl-dev libssl-dev libargon2-dev
+  libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev redis-server libcurl4-openssl-dev libssl-dev libargon2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
   curl procps openssl python3 python3-websockets
@@ -14,7 +14,7 @@ PACKAGES=(
 )
 # Benchmarks only (make bench): the load generator and the FastAPI anchor.
 if [[ "${1:-}" == "--bench" ]]; then
-  PACKAGES+=(wrk python3-fastapi python3-uvicorn)
+  PACKAGES+=(wrk python3-fastapi python3-uvicorn python3-redis)
 fi
 
 # The SBOM schema test validates with npm packages (ajv, the CycloneDX schemas); CI images ship

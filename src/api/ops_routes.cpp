@@ -95,10 +95,23 @@ std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx) {
   qh.access = http::Access::viewer;
   qh.handler = [ctx](http::Request&) -> Result<http::Response> {
     Json streams = Json::object(), dlq = Json::object(), pending = Json::object();
+    const std::string backend = ctx->queue->backend();
+    // The reference's failure shape for Redis: 503 {"redis":"error","error":"<text>"}.
+    auto failed = [&](const Error& e) -> Result<http::Response> {
+      if (backend != "redis") return Error::unavailable("queue unavailable");
+      return http::Response::json(503, Json{{"redis", "error"}, {"error", e.message}});
+    };
+    Json body{{"queue", "ok"}, {"backend", backend}};
+    if (backend == "redis") {
+      auto version = ctx->queue->server_version();
+      if (!version) return failed(version.error());
+      body["redis"] = "ok";
+      body["redis_version"] = *version;
+    }
     for (const auto& sg : queue::kStreams) {
       std::string name(sg.stream);
       auto st = ctx->queue->stats(name);
-      if (!st) return Error::unavailable("queue unavailable");
+      if (!st) return failed(st.error());
       streams[name] = st->length;
       dlq[name + ".dlq"] = st->dlq_length;
       Json groups = Json::object();
@@ -106,11 +119,10 @@ std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx) {
       if (!groups.contains(std::string(sg.group))) groups[std::string(sg.group)] = pending_json({});
       pending[name] = groups;
     }
-    return http::Response::json(200, Json{{"queue", "ok"},
-                                          {"backend", "local"},
-                                          {"streams", streams},
-                                          {"dlq_streams", dlq},
-                                          {"pending", pending}});
+    body["streams"] = std::move(streams);
+    body["dlq_streams"] = std::move(dlq);
+    body["pending"] = std::move(pending);
+    return http::Response::json(200, body);
   };
   qh.doc = {"Stream lengths, dead letters and pending entries per consumer group", "ops", "", "", {}, 200};
   routes.push_back(std::move(qh));

@@ -12,6 +12,7 @@
 #include "auth/bootstrap.h"
 #include "core/log.h"
 #include "queue/local_queue.h"
+#include "queue/redis_queue.h"
 #include "queue/streams.h"
 #include "scanners/tools/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
@@ -56,13 +57,29 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   if (auto s = store::migrate(*p->db, all_migrations()); !s.ok())
     return Error::internal("store migration: " + s.error().message);
 
-  queue::LocalQueueOptions qo;
-  qo.retry = {config.queue.max_attempts, config.queue.backoff_base_ms, config.queue.backoff_max_ms};
-  qo.visibility_timeout_ms = config.queue.visibility_timeout_ms;
-  qo.max_len = config.queue.max_len;
-  qo.dlq_max_len = config.queue.dlq_max_len;
-  qo.clock = &p->clock;
-  auto q = queue::open_local_queue(*p->db, qo);
+  // Redis Streams when redis_url is set, else the durable local queue in the store.
+  const auto& qc = config.queue;
+  const queue::RetryPolicy retry{qc.max_attempts, qc.backoff_base_ms, qc.backoff_max_ms};
+  Result<std::unique_ptr<queue::Queue>> q = Error::internal("no queue");
+  if (!config.redis_url.empty()) {
+    queue::RedisQueueOptions ro;
+    ro.url = config.redis_url;
+    ro.retry = retry;
+    ro.visibility_timeout_ms = qc.visibility_timeout_ms;
+    ro.max_len = qc.max_len;
+    ro.dlq_max_len = qc.dlq_max_len;
+    ro.key_prefix = qc.redis_prefix;
+    ro.clock = &p->clock;
+    q = queue::open_redis_queue(ro);
+  } else {
+    queue::LocalQueueOptions qo;
+    qo.retry = retry;
+    qo.visibility_timeout_ms = qc.visibility_timeout_ms;
+    qo.max_len = qc.max_len;
+    qo.dlq_max_len = qc.dlq_max_len;
+    qo.clock = &p->clock;
+    q = queue::open_local_queue(*p->db, qo);
+  }
   if (!q) return Error::internal("queue: " + q.error().message);
   p->queue = std::move(*q);
   for (const auto& sg : queue::kStreams)

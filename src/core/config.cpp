@@ -133,6 +133,7 @@ const std::vector<Key>& keys() {
       int_key("queue.backoff_max_ms", 0, kMaxI, [](Config& c, int64_t v) { c.queue.backoff_max_ms = v; }),
       int_key("queue.max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.max_len = v; }),
       int_key("queue.dlq_max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.dlq_max_len = v; }),
+      str_key("queue.redis_prefix", [](Config& c, const std::string& v) { c.queue.redis_prefix = v; }),
       int_key("assurance.max_concurrent_scans", 1, 256,
               [](Config& c, int64_t v) { c.assurance.max_concurrent_scans = int(v); }),
       int_key("assurance.scan_timeout_s", 1, 86400, [](Config& c, int64_t v) { c.assurance.scan_timeout_s = int(v); }),
@@ -320,7 +321,8 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   if (!c.database_url.empty() && c.database_url.rfind("postgresql://", 0) != 0 &&
       c.database_url.rfind("postgres://", 0) != 0)
     return bad_key("database_url", "expected a postgresql:// URL");
-  if (!c.redis_url.empty()) return bad_key("redis_url", "Redis is not supported by this build yet; unset it to use the local queue");
+  if (!c.redis_url.empty() && c.redis_url.rfind("redis://", 0) != 0)
+    return bad_key("redis_url", "expected a redis:// URL (rediss:// is not supported)");
   if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
     return bad_key("auth.jwt_secret", "must be at least 32 characters");
   if (c.auth.jwt_secret == "change_me") return bad_key("auth.jwt_secret", "the literal default is refused");

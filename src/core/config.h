@@ -43,6 +43,7 @@ struct QueueConfig {
   int64_t backoff_max_ms = 300000;
   int64_t max_len = 100000;                  // per stream; oldest acked entries trimmed beyond
   int64_t dlq_max_len = 10000;
+  std::string redis_prefix;                  // prepended to every Redis key (several deployments, one Redis)
 };
 
 struct StoreConfig {
@@ -84,7 +85,7 @@ struct Config {
   uint16_t port = 8080;                      // derived from listen (0 = pick a free port)
   std::string data_dir = "./.secplat";
   std::string database_url;                  // empty = SQLite in data_dir
-  std::string redis_url;                     // empty = local durable queue
+  std::string redis_url;                     // empty = local durable queue in the store; else Redis Streams
   std::string admin_password;                // empty = random, printed once on first start
   std::string log_level = "info";
   std::vector<std::string> allowed_source_roots;

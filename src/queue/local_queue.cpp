@@ -5,11 +5,10 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
-#include <random>
 #include <string_view>
 
-#include "core/encoding.h"
 #include "core/json.h"
+#include "queue/delivery.h"
 
 namespace secplat::queue {
 namespace {
@@ -61,11 +60,9 @@ std::optional<int64_t> exact_key(const ParsedId& id) {
 }
 
 Result<std::string> encode_fields(const Fields& fields) {
+  SECPLAT_TRY(check_fields(fields));
   Json j = Json::object();
-  for (const auto& [k, v] : fields) {
-    if (!is_valid_utf8(k) || !is_valid_utf8(v)) return Error::bad_request("message fields must be valid UTF-8");
-    j[k] = v;
-  }
+  for (const auto& [k, v] : fields) j[k] = v;
   return j.dump();
 }
 
@@ -82,22 +79,10 @@ Result<Fields> decode_fields(const std::string& text) {
 // "$n" for batched statements with a variable number of parameters.
 std::string placeholder(std::size_t n) { return "$" + std::to_string(n); }
 
-bool is_dlq_stream(const std::string& stream) {
-  constexpr std::string_view kSuffix = ".dlq";
-  return stream.size() > kSuffix.size() && stream.compare(stream.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
-}
-
-Status check_name(const std::string& what, const std::string& name) {
-  if (name.empty() || name.size() > 256 || !is_valid_utf8(name)) {
-    return Error::bad_request(what + " name must be 1..256 bytes of UTF-8");
-  }
-  return ok_status();
-}
-
 class LocalQueue final : public Queue {
  public:
   LocalQueue(store::Db& db, LocalQueueOptions opts)
-      : db_(db), opts_(opts), clock_(opts.clock ? opts.clock : &system_clock_), rng_(std::random_device{}()) {}
+      : db_(db), opts_(opts), clock_(opts.clock ? opts.clock : &system_clock_), backoff_(opts.retry) {}
 
   Result<std::string> publish(const std::string& stream, const Fields& fields) override {
     SECPLAT_TRY(check_name("stream", stream));
@@ -209,7 +194,7 @@ class LocalQueue final : public Queue {
       }
       auto r = tx.exec(
           "UPDATE queue_pending SET visible_at_ms = $4 WHERE stream = $1 AND seq = $2 AND group_name = $3",
-          {msg.stream, *key, group, now + backoff_ms(attempts)});
+          {msg.stream, *key, group, now + backoff_.delay_ms(attempts)});
       if (!r) return std::move(r).take_error();
       return ok_status();
     }));
@@ -338,14 +323,7 @@ class LocalQueue final : public Queue {
 
   Status append_dead_letter(store::Tx& tx, const Message& msg, const std::string& error, bool retryable,
                             int attempts, int64_t now) {
-    Fields fields = msg.fields;
-    fields["original_stream"] = msg.stream;
-    fields["original_id"] = msg.id;
-    fields["error"] = error;
-    fields["retryable"] = retryable ? "true" : "false";
-    fields["attempts"] = std::to_string(attempts);
-    fields["failed_at"] = format_rfc3339(now);
-    auto encoded = encode_fields(fields);
+    auto encoded = encode_fields(dead_letter_fields(msg, error, retryable, attempts, now));
     if (!encoded) return std::move(encoded).take_error();
     auto r = append(tx, msg.stream + ".dlq", *encoded, now);
     if (!r) return std::move(r).take_error();
@@ -446,16 +424,6 @@ class LocalQueue final : public Queue {
     return *key;
   }
 
-  // min(max, base·2^(attempts-1)) with equal jitter: uniform in [d/2, d].
-  int64_t backoff_ms(int attempts) {
-    int64_t d = std::max<int64_t>(opts_.retry.backoff_base_ms, 0);
-    for (int i = 1; i < attempts && d < opts_.retry.backoff_max_ms; ++i) d *= 2;
-    d = std::min(d, opts_.retry.backoff_max_ms);
-    const int64_t half = d / 2;
-    std::lock_guard lock(rng_mu_);
-    return half + std::uniform_int_distribution<int64_t>(0, d - half)(rng_);
-  }
-
   uint64_t published_generation() {
     std::lock_guard lock(mu_);
     return published_;
@@ -478,8 +446,7 @@ class LocalQueue final : public Queue {
   std::condition_variable cv_;
   uint64_t published_ = 0;  // bumped after every committed append by this object
 
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;
+  Backoff backoff_;
 };
 
 constexpr const char* kSchema = R"sql(

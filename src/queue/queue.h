@@ -97,6 +97,10 @@ class Queue {
 
   // True if the backend answers (for /ready).
   virtual Status ping() = 0;
+
+  // "local" or "redis", and the server's version where there is a server (for /queue/health).
+  virtual std::string backend() const { return "local"; }
+  virtual Result<std::string> server_version() { return std::string(); }
 };
 
 }  // namespace secplat::queue

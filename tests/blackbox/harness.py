@@ -67,6 +67,12 @@ class Server:
         pg_dir = os.environ.get("SECPLAT_TEST_PG_DIR")
         if pg_dir and "SECPLAT_DATABASE_URL" not in (env or {}):
             self.env["SECPLAT_DATABASE_URL"] = pg_schema_url(pg_dir, self.data_dir)
+        redis_dir = os.environ.get("SECPLAT_TEST_REDIS_DIR")
+        if redis_dir and "SECPLAT_REDIS_URL" not in (env or {}):
+            # The shared test Redis, with keys of its own per data directory (like the schema).
+            with open(os.path.join(redis_dir, "url")) as f:
+                self.env["SECPLAT_REDIS_URL"] = f.read().strip()
+            self.env["SECPLAT_QUEUE_REDIS_PREFIX"] = "bb_" + hashlib.sha256(self.data_dir.encode()).hexdigest()[:16] + ":"
         self.args = args or []
         self.proc = None
         self.log_path = os.path.join(self.tmp.name, "server.log")

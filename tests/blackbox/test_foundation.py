@@ -96,6 +96,15 @@ class Foundation(unittest.TestCase):
             self.assertIn(s, body["streams"])
             self.assertIn(s + ".dlq", body["dlq_streams"])
             self.assertIn(s, body["pending"])
+        if os.environ.get("SECPLAT_TEST_REDIS_DIR"):
+            # The reference's shape on Redis: redis ok, the server's version, groups per stream.
+            self.assertEqual(body["backend"], "redis")
+            self.assertEqual(body["redis"], "ok")
+            self.assertRegex(body["redis_version"], r"^\d+\.\d+")
+            self.assertEqual(set(body["pending"]["secplat.jobs.scan"]["workers"]),
+                             {"pending", "min_id", "max_id", "oldest_idle_ms"})
+        else:
+            self.assertEqual(body["backend"], "local")
 
     # --- envelope and bad input --------------------------------------------------------------
     def test_unknown_path_and_wrong_method_use_the_envelope(self):

@@ -76,6 +76,24 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(rel.error().message.find("allowed_source_roots"), std::string::npos);
 }
 
+TEST(Config, BackendUrlsSelectPostgresAndRedis) {
+  auto c = load_config("", env_of({{"SECPLAT_DATABASE_URL", "postgresql://secplat@db/secplat"},
+                                   {"SECPLAT_REDIS_URL", "redis://:pw@queue:6379/2"},
+                                   {"SECPLAT_QUEUE_REDIS_PREFIX", "staging:"}}),
+                       {});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->database_url, "postgresql://secplat@db/secplat");
+  EXPECT_EQ(c->redis_url, "redis://:pw@queue:6379/2");
+  EXPECT_EQ(c->queue.redis_prefix, "staging:");
+
+  auto bad = load_config("", env_of({{"SECPLAT_REDIS_URL", "rediss://queue:6380"}}), {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("redis_url"), std::string::npos) << bad.error().message;
+  auto db = load_config("", env_of({{"SECPLAT_DATABASE_URL", "mysql://db"}}), {});
+  ASSERT_FALSE(db.ok());
+  EXPECT_NE(db.error().message.find("database_url"), std::string::npos) << db.error().message;
+}
+
 TEST(Config, EnvNamesFollowTheKeys) {
   EXPECT_EQ(env_name_for("http.max_body_bytes"), "SECPLAT_HTTP_MAX_BODY_BYTES");
   EXPECT_EQ(env_name_for("probe_allow_private"), "SECPLAT_PROBE_ALLOW_PRIVATE");

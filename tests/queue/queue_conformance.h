@@ -78,6 +78,8 @@ class QueueWithOwner final : public Queue {
     return queue_->range(s, after, n);
   }
   Status ping() override { return queue_->ping(); }
+  std::string backend() const override { return queue_->backend(); }
+  Result<std::string> server_version() override { return queue_->server_version(); }
 
  private:
   std::shared_ptr<void> owner_;
