@@ -83,6 +83,12 @@ class Queue {
 
   virtual Status ack(const std::string& stream, const std::string& group, const std::string& id) = 0;
 
+  // Acks several messages of one group; adapters do it in one round trip, the default one by one.
+  virtual Status ack_batch(const std::string& stream, const std::string& group, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) SECPLAT_TRY(ack(stream, group, id));
+    return ok_status();
+  }
+
   // A retryable failure: redeliver after backoff, or dead-letter once attempts are exhausted.
   // Returns true if the message was dead-lettered.
   virtual Result<bool> retry(const Message& msg, const std::string& group, const std::string& error) = 0;

@@ -1,6 +1,8 @@
 #include "queue/redis_queue.h"
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_map>
 
 #include "core/log.h"
 #include "queue/delivery.h"
@@ -11,6 +13,7 @@ namespace {
 
 constexpr int kMaxBatch = 1000;      // messages per read()/range() call, as the local queue
 constexpr int64_t kBlockSliceMs = 250;  // longest single XREADGROUP BLOCK inside read()
+constexpr int64_t kClaimEveryMs = 100;  // how often read() looks for due retries and dead consumers' work
 
 // KEYS: stream, delayed zset, attempts hash, autoclaim cursor. ARGV: group, consumer, count,
 // visibility ms. Returns {ms until the next scheduled retry or -1, {{id, attempts, {k, v...}}...}}.
@@ -83,12 +86,13 @@ redis.call('HSET', attempts_key, id, n)
 return 0
 )lua");
 
-// KEYS: stream, delayed zset, attempts hash. ARGV: group, id.
+// KEYS: stream, delayed zset, attempts hash. ARGV: group, ids...
 RedisScript g_ack(R"lua(
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[2])
-return 1
+local ids = {unpack(ARGV, 2)}
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('ZREM', KEYS[2], unpack(ids))
+redis.call('HDEL', KEYS[3], unpack(ids))
+return #ids
 )lua");
 
 // KEYS: stream, dlq stream. ARGV: key prefix of the delayed sets.
@@ -215,42 +219,68 @@ class RedisQueue final : public Queue {
     SECPLAT_TRY(check_name("consumer", consumer));
     count = std::clamp(count, 1, kMaxBatch);
     const int64_t deadline = steady_ms() + std::max<int64_t>(block_ms, 0);
-    const std::string n = std::to_string(count);
+    const std::string n = std::to_string(count), k = key(stream);
+    const std::string claim_key = k + '\n' + group;
     for (;;) {
-      const std::string k = key(stream);
-      auto r = client_->eval(g_read, {k, delayed_key(k, group), attempts_key(k, group), cursor_key(k, group)},
-                             {group, consumer, n, std::to_string(opts_.visibility_timeout_ms)});
-      if (!r) return std::move(r).take_error();
-      if (r->is_error()) return group_error(stream, group, *r);
-      if (r->elements.size() != 2) return Error::internal("redis: unexpected reply to the read script");
-      std::vector<Message> out;
-      for (const auto& e : r->elements[1].elements) {
-        if (e.elements.size() < 3) continue;
-        out.push_back(Message{stream, e.elements[0].str, to_fields(e.elements[2]),
-                              static_cast<int>(e.elements[1].integer), consumer});
+      const int64_t now = steady_ms();
+      const int64_t remaining = deadline - now;
+      // Scheduled retries and dead consumers' work: the script, at most every kClaimEveryMs per
+      // stream and group in this process (sooner when a retry of ours falls due). In between,
+      // new entries come straight from XREADGROUP, which keeps the server's cost per message low.
+      int64_t next_claim = claim_at(claim_key);
+      if (now >= next_claim) {
+        auto r = client_->eval(g_read, {k, delayed_key(k, group), attempts_key(k, group), cursor_key(k, group)},
+                               {group, consumer, n, std::to_string(opts_.visibility_timeout_ms)});
+        if (!r) return std::move(r).take_error();
+        if (r->is_error()) return group_error(stream, group, *r);
+        if (r->elements.size() != 2) return Error::internal("redis: unexpected reply to the read script");
+        next_claim = now + kClaimEveryMs;
+        if (r->elements[0].integer >= 0) next_claim = std::min<int64_t>(next_claim, now + r->elements[0].integer);
+        set_claim_at(claim_key, next_claim);
+        std::vector<Message> out;
+        for (const auto& e : r->elements[1].elements) {
+          if (e.elements.size() < 3) continue;
+          out.push_back(Message{stream, e.elements[0].str, to_fields(e.elements[2]),
+                                static_cast<int>(e.elements[1].integer), consumer});
+        }
+        if (!out.empty() || remaining <= 0) return out;
       }
-      if (!out.empty()) return out;
-      const int64_t remaining = deadline - steady_ms();
-      if (remaining <= 0) return out;
-      int64_t wait = std::min(remaining, kBlockSliceMs);
-      if (r->elements[0].integer >= 0) wait = std::min<int64_t>(wait, std::max<long long>(1, r->elements[0].integer));
-      auto b = client_->command(
-          {"XREADGROUP", "GROUP", group, consumer, "COUNT", n, "BLOCK", std::to_string(wait), "STREAMS", key(stream), ">"},
-          wait);
+      // Block for a slice: until the deadline, the next claim check, or 250 ms, whichever is first.
+      const int64_t wait = std::min({remaining, kBlockSliceMs, std::max<int64_t>(next_claim - now, 1)});
+      std::vector<std::string> argv{"XREADGROUP", "GROUP", group, consumer, "COUNT", n};
+      if (wait > 0) {
+        argv.push_back("BLOCK");
+        argv.push_back(std::to_string(wait));
+      }
+      argv.insert(argv.end(), {"STREAMS", k, ">"});
+      auto b = client_->command(argv, std::max<int64_t>(wait, 0));
       if (!b) return std::move(b).take_error();
       if (b->is_error()) return group_error(stream, group, *b);
       if (!b->elements.empty() && b->elements[0].elements.size() == 2) {
         auto got = entries(b->elements[0].elements[1], stream, consumer, 1);
         if (!got.empty()) return got;
       }
+      if (remaining <= 0) return std::vector<Message>{};
     }
   }
 
   Status ack(const std::string& stream, const std::string& group, const std::string& id) override {
+    return ack_batch(stream, group, {id});
+  }
+
+  Status ack_batch(const std::string& stream, const std::string& group, const std::vector<std::string>& ids) override {
     const std::string k = key(stream);
-    auto r = client_->eval(g_ack, {k, delayed_key(k, group), attempts_key(k, group)}, {group, id});
-    if (!r) return std::move(r).take_error();
-    if (r->is_error()) return reply_error("XACK", *r);
+    // Chunks of kMaxBatch: Lua's unpack() has a stack limit of a few thousand values.
+    for (std::size_t at = 0; at < ids.size(); at += kMaxBatch) {
+      const std::size_t end = std::min(ids.size(), at + kMaxBatch);
+      std::vector<std::string> args;
+      args.reserve(end - at + 1);
+      args.push_back(group);
+      args.insert(args.end(), ids.begin() + static_cast<std::ptrdiff_t>(at), ids.begin() + static_cast<std::ptrdiff_t>(end));
+      auto r = client_->eval(g_ack, {k, delayed_key(k, group), attempts_key(k, group)}, args);
+      if (!r) return std::move(r).take_error();
+      if (r->is_error()) return reply_error("XACK", *r);
+    }
     return ok_status();
   }
 
@@ -309,6 +339,22 @@ class RedisQueue final : public Queue {
  private:
   std::string key(const std::string& stream) const { return opts_.key_prefix + stream; }
 
+  int64_t claim_at(const std::string& stream_group) {
+    std::lock_guard lk(claim_mu_);
+    auto it = claim_at_.find(stream_group);
+    return it == claim_at_.end() ? 0 : it->second;
+  }
+  void set_claim_at(const std::string& stream_group, int64_t at) {
+    std::lock_guard lk(claim_mu_);
+    claim_at_[stream_group] = at;
+  }
+  // A retry scheduled here is looked for when it falls due, not only at the next periodic check.
+  void claim_by(const std::string& stream_group, int64_t at) {
+    std::lock_guard lk(claim_mu_);
+    auto [it, inserted] = claim_at_.emplace(stream_group, at);
+    if (!inserted) it->second = std::min(it->second, at);
+  }
+
   std::vector<std::string> xadd(const std::string& stream, const Fields& fields) const {
     std::vector<std::string> argv{"XADD", key(stream), "MAXLEN", trim_,
                                   std::to_string(is_dlq_stream(stream) ? opts_.dlq_max_len : opts_.max_len), "*"};
@@ -330,10 +376,11 @@ class RedisQueue final : public Queue {
     Fields dead = dead_letter_fields(msg, error, retryable, 0, clock_->now_ms());
     dead.erase("attempts");  // the script adds the server's delivery count
     SECPLAT_TRY(check_fields(dead));
+    const int64_t delay = backoff_.delay_ms(std::max(msg.attempts, 1));
     std::vector<std::string> args{group,
                                   msg.id,
                                   std::to_string(retryable ? opts_.retry.max_attempts : 0),
-                                  std::to_string(backoff_.delay_ms(std::max(msg.attempts, 1))),
+                                  std::to_string(delay),
                                   std::to_string(opts_.dlq_max_len),
                                   trim_};
     for (const auto& [k, v] : dead) {
@@ -347,6 +394,7 @@ class RedisQueue final : public Queue {
       if (r->error_code() == "NOTPENDING") return Error::not_found("message is not pending in this group");
       return group_error(msg.stream, group, *r);
     }
+    if (r->integer == 0) claim_by(k + '\n' + group, steady_ms() + delay);
     return r->integer == 1;
   }
 
@@ -371,6 +419,8 @@ class RedisQueue final : public Queue {
   const Clock* clock_;
   Backoff backoff_;
   const std::string trim_;
+  std::mutex claim_mu_;
+  std::unordered_map<std::string, int64_t> claim_at_;  // "<key>\n<group>" → steady ms of the next claim check
 };
 
 }  // namespace

@@ -5,12 +5,14 @@
 //   publish        XADD <stream> MAXLEN ~|= <cap> * field value...   (`=` when trim_exact)
 //   publish_batch  MULTI, one XADD per message, EXEC: one round trip, all or nothing
 //   ensure_group   XGROUP CREATE <stream> <group> 0 MKSTREAM (BUSYGROUP = already there)
-//   read           1. retries whose backoff has elapsed: XCLAIM ... FORCE RETRYCOUNT n+1
+//   read           at most every 100 ms per stream and group in a process (and when a retry it
+//                  scheduled falls due), one script:
+//                  1. retries whose backoff has elapsed: XCLAIM ... FORCE RETRYCOUNT n+1
 //                  2. dead consumers' work: XAUTOCLAIM <visibility timeout> from a cursor kept per
 //                     group (so a long pending list is walked, not rescanned from its head)
 //                  3. new entries: XREADGROUP ... >
-//                  and when all three are empty, XREADGROUP BLOCK for at most 250 ms at a time
-//                  (so reclaimable and due work is picked up while blocking) until block_ms.
+//                  in between, new entries straight from XREADGROUP (cheapest for the server);
+//                  when there are none, XREADGROUP BLOCK in slices of at most 250 ms until block_ms.
 //   ack            XACK (and forget a scheduled retry)
 //   retry          below max attempts: XACK and schedule the id in a sorted set
 //                  `secplat:queue:delayed:<stream>:<group>` at now+backoff (server time), with the

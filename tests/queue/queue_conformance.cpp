@@ -215,6 +215,27 @@ TEST_P(QueueConformance, AckedMessageIsNeverRedelivered) {
   EXPECT_TRUE(r->empty());
 }
 
+TEST_P(QueueConformance, BatchAckAcksExactlyTheGivenMessages) {
+  auto q = make(QueueTestKnobs{.visibility_timeout_ms = 1000});
+  ASSERT_TRUE(q->ensure_group(stream_, "g").ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(publish_ok(*q, stream_, {{"i", std::to_string(i)}}));
+  ASSERT_EQ(read_now(*q, stream_, "g", "c1").size(), 5u);
+  ASSERT_TRUE(q->ack_batch(stream_, "g", {ids[0], ids[2], ids[4], "1-0"}).ok());
+  ASSERT_TRUE(q->ack_batch(stream_, "g", {}).ok());
+  auto st = q->stats(stream_);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->groups.at("g").pending, 2);
+
+  clock_.advance_ms(1000);
+  std::set<std::string> back;
+  const int64_t deadline = steady_ms() + 10000;
+  while (back.size() < 2 && steady_ms() < deadline) {
+    for (const auto& m : await_read(*q, stream_, "g", "c2")) back.insert(m.id);
+  }
+  EXPECT_EQ(back, (std::set<std::string>{ids[1], ids[3]}));
+}
+
 TEST_P(QueueConformance, RetryDelaysRedeliveryAndCountsAttempts) {
   auto q = make(QueueTestKnobs{.retry = {5, 500, 2000}, .visibility_timeout_ms = 60000});
   ASSERT_TRUE(q->ensure_group(stream_, "g").ok());

@@ -67,6 +67,9 @@ class QueueWithOwner final : public Queue {
   Status ack(const std::string& s, const std::string& g, const std::string& id) override {
     return queue_->ack(s, g, id);
   }
+  Status ack_batch(const std::string& s, const std::string& g, const std::vector<std::string>& ids) override {
+    return queue_->ack_batch(s, g, ids);
+  }
   Result<bool> retry(const Message& m, const std::string& g, const std::string& e) override {
     return queue_->retry(m, g, e);
   }
