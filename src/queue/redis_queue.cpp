@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/log.h"
 #include "queue/delivery.h"
@@ -209,6 +210,8 @@ class RedisQueue final : public Queue {
     auto r = client_->command({"XGROUP", "CREATE", key(stream), group, "0", "MKSTREAM"});
     if (!r) return std::move(r).take_error();
     if (r->is_error() && r->error_code() != "BUSYGROUP") return reply_error("XGROUP CREATE", *r);
+    std::lock_guard lk(claim_mu_);
+    ensured_.insert(key(stream) + '\n' + group);
     return ok_status();
   }
 
@@ -221,6 +224,7 @@ class RedisQueue final : public Queue {
     const int64_t deadline = steady_ms() + std::max<int64_t>(block_ms, 0);
     const std::string n = std::to_string(count), k = key(stream);
     const std::string claim_key = k + '\n' + group;
+    bool recreated = false;  // at most once per call
     for (;;) {
       const int64_t now = steady_ms();
       const int64_t remaining = deadline - now;
@@ -232,7 +236,14 @@ class RedisQueue final : public Queue {
         auto r = client_->eval(g_read, {k, delayed_key(k, group), attempts_key(k, group), cursor_key(k, group)},
                                {group, consumer, n, std::to_string(opts_.visibility_timeout_ms)});
         if (!r) return std::move(r).take_error();
-        if (r->is_error()) return group_error(stream, group, *r);
+        if (r->is_error()) {
+          if (!recreated && recreate_lost_group(stream, group, *r)) {
+            recreated = true;
+            set_claim_at(claim_key, 0);
+            continue;
+          }
+          return group_error(stream, group, *r);
+        }
         if (r->elements.size() != 2) return Error::internal("redis: unexpected reply to the read script");
         next_claim = now + kClaimEveryMs;
         if (r->elements[0].integer >= 0) next_claim = std::min<int64_t>(next_claim, now + r->elements[0].integer);
@@ -255,7 +266,13 @@ class RedisQueue final : public Queue {
       argv.insert(argv.end(), {"STREAMS", k, ">"});
       auto b = client_->command(argv, std::max<int64_t>(wait, 0));
       if (!b) return std::move(b).take_error();
-      if (b->is_error()) return group_error(stream, group, *b);
+      if (b->is_error()) {
+        if (!recreated && recreate_lost_group(stream, group, *b)) {
+          recreated = true;
+          continue;
+        }
+        return group_error(stream, group, *b);
+      }
       if (!b->elements.empty() && b->elements[0].elements.size() == 2) {
         auto got = entries(b->elements[0].elements[1], stream, consumer, 1);
         if (!got.empty()) return got;
@@ -339,6 +356,20 @@ class RedisQueue final : public Queue {
  private:
   std::string key(const std::string& stream) const { return opts_.key_prefix + stream; }
 
+  // A group this process created (ensure_group) that the server no longer has: Redis restarted
+  // without persistence, or someone deleted the stream. Consumers re-create it and carry on
+  // instead of failing every read until the process restarts.
+  bool recreate_lost_group(const std::string& stream, const std::string& group, const RedisReply& r) {
+    if (r.str.find("NOGROUP") == std::string::npos) return false;
+    {
+      std::lock_guard lk(claim_mu_);
+      if (!ensured_.count(key(stream) + '\n' + group)) return false;
+    }
+    log::warn("consumer group lost by the queue server; re-creating it",
+              {log::str("stream", stream), log::str("group", group)});
+    return ensure_group(stream, group).ok();
+  }
+
   int64_t claim_at(const std::string& stream_group) {
     std::lock_guard lk(claim_mu_);
     auto it = claim_at_.find(stream_group);
@@ -421,6 +452,7 @@ class RedisQueue final : public Queue {
   const std::string trim_;
   std::mutex claim_mu_;
   std::unordered_map<std::string, int64_t> claim_at_;  // "<key>\n<group>" → steady ms of the next claim check
+  std::unordered_set<std::string> ensured_;            // "<key>\n<group>" created through this object
 };
 
 }  // namespace
