@@ -19,6 +19,7 @@
 #include "api/posture_routes.h"
 #include "app/commands.h"
 #include "app/platform.h"
+#include "assurance/scan_event_relay.h"
 #include "auth/bootstrap.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -73,6 +74,41 @@ void raise_open_file_limit() {
     log::warn("could not raise the open-file limit", {log::integer("limit", static_cast<int64_t>(nofile.rlim_max))});
 }
 
+// Every route of the API, on the platform's services.
+std::vector<http::Route> build_routes(Platform& p) {
+  const Config* config = &p.config;
+  auto ops = std::make_shared<api::OpsContext>();
+  ops->db = p.db.get();
+  ops->queue = p.queue.get();
+  ops->metrics = &p.metrics;
+  ops->metrics_public = config->http.metrics_public;
+  api::register_process_metrics(p.metrics, p.queue.get());
+
+  std::vector<http::Route> routes = api::ops_routes(ops);
+  for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get(), p.grants.get()}))
+    routes.push_back(std::move(r));
+  for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
+  NetPolicy net{config->probe_allow_private};
+  api::AssetVerifier verifier = [net](const posture::Asset& a,
+                                      const std::string& method) -> Result<api::VerificationResult> {
+    auto r = posture::verify_ownership(a, method, net);
+    if (!r.ok()) return std::move(r).take_error();
+    return api::VerificationResult{r->verified, r->details};
+  };
+  for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit, verifier)) routes.push_back(std::move(r));
+  for (auto& r : api::findings_routes(*p.findings, *p.assets)) routes.push_back(std::move(r));
+  for (auto& r : api::posture_routes({*p.posture_view, *p.events, *p.reports, *p.audit, p.clock,
+                                      config->posture.latency_slo_ms}))
+    routes.push_back(std::move(r));
+  for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
+  for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
+                                   static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
+    routes.push_back(std::move(r));
+  ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
+
+  return routes;
+}
+
 }  // namespace
 
 int run_serve(const CommonFlags& flags) {
@@ -103,34 +139,7 @@ int run_serve(const CommonFlags& flags) {
     return 2;
   }
 
-  auto ops = std::make_shared<api::OpsContext>();
-  ops->db = p.db.get();
-  ops->queue = p.queue.get();
-  ops->metrics = &p.metrics;
-  ops->metrics_public = config->http.metrics_public;
-  api::register_process_metrics(p.metrics, p.queue.get());
-
-  std::vector<http::Route> routes = api::ops_routes(ops);
-  for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get(), p.grants.get()}))
-    routes.push_back(std::move(r));
-  for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
-  NetPolicy net{config->probe_allow_private};
-  api::AssetVerifier verifier = [net](const posture::Asset& a,
-                                      const std::string& method) -> Result<api::VerificationResult> {
-    auto r = posture::verify_ownership(a, method, net);
-    if (!r.ok()) return std::move(r).take_error();
-    return api::VerificationResult{r->verified, r->details};
-  };
-  for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit, verifier)) routes.push_back(std::move(r));
-  for (auto& r : api::findings_routes(*p.findings, *p.assets)) routes.push_back(std::move(r));
-  for (auto& r : api::posture_routes({*p.posture_view, *p.events, *p.reports, *p.audit, p.clock,
-                                      config->posture.latency_slo_ms}))
-    routes.push_back(std::move(r));
-  for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
-  for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
-                                   static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
-    routes.push_back(std::move(r));
-  ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
+  std::vector<http::Route> routes = build_routes(p);
 
   // Scans left RUNNING by a previous process are failed ("interrupted"); then the in-process
   // worker pool takes jobs from secplat.jobs.scan. (In serve mode this process is the only worker.)
@@ -186,6 +195,101 @@ int run_serve(const CommonFlags& flags) {
   p.ingest->stop();
   p.deriver->stop();
   p.scan_worker->stop();
+  log::info("stopped");
+  return 0;
+}
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::api: return "api";
+    case Role::worker: return "worker";
+    case Role::ingest: return "ingest";
+    case Role::deriver: return "deriver";
+  }
+  return "?";
+}
+
+int run_role(const CommonFlags& flags, Role role) {
+  const int64_t t0 = steady_ms();
+  auto config = load(flags);
+  if (!config) return 2;
+  const std::string name = role_name(role);
+  log::set_service("secplat-" + name);
+  if (config->database_url.empty() || config->redis_url.empty()) {
+    std::fprintf(stderr,
+                 "secplat %s: a role process needs PostgreSQL and Redis shared with the other roles: set "
+                 "SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL (or run every role in one process with `secplat serve`)\n",
+                 name.c_str());
+    return 2;
+  }
+  raise_open_file_limit();
+  sigset_t stop_signals = block_stop_signals();  // before any thread starts
+
+  // Every role migrates (under the store's advisory lock, so roles may start in any order).
+  auto platform = open_platform(*config);
+  if (!platform) {
+    log::error("start-up failed", {log::str("error", platform.error().message)});
+    return 1;
+  }
+  Platform& p = **platform;
+  auto fail = [](const std::string& what, const Error& e) {
+    log::error("start-up failed", {log::str("error", what + ": " + e.message)});
+    return 1;
+  };
+
+  // Scan events cross processes through the queue: workers publish, API replicas follow.
+  assurance::ScanEventRelay relay(*p.queue, *p.scan_events, {p.instance_id});
+  std::unique_ptr<http::Server> server;
+  switch (role) {
+    case Role::api: {
+      auto admin = auth::bootstrap_admin(*p.users, *p.audit, config->admin_password);
+      if (!admin) return fail("admin bootstrap", admin.error());
+      if (auto s = api::apply_declared_assets(*p.assets, *p.findings, *p.audit, config->declared_assets_json); !s.ok()) {
+        std::fprintf(stderr, "secplat: %s\n", s.error().message.c_str());
+        return 2;
+      }
+      relay.attach_publisher();  // cancels and failed enqueues append events here
+      if (auto s = relay.start(); !s.ok()) return fail("scan event relay", s.error());
+      server = std::make_unique<http::Server>(
+          http::ServerOptions{config->host, config->port, config->http, config->data_dir + "/tmp"}, build_routes(p),
+          p.authenticator.get(), &p.metrics);
+      auto port = server->start();
+      if (!port) return fail("listen " + config->listen, port.error());
+      std::string url = "http://" + config->host + ":" + std::to_string(*port);
+      std::printf("SecPlat API is running at %s\n", url.c_str());
+      if (*admin)
+        std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
+                    (*admin)->c_str());
+      log::info("secplat api serving", {log::str("url", url)});
+      break;
+    }
+    case Role::worker:
+      relay.attach_publisher();
+      if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok())
+        return fail("scan worker", s.error());
+      break;
+    case Role::ingest:
+      if (auto s = p.ingest->start(); !s.ok()) return fail("prober", s.error());
+      break;
+    case Role::deriver:
+      if (auto s = p.deriver->start(); !s.ok()) return fail("deriver", s.error());
+      break;
+  }
+  log::info("role running", {log::str("role", name), log::str("instance", p.instance_id),
+                             log::integer("startup_ms", steady_ms() - t0)});
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
+  if (server) {
+    server->shutdown();
+    server->wait();
+  }
+  relay.stop();
+  p.ingest->stop();
+  p.deriver->stop();
+  p.scan_worker->stop();  // running scans finish (a SIGKILL instead leaves them to another worker)
   log::info("stopped");
   return 0;
 }

@@ -16,6 +16,11 @@ struct CommonFlags {
 };
 
 int run_serve(const CommonFlags& flags);
+
+// One role per process, on PostgreSQL and Redis (distributed mode).
+enum class Role { api, worker, ingest, deriver };
+const char* role_name(Role role);
+int run_role(const CommonFlags& flags, Role role);
 int run_migrate(const CommonFlags& flags);
 // Sets the password of `username`; with `create_role`, creates the user first.
 int run_user_password(const CommonFlags& flags, const std::string& username,

@@ -32,6 +32,20 @@ int main(int argc, char** argv) {
   add_common(serve);
   serve->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
 
+  // One role per process, on PostgreSQL and Redis.
+  using secplat::app::Role;
+  std::map<CLI::App*, Role> roles;
+  for (auto [role, help] : {std::pair{Role::api, "Serve the HTTP API and WebSockets (scale horizontally)"},
+                            std::pair{Role::worker, "Run scan jobs from the secplat.jobs.scan stream (scale horizontally)"},
+                            std::pair{Role::ingest, "Probe assets on their schedules and append health events"},
+                            std::pair{Role::deriver, "Fold health events into each asset's posture"}}) {
+    auto* cmd = app.add_subcommand(secplat::app::role_name(role),
+                                   std::string(help) + " (needs SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL)");
+    add_common(cmd);
+    if (role == Role::api) cmd->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+    roles[cmd] = role;
+  }
+
   auto* migrate = app.add_subcommand("migrate", "Apply schema migrations to the store and exit");
   add_common(migrate);
 
@@ -86,6 +100,8 @@ int main(int argc, char** argv) {
   if (verify->parsed()) return secplat::app::run_verify(bundle_dir, pub_key);
   if (scan->parsed()) return secplat::app::run_scan(scan_opts);
   if (serve->parsed()) return secplat::app::run_serve(flags);
+  for (auto& [cmd, role] : roles)
+    if (cmd->parsed()) return secplat::app::run_role(flags, role);
   if (migrate->parsed()) return secplat::app::run_migrate(flags);
   if (reset->parsed()) return secplat::app::run_user_password(flags, username, std::nullopt);
   if (create->parsed()) return secplat::app::run_user_password(flags, username, role);

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "assurance/signing_key.h"
@@ -10,6 +12,7 @@
 #include "findings/migrations.h"
 #include "posture/migrations.h"
 #include "auth/bootstrap.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "queue/local_queue.h"
 #include "queue/redis_queue.h"
@@ -46,6 +49,10 @@ static Status make_data_dir(const std::string& dir) {
 Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   auto p = std::make_unique<Platform>();
   p->config = config;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::snprintf(host, sizeof host, "host");
+  // Unique even across containers that all run as pid 1, and across restarts of one process.
+  p->instance_id = std::string(host) + "-" + std::to_string(::getpid()) + "-" + random_hex(3);
   SECPLAT_TRY(make_data_dir(config.data_dir));
 
   // PostgreSQL when database_url is set, else the embedded SQLite file in data_dir.
@@ -116,7 +123,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   dopt.rules.flap_transitions = pc.flap_transitions;
   dopt.sweep_interval_ms = int64_t{pc.sweep_interval_s} * 1000;
   dopt.retention_ms = int64_t{pc.events_retention_days} * 86400 * 1000;
-  dopt.consumer = "deriver-" + std::to_string(::getpid());
+  dopt.consumer = "deriver-" + p->instance_id;
   p->deriver = std::make_unique<posture::Deriver>(*p->db, p->queue.get(), p->clock, dopt);
   p->deriver->set_on_change([view = p->posture_view.get()] { view->invalidate(); });
   p->deriver->set_housekeeping([f = p->findings.get()](int64_t now) {
@@ -160,8 +167,10 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
                                                                std::move(tools), std::move(importer));
   p->scan_service = std::make_unique<assurance::ScanService>(*p->scans, *p->scan_events, *p->queue, *p->audit,
                                                              p->clock, p->scan_pipeline.get(), config);
-  p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans,
-                                                           *p->scan_events, "serve-" + std::to_string(::getpid()));
+  // The lease fits inside the visibility timeout: a reclaimed scan message finds it expired.
+  const int64_t lease_ms = std::min<int64_t>(30000, config.queue.visibility_timeout_ms);
+  p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans, *p->scan_events,
+                                                           "worker-" + p->instance_id, lease_ms);
   // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
   p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
     using Kind = assurance::ScanWorker::OtherJobResult::Kind;

@@ -43,6 +43,7 @@ namespace secplat::app {
 // Members are declared in dependency order, so destruction runs services first, store last.
 struct Platform {
   Config config;
+  std::string instance_id;  // <host>-<pid>-<random>: queue consumer and scan lease owner names
   SystemClock clock;
   Metrics metrics;
   std::unique_ptr<store::Db> db;

@@ -6,6 +6,7 @@
 
 #include "assurance/manifest.h"
 #include "assurance/sources.h"
+#include "core/ids.h"
 #include "core/log.h"
 #include "assurance/attestation.h"
 #include "scanners/sample_scanner.h"
@@ -59,7 +60,10 @@ const std::vector<std::string>& known_tool_ids() {
 
 struct ScanPipeline::Attempt {
   ScanRecord rec;
+  std::string owner;
+  int64_t lease_ms = 0;
   std::shared_ptr<std::atomic<bool>> cancelled;
+  std::shared_ptr<std::atomic<bool>> lost;
   int64_t started_ms = 0;
   int64_t steady_start = 0;
   int64_t deadline = 0;  // steady ms
@@ -94,20 +98,59 @@ bool ScanPipeline::request_cancel(const std::string& test_id) {
   std::lock_guard lk(mu_);
   auto it = running_.find(test_id);
   if (it == running_.end()) return false;
-  it->second->store(true);
+  it->second.cancelled->store(true);
   return true;
 }
 
-Status ScanPipeline::run(const std::string& test_id) {
+int ScanPipeline::renew_leases() {
+  std::vector<std::pair<std::string, Running>> now;
+  {
+    std::lock_guard lk(mu_);
+    now.assign(running_.begin(), running_.end());
+  }
+  for (const auto& [id, r] : now) {
+    auto held = store_.renew_lease(id, r.owner, r.lease_ms);
+    if (!held) {
+      log::warn("scan lease not renewed", {log::str("test_id", id), log::str("error", held.error().message)});
+      continue;  // the store is down: keep going; the lease may still be ours when it is back
+    }
+    if (!*held) {
+      // Cancelled (the pipeline sees that itself), finished, or taken over by another worker.
+      auto st = store_.status_of(id);
+      if (st && *st && **st == kRunning) {
+        log::warn("scan lease lost to another worker; stopping this run", {log::str("test_id", id)});
+        r.lost->store(true);
+      }
+      r.cancelled->store(true);
+    }
+  }
+  return static_cast<int>(now.size());
+}
+
+Status ScanPipeline::run(const std::string& test_id, const std::string& owner, int64_t lease_ms) {
   auto rec = store_.get(test_id);
   if (!rec) return std::move(rec).take_error();
   if (!*rec) return ok_status();
-  Attempt a;
-  a.rec = std::move(**rec);
-  a.cancelled = std::make_shared<std::atomic<bool>>(false);
   {
     std::lock_guard lk(mu_);
-    running_[test_id] = a.cancelled;
+    // A second delivery while it runs here: not done yet, so not acked (ack would lose the job if
+    // this process died before finishing it).
+    if (running_.count(test_id)) return Error::unavailable("scan " + test_id + " is already running here");
+  }
+  auto claimed = store_.claim(test_id, owner, lease_ms);
+  if (!claimed) return std::move(claimed).take_error();
+  if (*claimed == ScanStore::Claim::finished) return ok_status();
+  if (*claimed == ScanStore::Claim::busy)
+    return Error::unavailable("scan " + test_id + " is running on another worker");
+  Attempt a;
+  a.rec = std::move(**rec);
+  a.owner = owner;
+  a.lease_ms = lease_ms;
+  a.cancelled = std::make_shared<std::atomic<bool>>(false);
+  a.lost = std::make_shared<std::atomic<bool>>(false);
+  {
+    std::lock_guard lk(mu_);
+    running_[test_id] = Running{a.cancelled, a.lost, owner, lease_ms};
   }
   struct Unregister {
     ScanPipeline* p;
@@ -118,13 +161,15 @@ Status ScanPipeline::run(const std::string& test_id) {
     }
   } unregister{this, test_id};
 
-  auto claimed = store_.mark_running(test_id);
-  if (!claimed) return std::move(claimed).take_error();
-  if (!*claimed) return ok_status();
+  if (*claimed == ScanStore::Claim::resumed) {
+    log::warn("scan resumed: its previous worker stopped renewing its lease", {log::str("test_id", test_id)});
+    (void)events_.append(test_id, "log",
+                         {{"line", "previous worker stopped responding; the scan runs again on " + owner}});
+  }
   a.started_ms = clock_.now_ms();
   a.steady_start = steady_ms();
   a.deadline = a.steady_start + int64_t{options_.limits.scan_timeout_s} * 1000;
-  a.tmp_dir = options_.data_dir + "/bundles/.tmp-" + test_id;
+  a.tmp_dir = options_.data_dir + "/bundles/.tmp-" + test_id + "-" + random_hex(4);  // one per attempt
   a.final_dir = bundle_dir(test_id);
   log::info("scan started", {log::str("test_id", test_id), log::str("source_type", a.rec.request.source_type)});
   Status outcome = ok_status();
@@ -261,6 +306,12 @@ Status ScanPipeline::execute(Attempt& a) {
   // 4. Bundle, then move it into place.
   SECPLAT_TRY(write_bundle(a));
   SECPLAT_TRY(check_stop());
+  // Still ours? (A worker that stalled past its lease must not replace the new owner's bundle.)
+  if (auto held = store_.renew_lease(id, a.owner, a.lease_ms); !held || !*held) {
+    if (!held) return std::move(held).take_error();
+    a.cancelled->store(true);
+    return Error{Errc::conflict, "cancelled", {}, 0};
+  }
   fs::remove_all(a.final_dir, ec);
   fs::rename(a.tmp_dir, a.final_dir, ec);
   if (ec) return Error::internal("cannot publish bundle: " + ec.message());
@@ -447,6 +498,12 @@ void ScanPipeline::complete(Attempt& a, const Status& outcome) {
   const std::string& id = a.rec.test_id;
   std::error_code ec;
   if (!a.source.work_dir.empty()) fs::remove_all(a.source.work_dir, ec);
+  // Taken over by another worker: that one reports; this run leaves nothing behind.
+  auto abandon = [&] {
+    fs::remove_all(a.tmp_dir, ec);
+    log::warn("scan run abandoned: another worker holds it now", {log::str("test_id", id), log::str("owner", a.owner)});
+  };
+  if (a.lost->load()) return abandon();
   bool cancelled = a.cancelled->load() || (!outcome.ok() && outcome.error().code == Errc::conflict &&
                                            outcome.error().message == "cancelled");
   ScanResult result;
@@ -462,15 +519,19 @@ void ScanPipeline::complete(Attempt& a, const Status& outcome) {
     result.manifest_digest = a.manifest.digest;
     result.manifest_metadata = a.manifest_info;
     result.policy = a.policy;
-    auto f = store_.finish(id, result);
+    auto f = store_.finish(id, result, a.owner);
     final_here = f.ok() && *f;
   } else if (!cancelled) {
     result.status = kFailed;
     result.errors = Json::array({outcome.error().message});
     result.warnings = a.warnings;
-    (void)events_.append(id, "error", {{"message", outcome.error().message}});
-    auto f = store_.finish(id, result);
+    auto f = store_.finish(id, result, a.owner);
     final_here = f.ok() && *f;
+    if (final_here) (void)events_.append(id, "error", {{"message", outcome.error().message}});
+  }
+  if (!final_here) {
+    auto st = store_.status_of(id);
+    if (st && *st && **st == kRunning) return abandon();
   }
   if (!final_here || result.status != kSucceeded) {
     // Failed or cancelled: no bundle survives.

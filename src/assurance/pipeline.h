@@ -1,6 +1,12 @@
 // One scan, start to finish: source → manifest → verify → scanners → bundle → findings → final
-// row → `scan_complete`. The bundle is built in <data_dir>/bundles/.tmp-<test_id>/ and renamed to
-// <data_dir>/bundles/<test_id>/ only when complete (a failed or cancelled scan leaves nothing).
+// row → `scan_complete`. The bundle is built in <data_dir>/bundles/.tmp-<test_id>-<attempt>/ and
+// renamed to <data_dir>/bundles/<test_id>/ only when complete (a failed or cancelled scan leaves
+// nothing).
+//
+// Leases (several workers): run() claims the scan with a lease that renew_leases() extends while
+// it runs. A worker that stops renewing (killed, stalled) loses the scan once the lease expires;
+// the worker that reclaims its queue message runs it again from the start, and the stalled one,
+// should it wake, finds its lease gone, stops and leaves no trace (no final row, no events).
 //
 // Order guarantees: the scan row is final (SUCCEEDED/FAILED, or CANCELLED by whoever cancelled)
 // before `scan_complete` is appended; every event before it is in the bundle's stream.jsonl.
@@ -46,12 +52,18 @@ class ScanPipeline {
   ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& clock, PipelineOptions options,
                std::vector<std::shared_ptr<scanners::Scanner>> scanners, SarifImporter importer = nullptr);
 
-  // Runs a QUEUED scan to its final state. Does nothing if the scan is not QUEUED (already
-  // cancelled, or picked up by another worker). Errors are store failures only.
-  Status run(const std::string& test_id);
+  // Runs a QUEUED scan (or a RUNNING one whose lease expired) to its final state, as `owner`.
+  // Does nothing if the scan is final. Errc::unavailable when another worker holds a live lease on
+  // it, or it is already running in this process (try again later); other errors are store failures.
+  Status run(const std::string& test_id, const std::string& owner = "local", int64_t lease_ms = 30000);
 
   // Sets the cancel flag of a scan running in this process; false if it is not running here.
   bool request_cancel(const std::string& test_id);
+
+  // Extends the lease of every scan running in this process; a scan whose lease is gone (cancelled
+  // elsewhere, or taken over after this process stalled) is told to stop. Returns how many are
+  // running here.
+  int renew_leases();
 
   const PipelineOptions& options() const { return options_; }
   std::string bundle_dir(const std::string& test_id) const;
@@ -68,8 +80,14 @@ class ScanPipeline {
   PipelineOptions options_;
   std::vector<std::shared_ptr<scanners::Scanner>> scanners_;
   SarifImporter importer_;
+  struct Running {
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    std::shared_ptr<std::atomic<bool>> lost;  // the lease went to another worker
+    std::string owner;
+    int64_t lease_ms = 0;
+  };
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<std::atomic<bool>>> running_;
+  std::map<std::string, Running> running_;
 };
 
 }  // namespace secplat::assurance

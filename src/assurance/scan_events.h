@@ -9,9 +9,16 @@
 //     `terminal = true` with it (then they are forgotten).
 // Event JSON: {"type", "timestamp" (float epoch s), "seq", ...fields}.
 //
+// Several processes (API replicas, workers) may append to and follow one scan:
+//   * seq is allocated against the store: an append that loses a race for a seq to another process
+//     re-reads the log and tries the next one (and finds the log closed if that was scan_complete);
+//   * with a publisher set, every append is also published (distributed mode: a Redis stream), and
+//     events appended elsewhere come in through deliver(); each subscriber remembers the last seq
+//     it got, skips what it already has and fills any gap from the store, so it still sees every
+//     event exactly once and in order.
+//
 // Threading: thread-safe. Sinks run under the scan's lock and must not block or call back into
-// this log (WsSession::send_text only queues). Live fan-out is per process: a subscriber in one
-// process does not see events appended by a worker in another (it still gets them on replay).
+// this log (WsSession::send_text only queues).
 #pragma once
 
 #include <atomic>
@@ -47,7 +54,12 @@ class ScanEventLog {
     friend class ScanEventLog;
     std::atomic<bool> active_{true};
     Sink sink_;
+    int64_t delivered_ = 0;  // last seq given to the sink (under the channel's lock)
   };
+
+  // Called after an event is persisted, under the scan's lock (so per scan in seq order).
+  using Publisher = std::function<void(const std::string& test_id, int64_t seq, const std::string& type,
+                                       const std::string& event_json)>;
 
   ScanEventLog(ScanStore& store, const Clock& clock) : store_(store), clock_(clock) {}
 
@@ -62,6 +74,15 @@ class ScanEventLog {
   // Subscriptions currently following a live scan.
   int64_t live_subscribers() const;
 
+  // Distributed mode: publish every local append (set once, before use) ...
+  void set_publisher(Publisher publisher) { publisher_ = std::move(publisher); }
+  // ... and hand in events appended by other processes. Only scans with live subscribers here do
+  // any work; events already seen are ignored.
+  void deliver(const std::string& test_id, int64_t seq, const std::string& type, const std::string& event_json);
+  // Reads the store for every scan with live subscribers here and hands them what they missed
+  // (an event whose publish was lost). One query per followed scan.
+  void catch_up();
+
  private:
   struct Channel {
     std::mutex mu;
@@ -71,11 +92,16 @@ class ScanEventLog {
     std::vector<std::shared_ptr<Subscription>> subs;
   };
   std::shared_ptr<Channel> channel(const std::string& test_id);
+  std::shared_ptr<Channel> find_channel(const std::string& test_id);
   Status load(const std::string& test_id, Channel& ch);  // under ch.mu
+  // Gives event `seq` to every subscriber that has not had it, with any missing events before it
+  // read from the store first. Under ch.mu.
+  void fan_out(const std::string& test_id, Channel& ch, int64_t seq, const std::string& text, bool terminal);
   void drop_channel(const std::string& test_id);
 
   ScanStore& store_;
   const Clock& clock_;
+  Publisher publisher_;
   mutable std::mutex map_mu_;
   std::map<std::string, std::shared_ptr<Channel>> channels_;
 };

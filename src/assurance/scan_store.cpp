@@ -102,7 +102,11 @@ std::string scope_clause(const std::optional<std::vector<std::string>>& workspac
 }  // namespace
 
 std::vector<store::Migration> scan_migrations() {
-  return {{400, "assurance_scans", kScansDdl, kScansDdl}};
+  // 401: the lease of the worker running a scan (distributed mode: a worker that stops renewing it
+  // loses the scan to the worker that reclaims its queue message).
+  static const char* kLeaseDdl =
+      "ALTER TABLE scans ADD COLUMN lease_owner TEXT; ALTER TABLE scans ADD COLUMN lease_until BIGINT";
+  return {{400, "assurance_scans", kScansDdl, kScansDdl}, {401, "assurance_scan_leases", kLeaseDdl, kLeaseDdl}};
 }
 
 std::string new_test_id() { return "test_" + random_hex(6); }
@@ -173,15 +177,44 @@ Result<bool> ScanStore::mark_running(const std::string& test_id) {
   return *n == 1;
 }
 
-Result<bool> ScanStore::finish(const std::string& test_id, const ScanResult& r) {
+Result<ScanStore::Claim> ScanStore::claim(const std::string& test_id, const std::string& owner, int64_t lease_ms) {
+  const int64_t now = clock_.now_ms();
+  auto n = db_.exec(
+      "UPDATE scans SET status = 'RUNNING', started_at = $2, lease_owner = $3, lease_until = $4 "
+      "WHERE test_id = $1 AND status = 'QUEUED'",
+      {test_id, now, owner, now + lease_ms});
+  if (!n) return std::move(n).take_error();
+  if (*n == 1) return Claim::started;
+  n = db_.exec(
+      "UPDATE scans SET lease_owner = $2, lease_until = $3 WHERE test_id = $1 AND status = 'RUNNING' "
+      "AND (lease_until IS NULL OR lease_until < $4)",
+      {test_id, owner, now + lease_ms, now});
+  if (!n) return std::move(n).take_error();
+  if (*n == 1) return Claim::resumed;
+  auto st = status_of(test_id);
+  if (!st) return std::move(st).take_error();
+  return *st && **st == kRunning ? Claim::busy : Claim::finished;
+}
+
+Result<bool> ScanStore::renew_lease(const std::string& test_id, const std::string& owner, int64_t lease_ms) {
+  auto n = db_.exec(
+      "UPDATE scans SET lease_until = $3 WHERE test_id = $1 AND status = 'RUNNING' AND lease_owner = $2",
+      {test_id, owner, clock_.now_ms() + lease_ms});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
+}
+
+Result<bool> ScanStore::finish(const std::string& test_id, const ScanResult& r,
+                               const std::optional<std::string>& owner) {
   auto n = db_.exec(
       "UPDATE scans SET status = $2, completed_at = $3, artifacts_json = $4, warnings_json = $5, errors_json = $6, "
       "manifest_digest = COALESCE($7, manifest_digest), manifest_metadata_json = $8, source_json = $9, "
-      "tools_json = $10, policy_json = $11 WHERE test_id = $1 AND status = 'RUNNING'",
+      "tools_json = $10, policy_json = $11, lease_until = NULL WHERE test_id = $1 AND status = 'RUNNING' "
+      "AND (CAST($12 AS TEXT) IS NULL OR lease_owner = $12)",
       {test_id, r.status, clock_.now_ms(), dump(r.artifacts), dump(r.warnings), dump(r.errors), opt(r.manifest_digest),
        r.manifest_metadata.is_null() ? store::null() : store::Value(dump(r.manifest_metadata)),
        r.source.is_null() ? store::null() : store::Value(dump(r.source)), dump(r.tools),
-       r.policy.is_null() ? store::null() : store::Value(dump(r.policy))});
+       r.policy.is_null() ? store::null() : store::Value(dump(r.policy)), opt(owner)});
   if (!n) return std::move(n).take_error();
   return *n == 1;
 }
@@ -265,6 +298,13 @@ Result<std::vector<StoredEvent>> ScanStore::events_after(const std::string& test
   out.reserve(rows->size());
   for (const auto& row : *rows) out.push_back({row.i64("seq"), row.str("type"), row.str("payload")});
   return out;
+}
+
+Result<std::optional<StoredEvent>> ScanStore::last_event(const std::string& test_id) {
+  auto rows = db_.query("SELECT seq, type FROM scan_events WHERE test_id = $1 ORDER BY seq DESC LIMIT 1", {test_id});
+  if (!rows) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<StoredEvent>{};
+  return std::optional<StoredEvent>{StoredEvent{rows->front().i64("seq"), rows->front().str("type"), {}}};
 }
 
 Result<int64_t> ScanStore::last_seq(const std::string& test_id) {

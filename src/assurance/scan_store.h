@@ -91,8 +91,22 @@ class ScanStore {
 
   // QUEUED → RUNNING (started_at = now). False if the scan is not QUEUED any more.
   Result<bool> mark_running(const std::string& test_id);
-  // RUNNING → result.status. False if the scan is not RUNNING (it was cancelled meanwhile).
-  Result<bool> finish(const std::string& test_id, const ScanResult& result);
+
+  // A worker takes a scan to run it, holding a lease it renews while it runs:
+  //   started  — QUEUED → RUNNING, leased to `owner`;
+  //   resumed  — RUNNING, but its lease had expired (the worker running it died or stalled): now
+  //              leased to `owner`, who runs it again from the start;
+  //   busy     — RUNNING under a live lease (someone else is running it);
+  //   finished — final (or unknown): nothing to run.
+  enum class Claim { started, resumed, busy, finished };
+  Result<Claim> claim(const std::string& test_id, const std::string& owner, int64_t lease_ms);
+  // Extends `owner`'s lease; false when it is not theirs any more (cancelled, finished, taken over).
+  Result<bool> renew_lease(const std::string& test_id, const std::string& owner, int64_t lease_ms);
+
+  // RUNNING → result.status (and only while `owner`, when given, holds the lease). False if the
+  // scan is not RUNNING (it was cancelled meanwhile) or not `owner`'s any more.
+  Result<bool> finish(const std::string& test_id, const ScanResult& result,
+                      const std::optional<std::string>& owner = std::nullopt);
   // QUEUED|RUNNING → CANCELLED; returns the previous status, or nullopt if it was already final
   // (or unknown).
   Result<std::optional<std::string>> cancel(const std::string& test_id);
@@ -109,6 +123,7 @@ class ScanStore {
                       const std::string& json);
   Result<std::vector<StoredEvent>> events_after(const std::string& test_id, int64_t after_seq);
   Result<int64_t> last_seq(const std::string& test_id);  // 0 when none
+  Result<std::optional<StoredEvent>> last_event(const std::string& test_id);  // seq and type only
 
  private:
   store::Db& db_;

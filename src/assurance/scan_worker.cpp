@@ -1,5 +1,8 @@
 #include "assurance/scan_worker.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "core/log.h"
 #include "queue/streams.h"
 
@@ -11,8 +14,13 @@ const std::string kGroup = "workers";
 }  // namespace
 
 ScanWorker::ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanStore& store, ScanEventLog& events,
-                       std::string consumer_name)
-    : queue_(queue), pipeline_(pipeline), store_(store), events_(events), consumer_(std::move(consumer_name)) {}
+                       std::string consumer_name, int64_t lease_ms)
+    : queue_(queue),
+      pipeline_(pipeline),
+      store_(store),
+      events_(events),
+      consumer_(std::move(consumer_name)),
+      lease_ms_(std::max<int64_t>(lease_ms, 30)) {}
 
 ScanWorker::~ScanWorker() { stop(); }
 
@@ -30,7 +38,11 @@ Status ScanWorker::recover() {
 Status ScanWorker::start(int threads) {
   SECPLAT_TRY(queue_.ensure_group(kStream, kGroup));
   stopping_ = false;
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this, i] { loop(i); });
+  heartbeat_stop_ = false;
+  const int n = std::max(1, threads);
+  inflight_.assign(static_cast<std::size_t>(n), std::nullopt);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { loop(i); });
+  heartbeat_ = std::thread([this] { heartbeat(); });
   return ok_status();
 }
 
@@ -39,6 +51,31 @@ void ScanWorker::stop() {
   for (auto& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();
+  // The heartbeat outlives the pool: a scan finishing during stop() still needs its lease.
+  {
+    std::lock_guard lk(inflight_mu_);
+    heartbeat_stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void ScanWorker::heartbeat() {
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(lease_ms_ / 3, 10));
+  for (;;) {
+    std::vector<queue::Message> held;
+    {
+      std::unique_lock lk(inflight_mu_);
+      if (stop_cv_.wait_for(lk, every, [this] { return heartbeat_stop_; })) return;
+      for (const auto& m : inflight_)
+        if (m) held.push_back(*m);
+    }
+    pipeline_.renew_leases();
+    for (const auto& m : held) {
+      auto kept = queue_.touch(m, kGroup);
+      if (!kept) log::warn("scan job heartbeat failed", {log::str("id", m.id), log::str("error", kept.error().message)});
+    }
+  }
 }
 
 void ScanWorker::loop(int index) {
@@ -51,6 +88,18 @@ void ScanWorker::loop(int index) {
       continue;
     }
     for (const auto& m : *msgs) {
+      {
+        std::lock_guard lk(inflight_mu_);
+        inflight_[static_cast<std::size_t>(index)] = m;
+      }
+      struct Done {
+        ScanWorker* w;
+        std::size_t i;
+        ~Done() {
+          std::lock_guard lk(w->inflight_mu_);
+          w->inflight_[i].reset();
+        }
+      } done{this, static_cast<std::size_t>(index)};
       auto it = m.fields.find("test_id");
       if (it == m.fields.end() && other_ && m.fields.count("job_id")) {
         auto r = other_(m);
@@ -63,7 +112,7 @@ void ScanWorker::loop(int index) {
         (void)queue_.dead_letter(m, kGroup, "message without test_id");
         continue;
       }
-      Status st = pipeline_.run(it->second);
+      Status st = pipeline_.run(it->second, me, lease_ms_);
       if (!st) {
         log::error("scan run failed", {log::str("test_id", it->second), log::str("error", st.error().message)});
         (void)queue_.retry(m, kGroup, st.error().message);

@@ -193,7 +193,9 @@ class LocalQueue final : public Queue {
         return append_dead_letter(tx, msg, error, /*retryable=*/true, attempts, now);
       }
       auto r = tx.exec(
-          "UPDATE queue_pending SET visible_at_ms = $4 WHERE stream = $1 AND seq = $2 AND group_name = $3",
+          // Nobody holds it while it waits out the delay (so a late touch() cannot extend the delay).
+          "UPDATE queue_pending SET visible_at_ms = $4, consumer = '' "
+          "WHERE stream = $1 AND seq = $2 AND group_name = $3",
           {msg.stream, *key, group, now + backoff_.delay_ms(attempts)});
       if (!r) return std::move(r).take_error();
       return ok_status();
@@ -264,6 +266,43 @@ class LocalQueue final : public Queue {
       out.push_back(Message{stream, format_id(row.i64("seq")), std::move(*fields), 0, {}});
     }
     return out;
+  }
+
+  Result<bool> touch(const Message& msg, const std::string& group) override {
+    auto key = pending_key(msg);
+    if (!key) return std::move(key).take_error();
+    const int64_t now = clock_->now_ms();
+    // Only while this consumer still holds this delivery of it.
+    auto n = db_.exec(
+        "UPDATE queue_pending SET visible_at_ms = $5 WHERE stream = $1 AND seq = $2 AND group_name = $3 "
+        "AND consumer = $4 AND consumer <> '' AND attempts = $6",
+        {msg.stream, *key, group, msg.consumer, now + opts_.visibility_timeout_ms, int64_t{msg.attempts}});
+    if (!n) return std::move(n).take_error();
+    return *n == 1;
+  }
+
+  Result<std::vector<Message>> tail(const std::string& stream, const std::string& after_id, int count,
+                                    int64_t block_ms) override {
+    const int64_t deadline = steady_ms() + std::max<int64_t>(block_ms, 0);
+    uint64_t seen = published_generation();
+    for (;;) {
+      auto got = range(stream, after_id, count);
+      if (!got || !got->empty()) return got;
+      const int64_t left = deadline - steady_ms();
+      if (left <= 0) return std::vector<Message>{};
+      // Appends by this object wake us at once; other processes' appends within kPollMs.
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(std::min(left, kPollMs)), [&] { return published_ != seen; });
+      seen = published_;
+    }
+  }
+
+  Result<std::string> last_id(const std::string& stream) override {
+    SECPLAT_TRY(check_name("stream", stream));
+    auto rows = db_.query("SELECT last_seq FROM queue_streams WHERE stream = $1", {stream});
+    if (!rows) return std::move(rows).take_error();
+    if (rows->empty()) return std::string("0-0");
+    return format_id(rows->front().i64("last_seq"));
   }
 
   Status ping() override {

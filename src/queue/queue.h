@@ -98,8 +98,22 @@ class Queue {
 
   virtual Result<StreamStats> stats(const std::string& stream) = 0;
 
+  // Extends the visibility timeout of a message this consumer holds (the heartbeat of a long job):
+  // it is not reclaimed by another consumer for another visibility timeout from now. False when the
+  // message is no longer this consumer's (acked, retried, or reclaimed after the consumer stalled).
+  // Does not count as a delivery.
+  virtual Result<bool> touch(const Message& msg, const std::string& group) = 0;
+
   // Reads entries of a stream without a group (for inspecting dead letters): ids > after_id.
   virtual Result<std::vector<Message>> range(const std::string& stream, const std::string& after_id, int count) = 0;
+
+  // Fan-out reading without a group, so every reader sees every entry (live scan events to every
+  // API replica): entries with ids > after_id, waiting up to block_ms when there are none yet.
+  // Start from last_id() to see only what is appended from now on.
+  virtual Result<std::vector<Message>> tail(const std::string& stream, const std::string& after_id, int count,
+                                            int64_t block_ms) = 0;
+  // The id of the newest entry of the stream, "0-0" when it is empty or does not exist.
+  virtual Result<std::string> last_id(const std::string& stream) = 0;
 
   // True if the backend answers (for /ready).
   virtual Status ping() = 0;

@@ -96,6 +96,16 @@ redis.call('HDEL', KEYS[3], unpack(ids))
 return #ids
 )lua");
 
+// KEYS: stream, delayed zset. ARGV: group, consumer, id, attempts. 1 when the consumer still held
+// that delivery and its idle time was reset (JUSTID: not counted as a delivery), else 0.
+RedisScript g_touch(R"lua(
+if redis.call('ZSCORE', KEYS[2], ARGV[3]) then return 0 end
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if not p[1] or p[1][2] ~= ARGV[2] or p[1][4] ~= tonumber(ARGV[4]) then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+)lua");
+
 // KEYS: stream, dlq stream. ARGV: key prefix of the delayed sets.
 // Returns {length, dlq length, {{group, pending, min id, max id, oldest idle or -1, scheduled}...}}.
 RedisScript g_stats(R"lua(
@@ -344,6 +354,53 @@ class RedisQueue final : public Queue {
       return reply_error("XRANGE", *r);
     }
     return entries(*r, stream, "", 0);
+  }
+
+  Result<bool> touch(const Message& msg, const std::string& group) override {
+    SECPLAT_TRY(check_name("stream", msg.stream));
+    const std::string k = key(msg.stream);
+    auto r = client_->eval(g_touch, {k, delayed_key(k, group)},
+                           {group, msg.consumer, msg.id, std::to_string(msg.attempts)});
+    if (!r) return std::move(r).take_error();
+    if (r->is_error()) return group_error(msg.stream, group, *r);
+    return r->integer == 1;
+  }
+
+  Result<std::vector<Message>> tail(const std::string& stream, const std::string& after_id, int count,
+                                    int64_t block_ms) override {
+    SECPLAT_TRY(check_name("stream", stream));
+    count = std::clamp(count, 1, kMaxBatch);
+    const std::string k = key(stream);
+    const std::string after = after_id.empty() ? "0-0" : after_id;
+    const int64_t deadline = steady_ms() + std::max<int64_t>(block_ms, 0);
+    for (;;) {
+      // XREAD BLOCK in slices, so a pooled connection is never held for long.
+      const int64_t remaining = deadline - steady_ms();
+      const int64_t wait = std::clamp<int64_t>(remaining, 0, kBlockSliceMs);
+      std::vector<std::string> argv{"XREAD", "COUNT", std::to_string(count)};
+      if (wait > 0) argv.insert(argv.end(), {"BLOCK", std::to_string(wait)});
+      argv.insert(argv.end(), {"STREAMS", k, after});
+      auto r = client_->command(argv, wait);
+      if (!r) return std::move(r).take_error();
+      if (r->is_error()) {
+        if (r->str.find("Invalid stream ID") != std::string::npos) return Error::bad_request("invalid message id");
+        return reply_error("XREAD", *r);
+      }
+      if (!r->elements.empty() && r->elements[0].elements.size() == 2) {
+        auto got = entries(r->elements[0].elements[1], stream, "", 0);
+        if (!got.empty()) return got;
+      }
+      if (remaining <= kBlockSliceMs) return std::vector<Message>{};
+    }
+  }
+
+  Result<std::string> last_id(const std::string& stream) override {
+    SECPLAT_TRY(check_name("stream", stream));
+    auto r = client_->command({"XREVRANGE", key(stream), "+", "-", "COUNT", "1"});
+    if (!r) return std::move(r).take_error();
+    if (r->is_error()) return reply_error("XREVRANGE", *r);
+    if (r->elements.empty() || r->elements[0].elements.empty()) return std::string("0-0");
+    return r->elements[0].elements[0].str;
   }
 
   Status ping() override {

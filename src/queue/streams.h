@@ -10,6 +10,8 @@ inline constexpr std::string_view kScanJobs = "secplat.jobs.scan";
 inline constexpr std::string_view kDeriveJobs = "secplat.jobs.derive";
 inline constexpr std::string_view kNotifyEvents = "secplat.events.notify";
 inline constexpr std::string_view kCorrelationEvents = "secplat.events.correlation";
+// Live scan log events, read without a group so every API replica sees all of them (fan-out).
+inline constexpr std::string_view kScanLogEvents = "secplat.events.scanlog";
 
 struct StreamGroup {
   std::string_view stream;

@@ -295,6 +295,99 @@ TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
   EXPECT_EQ(service->get(retried->test_id)->status, "SUCCEEDED");
 }
 
+// Several workers: a scan whose worker stopped renewing its lease is run again, once, by the next
+// worker; the stalled worker can neither renew nor finish it.
+TEST_F(PipelineTest, ExpiredLeaseIsTakenOverAndTheStalledRunCannotFinish) {
+  auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(b.ok());
+  const std::string id = b->record.test_id;
+  auto first = scans->claim(id, "stalled", 300);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(*first, ScanStore::Claim::started);
+  auto busy = pipeline->run(id, "second", 5000);
+  ASSERT_FALSE(busy.ok()) << "ran a scan someone else holds a live lease on";
+  EXPECT_EQ(busy.error().code, Errc::unavailable);
+  EXPECT_TRUE(*scans->renew_lease(id, "stalled", 300));
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));  // "stalled" stops renewing
+  ASSERT_TRUE(pipeline->run(id, "second", 5000).ok());
+  auto rec = service->get(id);
+  EXPECT_EQ(rec->status, "SUCCEEDED");
+  auto ev = event_list(id);
+  int completes = 0, resumed = 0;
+  for (const auto& e : ev) {
+    completes += e["type"] == "scan_complete";
+    resumed += e.value("line", "").find("stopped responding") != std::string::npos;
+  }
+  EXPECT_EQ(completes, 1);
+  EXPECT_EQ(resumed, 1);
+  for (std::size_t i = 0; i < ev.size(); ++i) EXPECT_EQ(ev[i]["seq"], static_cast<int64_t>(i + 1));
+  // The stalled worker wakes up: its lease and its result are refused.
+  EXPECT_FALSE(*scans->renew_lease(id, "stalled", 300));
+  ScanResult late;
+  late.status = kFailed;
+  EXPECT_FALSE(*scans->finish(id, late, std::string("stalled")));
+  EXPECT_EQ(*scans->claim(id, "third", 300), ScanStore::Claim::finished);
+  EXPECT_EQ(service->get(id)->status, "SUCCEEDED");
+}
+
+// Two processes append to and follow one scan's log (an API replica and a worker), each with its
+// own ScanEventLog over one store: seqs never collide, and a follower sees every event once, in
+// order, whether it came by deliver() (the relay), with a gap, or only through catch_up().
+TEST_F(PipelineTest, EventLogsOfTwoProcessesShareSeqsAndFillGaps) {
+  auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(sub.ok());
+  const std::string id = sub->record.test_id;
+  ScanEventLog worker_log(*scans, clock), api_log(*scans, clock);
+  std::vector<int64_t> seen;
+  bool ended = false;
+  auto follow = api_log.subscribe(id, 0, [&](const std::string& text, bool terminal) {
+    if (!text.empty()) seen.push_back(Json::parse(text)["seq"].get<int64_t>());
+    ended = ended || terminal;
+    return true;
+  });
+  ASSERT_TRUE(follow.ok());
+  ASSERT_NE(*follow, nullptr);
+  const std::size_t before = seen.size();
+  const int64_t base = before == 0 ? 0 : seen.back();
+
+  std::vector<std::string> published;
+  worker_log.set_publisher([&](const std::string&, int64_t, const std::string&, const std::string& json) {
+    published.push_back(json);
+  });
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(worker_log.append(id, "log", {{"line", "step " + std::to_string(i)}}).ok());
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(seen.size(), before) << "nothing crosses processes by itself";
+  // Only the last one is relayed: the first two come from the store, before it.
+  api_log.deliver(id, base + 3, "log", published.back());
+  EXPECT_EQ(std::vector<int64_t>(seen.begin() + before, seen.end()),
+            (std::vector<int64_t>{base + 1, base + 2, base + 3}));
+  api_log.deliver(id, base + 3, "log", published.back());  // duplicates are ignored
+  EXPECT_EQ(seen.size(), before + 3);
+
+  // Both append: the API replica's cached seq is current (it was delivered), the worker's is not
+  // stale either; then the worker's next append loses the race and takes the next seq.
+  auto from_api = api_log.append(id, "log", {{"line", "cancel requested"}});
+  ASSERT_TRUE(from_api.ok());
+  EXPECT_EQ(*from_api, base + 4);
+  auto from_worker = worker_log.append(id, "log", {{"line", "still going"}});
+  ASSERT_TRUE(from_worker.ok()) << from_worker.error().message;
+  EXPECT_EQ(*from_worker, base + 5);
+  EXPECT_EQ(seen.back(), base + 4);
+  api_log.catch_up();  // the worker's event was never relayed: the store has it
+  EXPECT_EQ(seen.back(), base + 5);
+
+  ASSERT_TRUE(worker_log.append(id, "scan_complete", {{"status", "SUCCEEDED"}}).ok());
+  api_log.deliver(id, base + 6, "scan_complete", published.back());
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(seen.size(), before + 6);
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_EQ(seen[i], seen[i - 1] + 1);
+  auto closed = api_log.append(id, "log", {{"line", "too late"}});
+  ASSERT_TRUE(closed.ok());
+  EXPECT_EQ(*closed, 0) << "appended after scan_complete";
+  EXPECT_EQ(api_log.live_subscribers(), 0);
+}
+
 TEST_F(PipelineTest, GitScanOfLocalBareRepo) {
   std::string r = root.string();
   std::string script = "set -e; cd " + r + "; git init -q -b main work; cd work; git config user.email t@t; "

@@ -195,6 +195,95 @@ TEST_P(QueueConformance, UnackedMessageIsReclaimedAfterVisibilityTimeout) {
   EXPECT_EQ(again[0].fields.at("job"), "1");
 }
 
+TEST_P(QueueConformance, TouchKeepsALongJobFromBeingReclaimed) {
+  auto q = make(QueueTestKnobs{.retry = {5, 200, 400}, .visibility_timeout_ms = 1000});
+  ASSERT_TRUE(q->ensure_group(stream_, "g").ok());
+  const std::string id = publish_ok(*q, stream_, {{"job", "long"}});
+  auto held = read_now(*q, stream_, "g", "busy");
+  ASSERT_EQ(held.size(), 1u);
+
+  // A heartbeat every 400 ms for three visibility timeouts: nobody else gets the job.
+  for (int beat = 0; beat < 8; ++beat) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    clock_.advance_ms(400);
+    auto t = q->touch(held[0], "g");
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    EXPECT_TRUE(*t) << "beat " << beat;
+    EXPECT_TRUE(read_now(*q, stream_, "g", "thief").empty()) << "reclaimed while its holder was alive, beat " << beat;
+  }
+
+  // The holder stalls: after the timeout the job is reclaimed, counted as a second delivery, and the
+  // stalled holder learns it lost it.
+  clock_.advance_ms(1000);
+  auto taken = await_read(*q, stream_, "g", "thief");
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].id, id);
+  EXPECT_EQ(taken[0].attempts, 2);
+  auto late = q->touch(held[0], "g");
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(*late) << "a stalled holder must not take a reclaimed job back";
+
+  // A job waiting out a retry delay cannot be touched (that would stretch the delay).
+  ASSERT_TRUE(q->retry(taken[0], "g", "transient").ok());
+  auto waiting = q->touch(taken[0], "g");
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_FALSE(*waiting);
+  // Acked: nothing to touch.
+  clock_.advance_ms(400);
+  auto back = await_read(*q, stream_, "g", "thief");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].attempts, 3);
+  ASSERT_TRUE(q->ack(stream_, "g", id).ok());
+  auto acked = q->touch(back[0], "g");
+  ASSERT_TRUE(acked.ok());
+  EXPECT_FALSE(*acked);
+}
+
+TEST_P(QueueConformance, TailFansOutEveryEntryToEveryReader) {
+  auto q = make();
+  auto empty = q->last_id(stream_);
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_EQ(*empty, "0-0");
+  const std::string a = publish_ok(*q, stream_, {{"n", "1"}});
+  const std::string b = publish_ok(*q, stream_, {{"n", "2"}});
+  auto last = q->last_id(stream_);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, b);
+
+  // Two readers, no group: each sees both entries, in order.
+  for (int reader = 0; reader < 2; ++reader) {
+    auto got = q->tail(stream_, "0-0", 10, 0);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    ASSERT_EQ(got->size(), 2u);
+    EXPECT_EQ((*got)[0].id, a);
+    EXPECT_EQ((*got)[1].id, b);
+    EXPECT_EQ((*got)[1].fields.at("n"), "2");
+  }
+  auto after_a = q->tail(stream_, a, 10, 0);
+  ASSERT_TRUE(after_a.ok());
+  ASSERT_EQ(after_a->size(), 1u);
+  EXPECT_EQ((*after_a)[0].id, b);
+
+  // From the newest entry: blocks until the next append, and wakes for it.
+  auto follower = std::async(std::launch::async, [&] { return q->tail(stream_, b, 10, 30000); });
+  EXPECT_EQ(follower.wait_for(std::chrono::milliseconds(150)), std::future_status::timeout);
+  const std::string c = publish_ok(*q, stream_, {{"n", "3"}});
+  ASSERT_EQ(follower.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "tail(block 30 s) did not wake within 5 s of a publish";
+  auto woke = follower.get();
+  ASSERT_TRUE(woke.ok());
+  ASSERT_EQ(woke->size(), 1u);
+  EXPECT_EQ((*woke)[0].id, c);
+
+  // Nothing new: waits about block_ms and returns empty.
+  const int64_t start = steady_ms();
+  auto none = q->tail(stream_, c, 10, 300);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_GE(steady_ms() - start, 290);
+  EXPECT_FALSE(q->tail(stream_, "not-an-id", 10, 0).ok());
+}
+
 TEST_P(QueueConformance, AckedMessageIsNeverRedelivered) {
   auto q = make(QueueTestKnobs{.visibility_timeout_ms = 1000});
   ASSERT_TRUE(q->ensure_group(stream_, "g").ok());

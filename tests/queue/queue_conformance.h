@@ -80,6 +80,11 @@ class QueueWithOwner final : public Queue {
   Result<std::vector<Message>> range(const std::string& s, const std::string& after, int n) override {
     return queue_->range(s, after, n);
   }
+  Result<bool> touch(const Message& m, const std::string& g) override { return queue_->touch(m, g); }
+  Result<std::vector<Message>> tail(const std::string& s, const std::string& after, int n, int64_t block_ms) override {
+    return queue_->tail(s, after, n, block_ms);
+  }
+  Result<std::string> last_id(const std::string& s) override { return queue_->last_id(s); }
   Status ping() override { return queue_->ping(); }
   std::string backend() const override { return queue_->backend(); }
   Result<std::string> server_version() override { return queue_->server_version(); }

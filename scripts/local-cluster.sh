@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# A SecPlat cluster on one machine: PostgreSQL and Redis from Debian on loopback with their data in
+# DIR, and the roles as separate processes (api, N workers, ingest, deriver) sharing one data dir.
+# The black-box cluster tests drive the same script.
+#
+#   scripts/local-cluster.sh start DIR [--workers N] [--apis N] [--port P]
+#       Starts everything; prints the API URL(s) and the admin password. DIR/env holds the
+#       environment of the cluster (source it to run `secplat` commands against it).
+#   scripts/local-cluster.sh add DIR ROLE      one more process of ROLE (api, worker, ingest, deriver)
+#   scripts/local-cluster.sh kill DIR NAME [SIGNAL]   signal one process (e.g. worker-1 KILL)
+#   scripts/local-cluster.sh status DIR        the processes and whether they run
+#   scripts/local-cluster.sh stop DIR          stops the roles, PostgreSQL and Redis; removes DIR
+#
+# Processes are named ROLE-N; DIR/run/NAME.pid, DIR/run/api-N.port, logs in DIR/logs/NAME.log.
+# SECPLAT_BINARY selects the binary (default: build/secplat next to this script).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${SECPLAT_BINARY:-$root/build/secplat}
+cmd=${1:?usage: $0 start|add|kill|status|stop DIR ...}
+dir=${2:?directory}
+shift 2
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+next_name() {  # ROLE → ROLE-N, the first N without a pid file
+  local n=1
+  while [[ -e "$dir/run/$1-$n.pid" ]]; do n=$((n + 1)); done
+  echo "$1-$n"
+}
+
+start_role() {  # ROLE → starts one process of it, prints its name
+  local role=$1 name extra=()
+  name=$(next_name "$role")
+  if [[ $role == api ]]; then
+    local port=${api_port:-$(free_port)}
+    api_port=""
+    echo "$port" >"$dir/run/$name.port"
+    extra=(--listen "127.0.0.1:$port")
+  fi
+  # shellcheck disable=SC1091
+  (set -a && . "$dir/env" && exec "$bin" "$role" "${extra[@]}" >"$dir/logs/$name.log" 2>&1) &
+  echo $! >"$dir/run/$name.pid"
+  if [[ $role == api ]]; then
+    local port
+    port=$(cat "$dir/run/$name.port")
+    for _ in $(seq 1 500); do
+      if curl -fsS -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null; then break; fi
+      if ! kill -0 "$(cat "$dir/run/$name.pid")" 2>/dev/null; then
+        echo "$name exited:" >&2
+        cat "$dir/logs/$name.log" >&2
+        exit 1
+      fi
+      sleep 0.02
+    done
+  fi
+  echo "$name"
+}
+
+case "$cmd" in
+  start)
+    workers=2 apis=1 api_port=""
+    while [[ $# -gt 0 ]]; do
+      case "$1" in
+        --workers) workers=$2; shift 2 ;;
+        --apis) apis=$2; shift 2 ;;
+        --port) api_port=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+      esac
+    done
+    [[ -x "$bin" ]] || { echo "secplat binary not found at $bin (make build, or set SECPLAT_BINARY)" >&2; exit 1; }
+    mkdir -p "$dir/run" "$dir/logs" "$dir/data"
+    "$root/tests/support/pg_test_server.sh" start "$dir/pg"
+    "$root/tests/support/redis_test_server.sh" start "$dir/redis"
+    password=${SECPLAT_ADMIN_PASSWORD:-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')}
+    {
+      echo "SECPLAT_DATABASE_URL=$(cat "$dir/pg/url")"
+      echo "SECPLAT_REDIS_URL=$(cat "$dir/redis/url")"
+      echo "SECPLAT_DATA_DIR=$dir/data"
+      echo "SECPLAT_AUTH_JWT_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')"
+      echo "SECPLAT_ADMIN_PASSWORD=$password"
+      # Whatever the caller set for the cluster (SECPLAT_*), e.g. allowed source roots or timeouts.
+      env | grep -E '^SECPLAT_' | grep -vE '^SECPLAT_(DATABASE_URL|REDIS_URL|DATA_DIR|AUTH_JWT_SECRET|ADMIN_PASSWORD|BINARY|CONFIG)=' || true
+    } >"$dir/env"
+    chmod 600 "$dir/env"
+    # shellcheck disable=SC1091
+    (set -a && . "$dir/env" && "$bin" migrate >/dev/null)
+    for _ in $(seq 1 "$apis"); do start_role api >/dev/null; done
+    for _ in $(seq 1 "$workers"); do start_role worker >/dev/null; done
+    start_role ingest >/dev/null
+    start_role deriver >/dev/null
+    for f in "$dir"/run/api-*.port; do echo "api: http://127.0.0.1:$(cat "$f")"; done
+    echo "admin password: $password"
+    echo "environment: $dir/env"
+    ;;
+  add)
+    start_role "${1:?role}"
+    ;;
+  kill)
+    name=${1:?name}
+    kill -"${2:-TERM}" "$(cat "$dir/run/$name.pid")"
+    ;;
+  status)
+    for f in "$dir"/run/*.pid; do
+      [[ -e $f ]] || continue
+      name=$(basename "$f" .pid)
+      if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$name running"; else echo "$name stopped"; fi
+    done
+    ;;
+  stop)
+    pids=()
+    for f in "$dir"/run/*.pid; do
+      [[ -e $f ]] || continue
+      pid=$(cat "$f")
+      if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); fi
+    done
+    for pid in "${pids[@]}"; do
+      for _ in $(seq 1 1500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+    "$root/tests/support/redis_test_server.sh" stop "$dir/redis" || true
+    "$root/tests/support/pg_test_server.sh" stop "$dir/pg" || true
+    rm -rf "$dir"
+    ;;
+  *) echo "usage: $0 start|add|kill|status|stop DIR ..." >&2; exit 2 ;;
+esac
