@@ -3,11 +3,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/audit_routes.h"
 #include "api/assets_routes.h"
@@ -111,111 +113,18 @@ std::vector<http::Route> build_routes(Platform& p) {
 
 }  // namespace
 
-int run_serve(const CommonFlags& flags) {
+namespace {
+
+// `serve` (every role, one process, embedded backends or not) and the role processes share this:
+// load the config, open the platform, start the parts of the roles asked for, wait for SIGTERM.
+int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool single_process) {
   const int64_t t0 = steady_ms();
   auto config = load(flags);
   if (!config) return 2;
-  log::set_service("secplat");
-  raise_open_file_limit();
-  sigset_t stop_signals = block_stop_signals();  // before any thread starts
-
-  auto platform = open_platform(*config);
-  if (!platform) {
-    log::error("start-up failed", {log::str("error", platform.error().message)});
-    return 1;
-  }
-  Platform& p = **platform;
-
-  auto admin = auth::bootstrap_admin(*p.users, *p.audit, config->admin_password);
-  if (!admin) {
-    log::error("start-up failed", {log::str("error", "admin bootstrap: " + admin.error().message)});
-    return 1;
-  }
-
-  // Config-as-code assets: the file wins for the assets it declares.
-  if (auto s = api::apply_declared_assets(*p.assets, *p.findings, *p.audit, config->declared_assets_json); !s.ok()) {
-    log::error("start-up failed", {log::str("error", s.error().message)});
-    std::fprintf(stderr, "secplat: %s\n", s.error().message.c_str());
-    return 2;
-  }
-
-  std::vector<http::Route> routes = build_routes(p);
-
-  // Scans left RUNNING by a previous process are failed ("interrupted"); then the in-process
-  // worker pool takes jobs from secplat.jobs.scan. (In serve mode this process is the only worker.)
-  if (auto s = p.scan_worker->recover(); !s.ok()) {
-    log::error("start-up failed", {log::str("error", "scan recovery: " + s.error().message)});
-    return 1;
-  }
-  // Posture scan jobs left running by a previous process go back to the queue.
-  if (auto n = p.jobs->recover(); !n.ok()) {
-    log::error("start-up failed", {log::str("error", "job recovery: " + n.error().message)});
-    return 1;
-  }
-  if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok()) {
-    log::error("start-up failed", {log::str("error", "scan worker: " + s.error().message)});
-    return 1;
-  }
-
-  // Posture: the deriver folds health events into asset_status; the prober feeds it.
-  if (auto s = p.deriver->start(); !s.ok()) {
-    log::error("start-up failed", {log::str("error", "deriver: " + s.error().message)});
-    return 1;
-  }
-  if (config->posture.probing) {
-    if (auto s = p.ingest->start(); !s.ok()) {
-      log::error("start-up failed", {log::str("error", "prober: " + s.error().message)});
-      return 1;
-    }
-  }
-
-  http::Server server({config->host, config->port, config->http, config->data_dir + "/tmp"}, std::move(routes),
-                      p.authenticator.get(), &p.metrics);
-  auto port = server.start();
-  if (!port) {
-    log::error("start-up failed", {log::str("error", "listen " + config->listen + ": " + port.error().message)});
-    return 1;
-  }
-  std::string url = "http://" + config->host + ":" + std::to_string(*port);
-  log::info("secplat serving", {log::str("url", url), log::str("data_dir", config->data_dir),
-                                log::integer("startup_ms", steady_ms() - t0)});
-  std::printf("SecPlat is running at %s\n", url.c_str());
-  if (*admin) {
-    // Printed once, on the start that created the account; never logged.
-    std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
-                (*admin)->c_str());
-  }
-  std::fflush(stdout);
-
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
-  server.shutdown();
-  server.wait();
-  p.ingest->stop();
-  p.deriver->stop();
-  p.scan_worker->stop();
-  log::info("stopped");
-  return 0;
-}
-
-const char* role_name(Role role) {
-  switch (role) {
-    case Role::api: return "api";
-    case Role::worker: return "worker";
-    case Role::ingest: return "ingest";
-    case Role::deriver: return "deriver";
-  }
-  return "?";
-}
-
-int run_role(const CommonFlags& flags, Role role) {
-  const int64_t t0 = steady_ms();
-  auto config = load(flags);
-  if (!config) return 2;
-  const std::string name = role_name(role);
-  log::set_service("secplat-" + name);
-  if (config->database_url.empty() || config->redis_url.empty()) {
+  auto has = [&roles](Role r) { return std::find(roles.begin(), roles.end(), r) != roles.end(); };
+  const std::string name = single_process ? "serve" : role_name(roles.front());
+  log::set_service(single_process ? std::string("secplat") : "secplat-" + name);
+  if (!single_process && (config->database_url.empty() || config->redis_url.empty())) {
     std::fprintf(stderr,
                  "secplat %s: a role process needs PostgreSQL and Redis shared with the other roles: set "
                  "SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL (or run every role in one process with `secplat serve`)\n",
@@ -225,7 +134,7 @@ int run_role(const CommonFlags& flags, Role role) {
   raise_open_file_limit();
   sigset_t stop_signals = block_stop_signals();  // before any thread starts
 
-  // Every role migrates (under the store's advisory lock, so roles may start in any order).
+  // Migrations run here (under the store's advisory lock, so processes may start in any order).
   auto platform = open_platform(*config);
   if (!platform) {
     log::error("start-up failed", {log::str("error", platform.error().message)});
@@ -237,46 +146,67 @@ int run_role(const CommonFlags& flags, Role role) {
     return 1;
   };
 
-  // Scan events cross processes through the queue: workers publish, API replicas follow.
-  assurance::ScanEventRelay relay(*p.queue, *p.scan_events, {p.instance_id});
-  std::unique_ptr<http::Server> server;
-  switch (role) {
-    case Role::api: {
-      auto admin = auth::bootstrap_admin(*p.users, *p.audit, config->admin_password);
-      if (!admin) return fail("admin bootstrap", admin.error());
-      if (auto s = api::apply_declared_assets(*p.assets, *p.findings, *p.audit, config->declared_assets_json); !s.ok()) {
-        std::fprintf(stderr, "secplat: %s\n", s.error().message.c_str());
-        return 2;
-      }
-      relay.attach_publisher();  // cancels and failed enqueues append events here
-      if (auto s = relay.start(); !s.ok()) return fail("scan event relay", s.error());
-      server = std::make_unique<http::Server>(
-          http::ServerOptions{config->host, config->port, config->http, config->data_dir + "/tmp"}, build_routes(p),
-          p.authenticator.get(), &p.metrics);
-      auto port = server->start();
-      if (!port) return fail("listen " + config->listen, port.error());
-      std::string url = "http://" + config->host + ":" + std::to_string(*port);
-      std::printf("SecPlat API is running at %s\n", url.c_str());
-      if (*admin)
-        std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
-                    (*admin)->c_str());
-      log::info("secplat api serving", {log::str("url", url)});
-      break;
+  std::optional<std::string> admin_password;  // printed once, on the start that created the account
+  if (has(Role::api)) {
+    auto admin = auth::bootstrap_admin(*p.users, *p.audit, config->admin_password);
+    if (!admin) return fail("admin bootstrap", admin.error());
+    if (*admin) admin_password = **admin;
+    // Config-as-code assets: the file wins for the assets it declares.
+    if (auto s = api::apply_declared_assets(*p.assets, *p.findings, *p.audit, config->declared_assets_json); !s.ok()) {
+      log::error("start-up failed", {log::str("error", s.error().message)});
+      std::fprintf(stderr, "secplat: %s\n", s.error().message.c_str());
+      return 2;
     }
-    case Role::worker:
-      relay.attach_publisher();
-      if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok())
-        return fail("scan worker", s.error());
-      break;
-    case Role::ingest:
-      if (auto s = p.ingest->start(); !s.ok()) return fail("prober", s.error());
-      break;
-    case Role::deriver:
-      if (auto s = p.deriver->start(); !s.ok()) return fail("deriver", s.error());
-      break;
   }
-  log::info("role running", {log::str("role", name), log::str("instance", p.instance_id),
-                             log::integer("startup_ms", steady_ms() - t0)});
+
+  // Several processes: scan events cross them through the queue (workers and the api publish,
+  // the api follows). One process needs none of it.
+  assurance::ScanEventRelay relay(*p.queue, *p.scan_events, {p.instance_id});
+  if (!single_process && (has(Role::api) || has(Role::worker))) relay.attach_publisher();
+  if (!single_process && has(Role::api)) {
+    if (auto s = relay.start(); !s.ok()) return fail("scan event relay", s.error());
+  }
+
+  if (has(Role::worker)) {
+    if (single_process) {
+      // This process is the only worker: scans its predecessor left RUNNING are failed
+      // ("interrupted"), posture jobs it left running go back to the queue. Role processes never
+      // do this (a RUNNING scan may be another worker's; leases hand it over instead).
+      if (auto s = p.scan_worker->recover(); !s.ok()) return fail("scan recovery", s.error());
+      if (auto n = p.jobs->recover(); !n.ok()) return fail("job recovery", n.error());
+    }
+    if (auto s = p.scan_worker->start(config->assurance.max_concurrent_scans); !s.ok())
+      return fail("scan worker", s.error());
+  }
+  // Posture: the deriver folds health events into asset_status; the prober feeds it.
+  if (has(Role::deriver)) {
+    if (auto s = p.deriver->start(); !s.ok()) return fail("deriver", s.error());
+  }
+  if (has(Role::ingest) && config->posture.probing) {
+    if (auto s = p.ingest->start(); !s.ok()) return fail("prober", s.error());
+  }
+
+  std::unique_ptr<http::Server> server;
+  if (has(Role::api)) {
+    server = std::make_unique<http::Server>(
+        http::ServerOptions{config->host, config->port, config->http, config->data_dir + "/tmp"}, build_routes(p),
+        p.authenticator.get(), &p.metrics);
+    auto port = server->start();
+    if (!port) return fail("listen " + config->listen, port.error());
+    std::string url = "http://" + config->host + ":" + std::to_string(*port);
+    log::info(single_process ? "secplat serving" : "secplat api serving",
+              {log::str("url", url), log::str("data_dir", config->data_dir),
+               log::integer("startup_ms", steady_ms() - t0)});
+    std::printf(single_process ? "SecPlat is running at %s\n" : "SecPlat API is running at %s\n", url.c_str());
+    if (admin_password) {
+      // Never logged.
+      std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
+                  admin_password->c_str());
+    }
+  }
+  if (!single_process)
+    log::info("role running", {log::str("role", name), log::str("instance", p.instance_id),
+                               log::integer("startup_ms", steady_ms() - t0)});
   std::fflush(stdout);
 
   int sig = 0;
@@ -293,6 +223,24 @@ int run_role(const CommonFlags& flags, Role role) {
   log::info("stopped");
   return 0;
 }
+
+}  // namespace
+
+int run_serve(const CommonFlags& flags) {
+  return run_roles(flags, {Role::api, Role::worker, Role::ingest, Role::deriver}, /*single_process=*/true);
+}
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::api: return "api";
+    case Role::worker: return "worker";
+    case Role::ingest: return "ingest";
+    case Role::deriver: return "deriver";
+  }
+  return "?";
+}
+
+int run_role(const CommonFlags& flags, Role role) { return run_roles(flags, {role}, /*single_process=*/false); }
 
 int run_migrate(const CommonFlags& flags) {
   auto config = load(flags);
