@@ -44,6 +44,27 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+def request(port, method, path, body=None, headers=None, token=None, form=None, timeout=10):
+    """One HTTP request to 127.0.0.1:port; a JSON body for dicts and lists, a form for `form`."""
+    headers = dict(headers or {})
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = body
+    if form is not None:
+        data = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif body is not None and not isinstance(body, (bytes, str)):
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        return Response(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
 def pg_schema_url(pg_dir, data_dir):
     """The test PostgreSQL (tests/support/pg_test_server.sh) with a schema of its own per data
     directory, so every server a test starts sees a fresh database, and a restart the same one."""
@@ -123,23 +144,7 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, token=None, form=None, timeout=10):
-        headers = dict(headers or {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = body
-        if form is not None:
-            data = urllib.parse.urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None and not isinstance(body, (bytes, str)):
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        conn = self.connection(timeout)
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
+        return request(self.port, method, path, body, headers, token, form, timeout)
 
     def login(self, username="admin", password=ADMIN_PASSWORD):
         r = self.request("POST", "/auth/login", form={"username": username, "password": password})

@@ -24,9 +24,7 @@ import unittest
 import websockets
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BINARY, Response, wait_for  # noqa: E402
-import http.client  # noqa: E402
-import urllib.parse  # noqa: E402
+from harness import BINARY, request, wait_for  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 CLUSTER = os.path.join(ROOT, "scripts", "local-cluster.sh")
@@ -73,23 +71,7 @@ class Api:
         self.port = port
 
     def request(self, method, path, body=None, token=None, form=None, timeout=15):
-        headers = {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = body
-        if form is not None:
-            data = urllib.parse.urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None:
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
-        finally:
-            conn.close()
+        return request(self.port, method, path, body, token=token, form=form, timeout=timeout)
 
     def token(self):
         r = self.request("POST", "/auth/login", form={"username": "admin", "password": PASSWORD})
