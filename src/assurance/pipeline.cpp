@@ -102,7 +102,7 @@ bool ScanPipeline::request_cancel(const std::string& test_id) {
   return true;
 }
 
-int ScanPipeline::renew_leases() {
+void ScanPipeline::renew_leases() {
   std::vector<std::pair<std::string, Running>> now;
   {
     std::lock_guard lk(mu_);
@@ -124,7 +124,6 @@ int ScanPipeline::renew_leases() {
       r.cancelled->store(true);
     }
   }
-  return static_cast<int>(now.size());
 }
 
 Status ScanPipeline::run(const std::string& test_id, const std::string& owner, int64_t lease_ms) {

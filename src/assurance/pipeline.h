@@ -61,9 +61,8 @@ class ScanPipeline {
   bool request_cancel(const std::string& test_id);
 
   // Extends the lease of every scan running in this process; a scan whose lease is gone (cancelled
-  // elsewhere, or taken over after this process stalled) is told to stop. Returns how many are
-  // running here.
-  int renew_leases();
+  // elsewhere, or taken over after this process stalled) is told to stop.
+  void renew_leases();
 
   const PipelineOptions& options() const { return options_; }
   std::string bundle_dir(const std::string& test_id) const;
