@@ -21,6 +21,9 @@ cmd=${1:?usage: $0 start|add|kill|status|stop DIR ...}
 dir=${2:?directory}
 shift 2
 
+# Alive and not a zombie (a killed process stays one until whoever adopted it reaps it).
+running() { kill -0 "$1" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 next_name() {  # ROLE → ROLE-N, the first N without a pid file
@@ -46,7 +49,7 @@ start_role() {  # ROLE → starts one process of it, prints its name
     port=$(cat "$dir/run/$name.port")
     for _ in $(seq 1 500); do
       if curl -fsS -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null; then break; fi
-      if ! kill -0 "$(cat "$dir/run/$name.pid")" 2>/dev/null; then
+      if ! running "$(cat "$dir/run/$name.pid")"; then
         echo "$name exited:" >&2
         cat "$dir/logs/$name.log" >&2
         exit 1
@@ -104,7 +107,7 @@ case "$cmd" in
     for f in "$dir"/run/*.pid; do
       [[ -e $f ]] || continue
       name=$(basename "$f" .pid)
-      if kill -0 "$(cat "$f")" 2>/dev/null; then echo "$name running"; else echo "$name stopped"; fi
+      if running "$(cat "$f")"; then echo "$name running"; else echo "$name stopped"; fi
     done
     ;;
   stop)
@@ -115,7 +118,7 @@ case "$cmd" in
       if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); fi
     done
     for pid in "${pids[@]}"; do
-      for _ in $(seq 1 1500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+      for _ in $(seq 1 1500); do running "$pid" || break; sleep 0.02; done
       kill -KILL "$pid" 2>/dev/null || true
     done
     "$root/tests/support/redis_test_server.sh" stop "$dir/redis" || true

@@ -126,6 +126,23 @@ void ScanPipeline::renew_leases() {
   }
 }
 
+// A worker that died between the final row and `scan_complete` left the log open (its message
+// was never acked, so it comes back): whoever gets it next closes the log, or followers would wait
+// for ever.
+void ScanPipeline::close_log_if_open(const std::string& test_id) {
+  auto last = store_.last_event(test_id);
+  if (!last || (*last && (*last)->type == "scan_complete")) return;
+  auto rec = store_.get(test_id);
+  if (!rec || !*rec) return;
+  const ScanRecord& r = **rec;
+  if (r.status != kSucceeded && r.status != kFailed && r.status != kCancelled) return;
+  Json done = {{"status", r.status}};
+  if (r.status == kSucceeded) done["bundle"] = "/v1/security-scans/" + test_id + "/artifacts";
+  if (r.manifest_digest) done["manifest_digest"] = *r.manifest_digest;
+  log::warn("scan log closed for a worker that died after finishing it", {log::str("test_id", test_id)});
+  (void)events_.append(test_id, "scan_complete", std::move(done));
+}
+
 Status ScanPipeline::run(const std::string& test_id, const std::string& owner, int64_t lease_ms) {
   auto rec = store_.get(test_id);
   if (!rec) return std::move(rec).take_error();
@@ -138,7 +155,10 @@ Status ScanPipeline::run(const std::string& test_id, const std::string& owner, i
   }
   auto claimed = store_.claim(test_id, owner, lease_ms);
   if (!claimed) return std::move(claimed).take_error();
-  if (*claimed == ScanStore::Claim::finished) return ok_status();
+  if (*claimed == ScanStore::Claim::finished) {
+    close_log_if_open(test_id);
+    return ok_status();
+  }
   if (*claimed == ScanStore::Claim::busy)
     return Error::unavailable("scan " + test_id + " is running on another worker");
   Attempt a;

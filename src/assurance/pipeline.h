@@ -72,6 +72,7 @@ class ScanPipeline {
   Status execute(Attempt& a);
   Status write_bundle(Attempt& a);
   void complete(Attempt& a, const Status& outcome);
+  void close_log_if_open(const std::string& test_id);
 
   ScanStore& store_;
   ScanEventLog& events_;

@@ -331,6 +331,28 @@ TEST_F(PipelineTest, ExpiredLeaseIsTakenOverAndTheStalledRunCannotFinish) {
   EXPECT_EQ(service->get(id)->status, "SUCCEEDED");
 }
 
+// A worker killed after the final row but before `scan_complete`: the redelivered message closes
+// the log, so followers are not left waiting.
+TEST_F(PipelineTest, RedeliveryClosesTheLogOfAScanWhoseWorkerDiedAfterFinishing) {
+  auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(b.ok());
+  const std::string id = b->record.test_id;
+  ASSERT_EQ(*scans->claim(id, "dies", 30000), ScanStore::Claim::started);
+  ScanResult done;
+  done.status = kSucceeded;
+  ASSERT_TRUE(*scans->finish(id, done, std::string("dies")));  // ... and the process dies here
+  const auto before = event_list(id);
+  ASSERT_TRUE(before.empty() || before.back()["type"] != "scan_complete");
+
+  ASSERT_TRUE(pipeline->run(id, "next", 30000).ok());
+  auto ev = event_list(id);
+  ASSERT_FALSE(ev.empty());
+  EXPECT_EQ(ev.back()["type"], "scan_complete");
+  EXPECT_EQ(ev.back()["status"], "SUCCEEDED");
+  ASSERT_TRUE(pipeline->run(id, "again", 30000).ok());  // a second time: nothing more
+  EXPECT_EQ(event_list(id).size(), ev.size());
+}
+
 // Two processes append to and follow one scan's log (an API replica and a worker), each with its
 // own ScanEventLog over one store: seqs never collide, and a follower sees every event once, in
 // order, whether it came by deliver() (the relay), with a gap, or only through catch_up().

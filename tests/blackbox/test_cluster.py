@@ -58,8 +58,14 @@ class Cluster:
             return int(f.read())
 
     def alive(self, role):
+        return [name for name, state in self.states(role) if state == "running"]
+
+    def names(self, role):
+        return [name for name, _ in self.states(role)]
+
+    def states(self, role):
         out = self.run("status")
-        return [line.split()[0] for line in out.splitlines() if line.startswith(role + "-") and line.endswith("running")]
+        return [tuple(line.split()) for line in out.splitlines() if line.startswith(role + "-")]
 
     def log(self, name):
         with open(os.path.join(self.dir, "logs", f"{name}.log"), errors="replace") as f:
@@ -190,6 +196,7 @@ class ClusterTest(unittest.TestCase):
     def test_2_killed_workers_lose_no_scan_and_duplicate_nothing(self):
         ids = [self.submit(random.choice((self.api1, self.api2)), component="chaos") for _ in range(SCANS)]
         kills = 0
+        killed = set()
         deadline = time.monotonic() + 240
         rng = random.Random(7)
 
@@ -202,12 +209,18 @@ class ClusterTest(unittest.TestCase):
             workers = self.cluster.alive("worker")
             if len(workers) < 2:
                 continue
-            self.cluster.run("kill", rng.choice(workers), "KILL")
+            victim = rng.choice(workers)
+            self.cluster.run("kill", victim, "KILL")
+            killed.add(victim)
             self.cluster.run("add", "worker")
             kills += 1
         wait_for(lambda: not unfinished(), timeout=max(30, deadline - time.monotonic()), interval=0.5,
                  what="every scan to finish")
         self.assertGreaterEqual(kills, 3, "the scans finished before the chaos got going")
+        # Only the killed workers are gone: no worker died on its own.
+        for name in self.cluster.names("worker"):
+            if name not in killed:
+                self.assertIn(name, self.cluster.alive("worker"), f"{name} died:\n{self.cluster.log(name)[-3000:]}")
 
         statuses = {}
         resumed = 0
