@@ -158,6 +158,33 @@ const std::vector<Key>& keys() {
               [](Config& c, int64_t v) { c.assurance.manifest_fetch_timeout_s = int(v); }),
       str_key("assurance.git_schemes",
               [](Config& c, const std::string& v) { c.assurance.git_schemes = split_colon(v); }),
+      str_key("s3.endpoint", [](Config& c, const std::string& v) { c.s3.endpoint = v; }),
+      str_key("s3.region", [](Config& c, const std::string& v) { c.s3.region = v; }),
+      str_key("s3.access_key_id", [](Config& c, const std::string& v) { c.s3.access_key_id = v; }),
+      str_key("s3.secret_access_key", [](Config& c, const std::string& v) { c.s3.secret_access_key = v; }),
+      str_key("s3.raw_bucket", [](Config& c, const std::string& v) { c.s3.raw_bucket = v; }),
+      str_key("s3.golden_bucket", [](Config& c, const std::string& v) { c.s3.golden_bucket = v; }),
+      str_key("s3.raw_prefix", [](Config& c, const std::string& v) { c.s3.raw_prefix = v; }),
+      str_key("s3.golden_prefix", [](Config& c, const std::string& v) { c.s3.golden_prefix = v; }),
+      int_key("s3.multipart_threshold_bytes", 5ll << 20, int64_t{5} << 30,
+              [](Config& c, int64_t v) { c.s3.multipart_threshold_bytes = v; }),
+      int_key("s3.part_size_bytes", 5ll << 20, int64_t{5} << 30, [](Config& c, int64_t v) { c.s3.part_size_bytes = v; }),
+      int_key("s3.max_attempts", 1, 20, [](Config& c, int64_t v) { c.s3.max_attempts = int(v); }),
+      int_key("s3.timeout_s", 1, 86400, [](Config& c, int64_t v) { c.s3.timeout_s = int(v); }),
+      str_key("oci.registry", [](Config& c, const std::string& v) { c.oci.registry = v; }),
+      str_key("oci.repository", [](Config& c, const std::string& v) { c.oci.repository = v; }),
+      bool_key("oci.insecure", [](Config& c, bool v) { c.oci.insecure = v; }),
+      str_key("oci.username", [](Config& c, const std::string& v) { c.oci.username = v; }),
+      str_key("oci.password", [](Config& c, const std::string& v) { c.oci.password = v; }),
+      int_key("oci.max_attempts", 1, 20, [](Config& c, int64_t v) { c.oci.max_attempts = int(v); }),
+      int_key("oci.timeout_s", 1, 86400, [](Config& c, int64_t v) { c.oci.timeout_s = int(v); }),
+      str_key("trust.url", [](Config& c, const std::string& v) { c.trust.url = v; }),
+      str_key("trust.api_key", [](Config& c, const std::string& v) { c.trust.api_key = v; }),
+      str_key("trust.trusted_keys", [](Config& c, const std::string& v) { c.trust.trusted_keys = split_colon(v); }),
+      str_key("trust.verified_signers",
+              [](Config& c, const std::string& v) { c.trust.verified_signers = split_colon(v); }),
+      int_key("trust.permit_ttl_s", 10, 86400, [](Config& c, int64_t v) { c.trust.permit_ttl_s = int(v); }),
+      bool_key("trust.auto_promote", [](Config& c, bool v) { c.trust.auto_promote = v; }),
       int_key("store.readers", 1, 64, [](Config& c, int64_t v) { c.store.readers = int(v); }),
       int_key("store.busy_timeout_ms", 0, 600000, [](Config& c, int64_t v) { c.store.busy_timeout_ms = int(v); }),
   };
@@ -328,6 +355,17 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   if (c.auth.jwt_secret == "change_me") return bad_key("auth.jwt_secret", "the literal default is refused");
   if (c.queue.backoff_max_ms < c.queue.backoff_base_ms)
     return bad_key("queue.backoff_max_ms", "must not be smaller than queue.backoff_base_ms");
+  if (!c.s3.endpoint.empty() && c.s3.endpoint.rfind("http://", 0) != 0 && c.s3.endpoint.rfind("https://", 0) != 0)
+    return bad_key("s3.endpoint", "expected an http:// or https:// URL");
+  if (!c.s3.endpoint.empty() && (c.s3.access_key_id.empty() || c.s3.secret_access_key.empty()))
+    return bad_key("s3.access_key_id", "s3.endpoint is set but the access key id or secret access key is missing");
+  if (c.s3.part_size_bytes > c.s3.multipart_threshold_bytes)
+    return bad_key("s3.part_size_bytes", "must not be larger than s3.multipart_threshold_bytes");
+  if (!c.oci.registry.empty() && (c.oci.registry.find('/') != std::string::npos || c.oci.registry.find(':') == 0))
+    return bad_key("oci.registry", "expected host[:port], got '" + c.oci.registry + "'");
+  if (!c.oci.registry.empty() && c.oci.repository.empty()) return bad_key("oci.repository", "must not be empty");
+  if (!c.trust.url.empty() && c.trust.url.rfind("http://", 0) != 0 && c.trust.url.rfind("https://", 0) != 0)
+    return bad_key("trust.url", "expected an http:// or https:// URL");
   for (const auto& root : c.allowed_source_roots)
     if (root.empty() || root.front() != '/')
       return bad_key("allowed_source_roots", "every root must be an absolute path, got '" + root + "'");

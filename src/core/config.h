@@ -67,6 +67,43 @@ struct AssuranceConfig {
   std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
 };
 
+// S3-compatible object storage for published bundles (objects/s3_object_store.h).
+struct S3Config {
+  std::string endpoint;                      // http(s)://host:port; empty = no S3 publishing
+  std::string region = "us-east-1";
+  std::string access_key_id;
+  std::string secret_access_key;             // never logged
+  std::string raw_bucket = "raw";
+  std::string golden_bucket = "golden";
+  std::string raw_prefix = "security-scans";
+  std::string golden_prefix = "security-scans";
+  int64_t multipart_threshold_bytes = 16ll << 20;  // larger files go up in parts
+  int64_t part_size_bytes = 8ll << 20;       // at least 5 MiB (S3's minimum part)
+  int max_attempts = 4;                      // per request, on 5xx / transport errors
+  int timeout_s = 300;                       // one request
+};
+
+// OCI registry for published bundles (objects/oci_registry.h).
+struct OciConfig {
+  std::string registry;                      // host:port; empty = no OCI publishing
+  std::string repository = "secplat/scans";
+  bool insecure = false;                     // true = plain HTTP
+  std::string username;
+  std::string password;                      // never logged
+  int max_attempts = 4;
+  int timeout_s = 300;
+};
+
+// The trust gate (trust/) and what it accepts.
+struct TrustConfig {
+  std::string url;                           // base URL of a `secplat trust` role; empty = in-process
+  std::string api_key;                       // bearer key for `url` (never logged)
+  std::vector<std::string> trusted_keys;     // extra PEM public keys accepted as bundle signers
+  std::vector<std::string> verified_signers; // key ids (sha256 of SPKI) allowed for tier "verified"; empty = the instance key only
+  int permit_ttl_s = 300;                    // a permit expires this long after it is issued
+  bool auto_promote = false;                 // promote raw → golden right after a successful upload
+};
+
 struct PostureConfig {
   bool probing = true;                       // run the prober (ingest role) in this process
   int stale_seconds = 300;                   // no result for longer (or 3 probe intervals) → stale
@@ -96,6 +133,9 @@ struct Config {
   StoreConfig store;
   AssuranceConfig assurance;
   PostureConfig posture;
+  S3Config s3;
+  OciConfig oci;
+  TrustConfig trust;
   // Config-as-code assets: the YAML `assets:` list (or SECPLAT_ASSETS, a JSON array) as JSON text,
   // each item an asset object as POST /assets/ takes it. Applied at start-up; the file wins.
   std::string declared_assets_json = "[]";
