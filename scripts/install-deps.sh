@@ -8,7 +8,9 @@ PACKAGES=(
   libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev redis-server libcurl4-openssl-dev libssl-dev libargon2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
-  curl procps openssl python3 python3-websockets
+  curl procps openssl python3 python3-websockets python3-boto3
+  # OCI registry tests: the registry, an independent client, and htpasswd for its auth variant.
+  docker-registry skopeo apache2-utils
   # External SAST tools the scan pipeline's adapters run (a missing one is reported "skipped").
   bandit shellcheck cppcheck flawfinder
 )

@@ -350,6 +350,38 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   };
   routes.push_back(std::move(retry));
 
+  Route upload_request;
+  upload_request.method = "POST";
+  upload_request.path = "/v1/security-scans/{test_id}/upload-request";
+  upload_request.access = http::Access::analyst;
+  upload_request.doc = {"Publish a SUCCEEDED scan's bundle: trust gate, then S3 raw and the OCI registry",
+                        "assurance", "", "", {}, 202};
+  upload_request.handler = [&svc, load](Request& req) -> Result<Response> {
+    SECPLAT_TRY(load(req));
+    auto body = http::parse_json_object(req);
+    if (!body) return std::move(body).take_error();
+    auto reply = svc.request_upload(req.param("test_id"), *body, actor_of(req));
+    if (!reply) return std::move(reply).take_error();
+    return Response::json(202, *reply);
+  };
+  routes.push_back(std::move(upload_request));
+
+  Route promote;
+  promote.method = "POST";
+  promote.path = "/v1/security-scans/{test_id}/promote";
+  promote.access = http::Access::admin;
+  promote.doc = {"Promote an uploaded bundle from S3 raw to golden after re-verifying every digest", "assurance",
+                 "", "", {}, 200};
+  promote.handler = [&svc, load](Request& req) -> Result<Response> {
+    SECPLAT_TRY(load(req));
+    auto up = svc.promote(req.param("test_id"), actor_of(req));
+    if (!up) return std::move(up).take_error();
+    auto rec = svc.get(req.param("test_id"));
+    if (!rec) return std::move(rec).take_error();
+    return Response::json(200, assurance::ScanService::status_json(*rec));
+  };
+  routes.push_back(std::move(promote));
+
   Route upload;
   upload.method = "POST";
   upload.path = "/v1/security-scans/upload-archive";

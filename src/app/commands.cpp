@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/audit_routes.h"
+#include "api/trust_routes.h"
 #include "api/assets_routes.h"
 #include "api/auth_routes.h"
 #include "api/findings_routes.h"
@@ -77,7 +78,8 @@ void raise_open_file_limit() {
 }
 
 // Every route of the API, on the platform's services.
-std::vector<http::Route> build_routes(Platform& p) {
+// trust_only: the `trust` role's table (health, auth, the gate and the transparency log).
+std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
   const Config* config = &p.config;
   auto ops = std::make_shared<api::OpsContext>();
   ops->db = p.db.get();
@@ -90,6 +92,11 @@ std::vector<http::Route> build_routes(Platform& p) {
   for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get(), p.grants.get()}))
     routes.push_back(std::move(r));
   for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
+  for (auto& r : api::trust_routes(*p.trust_gate, *p.transparency)) routes.push_back(std::move(r));
+  if (trust_only) {
+    ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat trust", kVersion));
+    return routes;
+  }
   NetPolicy net{config->probe_allow_private};
   api::AssetVerifier verifier = [net](const posture::Asset& a,
                                       const std::string& method) -> Result<api::VerificationResult> {
@@ -187,17 +194,21 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   }
 
   std::unique_ptr<http::Server> server;
-  if (has(Role::api)) {
+  if (has(Role::api) || has(Role::trust)) {
     server = std::make_unique<http::Server>(
-        http::ServerOptions{config->host, config->port, config->http, config->data_dir + "/tmp"}, build_routes(p),
+        http::ServerOptions{config->host, config->port, config->http, config->data_dir + "/tmp"},
+        build_routes(p, !has(Role::api)),
         p.authenticator.get(), &p.metrics);
     auto port = server->start();
     if (!port) return fail("listen " + config->listen, port.error());
     std::string url = "http://" + config->host + ":" + std::to_string(*port);
-    log::info(single_process ? "secplat serving" : "secplat api serving",
+    log::info(single_process ? "secplat serving" : "secplat " + name + " serving",
               {log::str("url", url), log::str("data_dir", config->data_dir),
                log::integer("startup_ms", steady_ms() - t0)});
-    std::printf(single_process ? "SecPlat is running at %s\n" : "SecPlat API is running at %s\n", url.c_str());
+    std::printf(single_process          ? "SecPlat is running at %s\n"
+                : has(Role::api)        ? "SecPlat API is running at %s\n"
+                                        : "SecPlat trust gate is running at %s\n",
+                url.c_str());
     if (admin_password) {
       // Never logged.
       std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
@@ -236,6 +247,7 @@ const char* role_name(Role role) {
     case Role::worker: return "worker";
     case Role::ingest: return "ingest";
     case Role::deriver: return "deriver";
+    case Role::trust: return "trust";
   }
   return "?";
 }

@@ -38,11 +38,12 @@ int main(int argc, char** argv) {
   for (auto [role, help] : {std::pair{Role::api, "Serve the HTTP API and WebSockets (scale horizontally)"},
                             std::pair{Role::worker, "Run scan jobs from the secplat.jobs.scan stream (scale horizontally)"},
                             std::pair{Role::ingest, "Probe assets on their schedules and append health events"},
-                            std::pair{Role::deriver, "Fold health events into each asset's posture"}}) {
+                            std::pair{Role::deriver, "Fold health events into each asset's posture"},
+                            std::pair{Role::trust, "Serve the trust gate and the transparency log over HTTP"}}) {
     auto* cmd = app.add_subcommand(secplat::app::role_name(role),
                                    std::string(help) + " (needs SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL)");
     add_common(cmd);
-    if (role == Role::api) cmd->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+    if (role == Role::api || role == Role::trust) cmd->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
     roles[cmd] = role;
   }
 
@@ -67,9 +68,15 @@ int main(int argc, char** argv) {
   keygen->add_option("--out", key_out, "Directory for the key files (default: <data-dir>/keys)");
   keygen->add_option("--data-dir", flags.data_dir, "Data directory (default ./.secplat)");
   keygen->add_flag("--force", force, "Replace an existing key pair");
-  auto* verify = app.add_subcommand("verify", "Verify a scan bundle's attestation, digests and signatures offline");
-  verify->add_option("bundle", bundle_dir, "Bundle directory")->required();
-  verify->add_option("--key", pub_key, "Public key (PEM) of the signer")->required();
+  std::string entry_file;
+  auto* verify = app.add_subcommand(
+      "verify", "Verify offline: a scan bundle (attestation, digests, signatures), or a transparency log entry's "
+                "inclusion proof and signed checkpoint (--entry)");
+  auto* verify_bundle = verify->add_option("bundle", bundle_dir, "Bundle directory");
+  auto* verify_entry = verify->add_option(
+      "--entry", entry_file, "JSON of GET /v1/transparency/{entry_id}?include_proof=true ('-' = stdin)");
+  verify_bundle->excludes(verify_entry);
+  verify->add_option("--key", pub_key, "Public key (PEM) of the signer (the instance's signing.pub)")->required();
 
   secplat::app::ScanCommandOptions scan_opts;
   auto* scan = app.add_subcommand("scan", "Scan a directory or git repository offline into a signed bundle");
@@ -97,7 +104,14 @@ int main(int argc, char** argv) {
     if (key_out.empty()) key_out = (flags.data_dir.empty() ? std::string("./.secplat") : flags.data_dir) + "/keys";
     return secplat::app::run_keygen(key_out, force);
   }
-  if (verify->parsed()) return secplat::app::run_verify(bundle_dir, pub_key);
+  if (verify->parsed()) {
+    if (!entry_file.empty()) return secplat::app::run_verify_entry(entry_file, pub_key);
+    if (bundle_dir.empty()) {
+      std::cerr << "verify: give a bundle directory or --entry FILE\n";
+      return 2;
+    }
+    return secplat::app::run_verify(bundle_dir, pub_key);
+  }
   if (scan->parsed()) return secplat::app::run_scan(scan_opts);
   if (serve->parsed()) return secplat::app::run_serve(flags);
   for (auto& [cmd, role] : roles)

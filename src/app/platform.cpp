@@ -7,7 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "assurance/http_upload_gate.h"
+#include "assurance/remote_manifest.h"
 #include "assurance/signing_key.h"
+#include "objects/object_store.h"
+#include "objects/oci_registry.h"
 #include "auth/migrations.h"
 #include "findings/migrations.h"
 #include "posture/migrations.h"
@@ -31,6 +35,8 @@ std::vector<store::Migration> all_migrations() {
   for (auto& m : findings::findings_migrations()) all.push_back(std::move(m));
   for (auto& m : assurance::scan_migrations()) all.push_back(std::move(m));
   for (auto& m : posture::posture_migrations()) all.push_back(std::move(m));
+  for (auto& m : trust::transparency_log_migrations()) all.push_back(std::move(m));
+  for (auto& m : trust::trust_gate_migrations()) all.push_back(std::move(m));
   return all;
 }
 
@@ -45,6 +51,29 @@ static Status make_data_dir(const std::string& dir) {
   if (ec) return Error::internal("data_dir " + dir + "/tmp: " + ec.message());
   return {};
 }
+
+namespace {
+
+// The in-process trust gate behind the publisher's port.
+class LocalUploadGate final : public assurance::UploadGate {
+ public:
+  explicit LocalUploadGate(trust::TrustGate& gate) : gate_(gate) {}
+  Result<Json> verify_and_permit(const Json& request) override { return gate_.verify_and_permit(request); }
+  Status redeem(const std::string& permit, const std::string& scan_id,
+                const std::map<std::string, std::string>& digests, const std::string& redeemed_by) override {
+    auto c = gate_.redeem(permit, scan_id, digests, redeemed_by);
+    if (!c) return std::move(c).take_error();
+    return ok_status();
+  }
+
+ private:
+  trust::TrustGate& gate_;
+};
+
+}  // namespace
+
+Platform::Platform() = default;
+Platform::~Platform() = default;
 
 Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   auto p = std::make_unique<Platform>();
@@ -157,8 +186,15 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
     if (!r) return std::move(r).take_error();
     return {};
   };
+  // Storage the bundles are published to, also the source of s3:// and oci:// manifests.
+  if (!config.s3.endpoint.empty()) p->object_store = objects::make_s3_object_store(config.s3);
+  if (!config.oci.registry.empty()) p->oci = std::make_unique<objects::OciRegistry>(config.oci);
+  p->remote_manifests = std::make_unique<assurance::ObjectManifestSource>(
+      p->object_store.get(), p->oci.get(), config.oci.registry, config.assurance.manifest_s3_buckets,
+      config.assurance.manifest_oci_repositories);
   assurance::PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance,
                                 p->signing_key.private_pem, p->signing_key.public_pem, ""};
+  po.remote_manifests = p->remote_manifests.get();
   std::vector<std::shared_ptr<scanners::Scanner>> tools;
   tools.push_back(scanners::make_secrets_scanner());
   tools.push_back(scanners::make_sbom_scanner());
@@ -167,10 +203,48 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
                                                                std::move(tools), std::move(importer));
   p->scan_service = std::make_unique<assurance::ScanService>(*p->scans, *p->scan_events, *p->queue, *p->audit,
                                                              p->clock, p->scan_pipeline.get(), config);
+  // Trust gate, transparency log and publishing.
+  trust::GateSettings gs;
+  gs.trusted_keys.push_back(p->signing_key.public_pem);
+  for (const auto& path : config.trust.trusted_keys) {
+    auto pem = assurance::read_small_file(path, 64 * 1024);
+    if (!pem) return Error::bad_request("trust.trusted_keys: " + path + ": " + pem.error().message);
+    gs.trusted_keys.push_back(*pem);
+  }
+  gs.verified_signers = config.trust.verified_signers;
+  gs.permit_ttl_s = config.trust.permit_ttl_s;
+  gs.raw_bucket = config.s3.raw_bucket;
+  gs.raw_prefix = config.s3.raw_prefix;
+  gs.oci_registry = config.oci.registry;
+  gs.oci_repository = config.oci.repository;
+  p->transparency = std::make_unique<trust::TransparencyLog>(
+      *p->db, p->signing_key, "secplat/" + crypto::ec_key_id(p->signing_key.public_pem).substr(0, 16), p->clock);
+  p->trust_gate = std::make_unique<trust::TrustGate>(*p->db, *p->transparency, p->signing_key, gs, p->clock);
+  if (config.trust.url.empty()) {
+    p->upload_gate = std::make_unique<LocalUploadGate>(*p->trust_gate);
+  } else {
+    p->upload_gate = std::make_unique<assurance::HttpUploadGate>(config.trust.url, config.trust.api_key);
+  }
+  assurance::PublishSettings ps;
+  ps.bundles_dir = p->scan_service->bundles_dir();
+  ps.raw_bucket = config.s3.raw_bucket;
+  ps.raw_prefix = config.s3.raw_prefix;
+  ps.golden_bucket = config.s3.golden_bucket;
+  ps.golden_prefix = config.s3.golden_prefix;
+  ps.oci_registry = config.oci.registry;
+  ps.oci_repository = config.oci.repository;
+  ps.auto_promote = config.trust.auto_promote;
+  ps.instance = p->instance_id;
+  p->publisher = std::make_unique<assurance::BundlePublisher>(*p->scans, *p->upload_gate, p->object_store.get(),
+                                                              p->oci.get(), p->signing_key, ps, p->clock);
+  p->scan_service->set_publisher(p->publisher.get());
+  p->scan_service->set_remote_manifests(p->remote_manifests.get());
+
   // The lease fits inside the visibility timeout: a reclaimed scan message finds it expired.
   const int64_t lease_ms = std::min<int64_t>(30000, config.queue.visibility_timeout_ms);
   p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans, *p->scan_events,
                                                            "worker-" + p->instance_id, lease_ms);
+  p->scan_worker->set_publisher(p->publisher.get());
   // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
   p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
     using Kind = assurance::ScanWorker::OtherJobResult::Kind;

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "assurance/bundle_publisher.h"
 #include "assurance/pipeline.h"
+#include "assurance/upload_gate.h"
 #include "assurance/scan_events.h"
 #include "assurance/scan_service.h"
 #include "assurance/scan_store.h"
@@ -37,11 +39,20 @@
 #include "posture/reports.h"
 #include "queue/queue.h"
 #include "store/db.h"
+#include "trust/transparency_log.h"
+#include "trust/trust_gate.h"
+
+namespace secplat::objects {
+class ObjectStore;
+class OciRegistry;
+}  // namespace secplat::objects
 
 namespace secplat::app {
 
 // Members are declared in dependency order, so destruction runs services first, store last.
 struct Platform {
+  Platform();
+  ~Platform();
   Config config;
   std::string instance_id;  // <host>-<pid>-<random>: queue consumer and scan lease owner names
   SystemClock clock;
@@ -75,6 +86,15 @@ struct Platform {
   std::unique_ptr<assurance::ScanEventLog> scan_events;
   std::unique_ptr<assurance::ScanPipeline> scan_pipeline;
   std::unique_ptr<assurance::ScanService> scan_service;
+
+  // Trust gate and publishing. The gate runs in this process unless trust.url names a trust role.
+  std::unique_ptr<trust::TransparencyLog> transparency;
+  std::unique_ptr<trust::TrustGate> trust_gate;
+  std::unique_ptr<assurance::UploadGate> upload_gate;  // in-process adapter or HTTP client
+  std::unique_ptr<objects::ObjectStore> object_store;  // S3 when s3.endpoint is set
+  std::unique_ptr<objects::OciRegistry> oci;           // when oci.registry is set
+  std::unique_ptr<assurance::BundlePublisher> publisher;
+  std::unique_ptr<assurance::RemoteManifestSource> remote_manifests;  // s3:// and oci:// manifest URIs
   // Last: destroyed (and so stopped) first, before anything it uses.
   std::unique_ptr<assurance::ScanWorker> scan_worker;
 };

@@ -24,7 +24,7 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 
-Result<std::string> sha256_file_hex(const fs::path& file) {
+Result<std::string> file_digest_hex(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Error::internal("cannot open " + file.string());
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
@@ -79,6 +79,8 @@ Json provenance_predicate(const AttestationInfo& info) {
 
 }  // namespace
 
+Result<std::string> sha256_file_hex(const std::string& path) { return file_digest_hex(fs::path(path)); }
+
 Result<BundleListing> list_bundle_files(const std::string& bundle_dir) {
   std::error_code ec;
   const fs::path root(bundle_dir);
@@ -99,9 +101,11 @@ Result<BundleListing> list_bundle_files(const std::string& bundle_dir) {
     } else if (!fs::is_regular_file(st)) {
       listing.refused.push_back("special file not allowed in a bundle: " + rel);
     } else if (rel != kAttestationPath) {
-      auto digest = sha256_file_hex(entry.path());
+      auto digest = file_digest_hex(entry.path());
       if (!digest) return digest.error();
-      listing.files.push_back({std::move(rel), std::move(*digest)});
+      const auto size = static_cast<int64_t>(entry.file_size(ec));
+      if (ec) break;
+      listing.files.push_back({std::move(rel), std::move(*digest), size});
     }
   }
   if (ec) return Error::internal("cannot list bundle " + bundle_dir + ": " + ec.message());
@@ -117,7 +121,7 @@ Status write_attestation(const std::string& bundle_dir, const AttestationInfo& i
 
   Json subjects = Json::array();
   for (const BundleFile& f : listing->files) {
-    subjects.push_back({{"name", f.path}, {"digest", {{"sha256", f.sha256_hex}}}});
+    subjects.push_back({{"name", f.path}, {"digest", {{"sha256", f.sha256_hex}}}, {"annotations", {{"size", f.size}}}});
   }
   Json statement = {
       {"_type", kStatementType},

@@ -38,6 +38,7 @@ inline constexpr const char* kSlsaProvenanceType = "https://slsa.dev/provenance/
 struct BundleFile {
   std::string path;        // relative to the bundle dir, '/'-separated
   std::string sha256_hex;
+  int64_t size = 0;        // bytes (attested as the subject's "size" annotation)
 };
 
 struct BundleListing {
@@ -48,6 +49,9 @@ struct BundleListing {
 // Walks bundle_dir without following symlinks and hashes every regular file (streamed, so large
 // SBOMs are fine). Errc::not_found when bundle_dir is not a directory.
 Result<BundleListing> list_bundle_files(const std::string& bundle_dir);
+
+// sha256 hex of a file, streamed. Errc::internal naming the file when it cannot be read.
+Result<std::string> sha256_file_hex(const std::string& path);
 
 // Writes kAttestationPath (atomically) signed with `key`. Errc::bad_request naming the entry when
 // the bundle holds a symlink or special file.

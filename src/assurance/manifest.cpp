@@ -51,6 +51,12 @@ Result<std::string> read_uri(const std::string& uri, const std::string& field_na
     http.max_bytes = kMaxManifestBytes;
     return fetch_http_text(uri, field_name, http);
   }
+  if (scheme == "s3" || scheme == "oci") {
+    if (policy.remote == nullptr) return Error::bad_request(field_name + ": " + scheme + ":// is not configured");
+    std::string why = policy.remote->refusal(field_name, uri);
+    if (!why.empty()) return Error::bad_request(why);
+    return policy.remote->fetch(uri, what == "manifest signature", kMaxManifestBytes);
+  }
   auto real = confine_to_roots(local_path(uri), policy.allowed_roots);
   if (!real) return Error::bad_request(field_name + " is not a file under an allowed source root");
   return read_limited(*real, what);
@@ -163,8 +169,13 @@ Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& polic
       std::string why = http_host_refusal(key, uri, policy.http);
       return why.empty() ? ok_status() : field(key, why);
     }
-    if (scheme == "s3" || scheme == "oci")
-      return field(key, std::string(key) + " scheme not supported yet");
+    if (scheme == "s3" || scheme == "oci") {
+      if (policy.remote == nullptr)
+        return field(key, std::string(key) + ": " + scheme + ":// manifests need " +
+                              (scheme == "s3" ? "s3.endpoint" : "oci.registry") + " to be configured");
+      std::string why = policy.remote->refusal(key, uri);
+      return why.empty() ? ok_status() : field(key, why);
+    }
     return field(key, "Unsupported manifest URI scheme '" + scheme + "'");
   };
   if (req.manifest_uri && !req.manifest_uri->empty()) SECPLAT_TRY(check_uri("manifest_uri", *req.manifest_uri));

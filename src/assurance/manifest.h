@@ -14,16 +14,29 @@
 
 namespace secplat::assurance {
 
+// Where s3:// and oci:// manifests and signatures come from (assurance/remote_manifest.h; app/
+// wires it to the configured S3 endpoint and registry). Thread-safe.
+class RemoteManifestSource {
+ public:
+  virtual ~RemoteManifestSource() = default;
+  // "" when `uri` may be fetched, else the reason (it names `field`).
+  virtual std::string refusal(const std::string& field, const std::string& uri) const = 0;
+  // The bytes at `uri`; `signature` picks the default file of an oci:// artifact (manifest.sig
+  // instead of manifest.json). Errc::bad_request naming the URI and the cause.
+  virtual Result<std::string> fetch(const std::string& uri, bool signature, std::size_t max_bytes) = 0;
+};
+
 struct ManifestPolicy {
   std::vector<std::string> allowed_roots;   // file:// manifest and signature URIs must lie under one
   std::vector<std::string> trusted_key_pems;  // PEM text of trusted P-256 public keys
   bool require_signed = false;
   HttpFetchPolicy http;                     // http(s) manifest and signature URIs
+  RemoteManifestSource* remote = nullptr;   // s3:// and oci://; null = refused (422)
 };
 
 // Submit-time checks of the manifest fields (422 naming the field): file:// under an allowed
-// root, http(s):// on an allowed host. s3:// and oci:// are not fetched yet: 422 "... scheme not
-// supported yet".
+// root, http(s):// on an allowed host, s3:// and oci:// allowed by the remote source (422 "...
+// needs s3.endpoint / oci.registry" without one).
 Status check_manifest_fields(const ScanRequest& req, const ManifestPolicy& policy);
 
 struct ResolvedManifest {

@@ -236,7 +236,7 @@ Status ScanPipeline::execute(Attempt& a) {
 
   // 2. Manifest (+ verification) and tool selection.
   ManifestPolicy mp{options_.allowed_source_roots, {}, options_.limits.require_signed_manifest,
-                    manifest_http_policy(options_.limits)};
+                    manifest_http_policy(options_.limits), options_.remote_manifests};
   for (const auto& key_file : options_.limits.trusted_manifest_keys) {
     std::ifstream in(key_file);
     if (!in) return Error::bad_request("trusted manifest key unreadable: " + key_file);

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "assurance/manifest.h"
 #include "assurance/scan_events.h"
 #include "assurance/scan_store.h"
 #include "core/clock.h"
@@ -42,6 +43,7 @@ struct PipelineOptions {
   std::string signing_private_pem;            // instance key; empty = no manifest.sig / attestation
   std::string signing_public_pem;
   std::string temp_dir;                       // clones/extractions; "" = <data_dir>/work
+  RemoteManifestSource* remote_manifests = nullptr;  // s3:// and oci:// manifest URIs; null = refused
 };
 
 // Tools this build knows by name even when not installed (reported "skipped", not "unsupported").

@@ -38,7 +38,7 @@ ScanService::ScanService(ScanStore& store, ScanEventLog& events, queue::Queue& q
   source_policy_ = {config.allowed_source_roots, config.assurance.git_schemes, config.data_dir + "/uploads",
                     config.assurance};
   manifest_policy_ = {config.allowed_source_roots, {}, config.assurance.require_signed_manifest,
-                      manifest_http_policy(config.assurance)};
+                      manifest_http_policy(config.assurance), nullptr};
   bundles_dir_ = config.data_dir + "/bundles";
 }
 
@@ -166,6 +166,63 @@ Result<StoredUpload> ScanService::store_archive(const std::string& filename, std
   return up;
 }
 
+Result<Json> ScanService::request_upload(const std::string& test_id, const Json& body, const auth::Actor& actor) {
+  auto rec = get(test_id);
+  if (!rec) return std::move(rec).take_error();
+  if (rec->status != kSucceeded)
+    return Error::bad_request("Scan must be SUCCEEDED to submit upload request. Current status: " + rec->status);
+  std::vector<FieldError> errs;
+  std::string tier = "verified";
+  if (auto it = body.find("tier"); it != body.end()) {
+    if (!it->is_string() || (*it != "basic" && *it != "verified"))
+      errs.push_back({{"body", "tier"}, "String should match pattern '^(basic|verified)$'"});
+    else
+      tier = it->get<std::string>();
+  }
+  for (const char* k : {"signer", "requested_by"})
+    if (auto it = body.find(k); it != body.end() && !it->is_null() && (!it->is_string() || it->get<std::string>().size() > 256))
+      errs.push_back({{"body", k}, "Input should be a valid string of at most 256 characters"});
+  if (!errs.empty()) {
+    Error e = Error::invalid(errs.front().loc, errs.front().msg);
+    e.fields = std::move(errs);
+    return e;
+  }
+  Json request = {{"tier", tier},
+                  {"signer", body.value("signer", Json(nullptr))},
+                  {"requested_by", body.contains("requested_by") && body["requested_by"].is_string()
+                                       ? body["requested_by"]
+                                       : Json(actor.user_name)},
+                  {"requested_at", format_rfc3339(clock_.now_ms())}};
+  auto started = store_.begin_upload(test_id, Json{{"request", request}});
+  if (!started) return std::move(started).take_error();
+  if (*started) {
+    auto published = queue_.publish(std::string(queue::kScanJobs), {{"upload_test_id", test_id}});
+    if (!published) {
+      (void)store_.set_upload(test_id, "requested", "upload_failed",
+                              Json{{"request", request},
+                                   {"error", {{"reason", "not_queued"}, {"detail", published.error().message}}}});
+      return Error::unavailable("could not queue the upload: " + published.error().message);
+    }
+    SECPLAT_TRY(audit_.append("scan.upload_request", actor.user_name, "", Json{{"test_id", test_id}, {"tier", tier}},
+                              actor.request_id));
+    return Json{{"upload_permission_id", nullptr}, {"upload_status", "requested"}};
+  }
+  auto now = get(test_id);
+  if (!now) return std::move(now).take_error();
+  return Json{{"upload_permission_id", now->upload.value("upload_permission_id", Json(nullptr))},
+              {"upload_status", now->upload_status}};
+}
+
+Result<Json> ScanService::promote(const std::string& test_id, const auth::Actor& actor) {
+  if (publisher_ == nullptr) return Error::conflict("publishing is not configured in this process");
+  auto up = publisher_->promote(test_id);
+  if (!up) return up;
+  SECPLAT_TRY(audit_.append("scan.promote", actor.user_name, "",
+                            Json{{"test_id", test_id}, {"vsa", up->value("promotion", Json::object()).value("vsa", Json(nullptr))}},
+                            actor.request_id));
+  return up;
+}
+
 Json ScanService::status_json(const ScanRecord& rec) {
   const ScanRequest& q = rec.request;
   bool succeeded = rec.status == kSucceeded;
@@ -189,11 +246,13 @@ Json ScanService::status_json(const ScanRecord& rec) {
           {"artifacts", succeeded ? rec.artifacts : Json::object()},
           {"warnings", rec.warnings},
           {"errors", rec.errors},
-          {"remote_artifacts", nullptr},
-          {"registry", nullptr},
+          {"remote_artifacts", rec.upload.value("remote_artifacts", Json(nullptr))},
+          {"registry", rec.upload.value("oci", Json(nullptr))},
           {"upload_status", rec.upload_status},
-          {"upload_permission_id", nullptr},
-          {"verification_proof", nullptr},
+          {"upload_permission_id", rec.upload.value("upload_permission_id", Json(nullptr))},
+          {"verification_proof", rec.upload.value("verification_proof", Json(nullptr))},
+          {"upload_error", rec.upload.value("error", Json(nullptr))},
+          {"promotion", rec.upload.value("promotion", Json(nullptr))},
           {"manifest_digest", succeeded ? opt(rec.manifest_digest) : Json(nullptr)},
           {"manifest_metadata", succeeded ? rec.manifest_metadata : Json(nullptr)},
           {"source", rec.source},

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "assurance/bundle_publisher.h"
 #include "assurance/manifest.h"
 #include "assurance/pipeline.h"
 #include "assurance/scan_events.h"
@@ -38,6 +39,16 @@ class ScanService {
   // A new QUEUED scan with the same request as a FAILED/CANCELLED one (409 otherwise).
   Result<ScanRecord> retry(const std::string& test_id, const auth::Actor& actor);
   Result<ScanRecord> get(const std::string& test_id);  // 404 "Scan not found"
+  // POST .../upload-request: 400 unless SUCCEEDED; 422 for a bad body (tier basic|verified,
+  // signer/requested_by strings). Starts a new upload (queued for a worker) unless one is already
+  // requested, running or done, in which case the current state is returned (idempotent per scan).
+  // The reply is the route's 202 body {upload_permission_id, upload_status}.
+  Result<Json> request_upload(const std::string& test_id, const Json& body, const auth::Actor& actor);
+  // raw → golden (needs a publisher with S3; 409 otherwise).
+  Result<Json> promote(const std::string& test_id, const auth::Actor& actor);
+  void set_publisher(BundlePublisher* publisher) { publisher_ = publisher; }
+  // Lets submit accept s3:// and oci:// manifest URIs (checked against the source's allow-lists).
+  void set_remote_manifests(RemoteManifestSource* remote) { manifest_policy_.remote = remote; }
   Result<ScanPage> list(const ScanFilter& filter);
   Result<Json> stats(const std::optional<std::vector<std::string>>& workspaces = std::nullopt);
 
@@ -59,6 +70,7 @@ class ScanService {
   auth::AuditLog& audit_;
   const Clock& clock_;
   ScanPipeline* pipeline_;
+  BundlePublisher* publisher_ = nullptr;
   SourcePolicy source_policy_;
   ManifestPolicy manifest_policy_;  // submit-time checks only (no keys)
   std::vector<std::string> trusted_keys_;

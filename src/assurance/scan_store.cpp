@@ -80,6 +80,7 @@ ScanRecord from_row(const store::Row& row) {
   r.tools = parse_or(row.opt_str("tools_json"), Json::array());
   r.policy = parse_or(row.opt_str("policy_json"), nullptr);
   r.upload_status = row.str("upload_status", "pending");
+  r.upload = parse_or(row.opt_str("upload_json"), Json::object());
   r.idempotency_key = row.opt_str("idempotency_key");
   r.request_fingerprint = row.str("request_fingerprint");
   r.retry_of = row.opt_str("retry_of");
@@ -106,7 +107,31 @@ std::vector<store::Migration> scan_migrations() {
   // loses the scan to the worker that reclaims its queue message).
   static const char* kLeaseDdl =
       "ALTER TABLE scans ADD COLUMN lease_owner TEXT; ALTER TABLE scans ADD COLUMN lease_until BIGINT";
-  return {{400, "assurance_scans", kScansDdl, kScansDdl}, {401, "assurance_scan_leases", kLeaseDdl, kLeaseDdl}};
+  // 402: publishing state of the bundle (upload-request → trust gate → S3 / OCI → golden).
+  static const char* kUploadDdl =
+      "ALTER TABLE scans ADD COLUMN upload_json TEXT; ALTER TABLE scans ADD COLUMN upload_updated_at BIGINT";
+  return {{400, "assurance_scans", kScansDdl, kScansDdl},
+          {401, "assurance_scan_leases", kLeaseDdl, kLeaseDdl},
+          {402, "assurance_scan_uploads", kUploadDdl, kUploadDdl}};
+}
+
+Result<bool> ScanStore::begin_upload(const std::string& test_id, const Json& upload) {
+  auto n = db_.exec(
+      "UPDATE scans SET upload_status = 'requested', upload_json = $2, upload_updated_at = $3 WHERE test_id = $1 "
+      "AND status = 'SUCCEEDED' AND upload_status IN ('pending', 'denied', 'trust_unavailable', 'upload_failed')",
+      {test_id, dump(upload), clock_.now_ms()});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
+}
+
+Result<bool> ScanStore::set_upload(const std::string& test_id, const std::string& from, const std::string& to,
+                                   const Json& upload) {
+  auto n = db_.exec(
+      "UPDATE scans SET upload_status = $3, upload_json = $4, upload_updated_at = $5 WHERE test_id = $1 AND "
+      "upload_status = $2",
+      {test_id, from, to, dump(upload), clock_.now_ms()});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
 }
 
 std::string new_test_id() { return "test_" + random_hex(6); }

@@ -43,6 +43,9 @@ struct ScanRecord {
   Json tools = Json::array();        // per-tool outcome objects (summary.json "tools")
   Json policy;                       // policy-result.json object, or null
   std::string upload_status = "pending";
+  // Publishing state (see BundlePublisher): request {tier, signer, requested_by, requested_at},
+  // upload_permission_id, permit, verification_proof, remote_artifacts, oci, error, promotion.
+  Json upload = Json::object();
   std::optional<std::string> idempotency_key;
   std::string request_fingerprint;   // sha256 of the canonical request (idempotency comparison)
   std::optional<std::string> retry_of;
@@ -114,6 +117,12 @@ class ScanStore {
   Result<std::vector<std::string>> fail_interrupted();
   // Status string of one scan (cheap poll for cancellation), nullopt if unknown.
   Result<std::optional<std::string>> status_of(const std::string& test_id);
+
+  // Publishing: pending|denied|trust_unavailable|upload_failed → requested, only for a SUCCEEDED
+  // scan. False when the scan is not SUCCEEDED or an upload is already requested, running or done.
+  Result<bool> begin_upload(const std::string& test_id, const Json& upload);
+  // upload_status from → to with the new upload state; false when it was not `from` any more.
+  Result<bool> set_upload(const std::string& test_id, const std::string& from, const std::string& to, const Json& upload);
 
   // Counts by status (lower-case keys) and by upload_status.
   // Scan and upload counts, within `workspaces` (the caller's grants; nullopt = all).

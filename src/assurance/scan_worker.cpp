@@ -100,6 +100,20 @@ void ScanWorker::loop(int index) {
           w->inflight_[i].reset();
         }
       } done{this, static_cast<std::size_t>(index)};
+      if (auto up = m.fields.find("upload_test_id"); up != m.fields.end()) {
+        if (publisher_ == nullptr) {
+          (void)queue_.dead_letter(m, kGroup, "no publisher in this worker");
+          continue;
+        }
+        Status st = publisher_->run(up->second);
+        if (!st) {
+          log::warn("bundle upload step failed", {log::str("test_id", up->second), log::str("error", st.error().message)});
+          (void)queue_.retry(m, kGroup, st.error().message);
+        } else {
+          (void)queue_.ack(kStream, kGroup, m.id);
+        }
+        continue;
+      }
       auto it = m.fields.find("test_id");
       if (it == m.fields.end() && other_ && m.fields.count("job_id")) {
         auto r = other_(m);

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "assurance/bundle_publisher.h"
 #include "assurance/pipeline.h"
 #include "queue/queue.h"
 
@@ -48,6 +49,9 @@ class ScanWorker {
   };
   using OtherJobHandler = std::function<OtherJobResult(const queue::Message&)>;
   void set_other_job_handler(OtherJobHandler handler) { other_ = std::move(handler); }
+  // Messages with `upload_test_id` (POST .../upload-request) run the bundle publisher. Set
+  // before start(); without one they are dead-lettered.
+  void set_publisher(BundlePublisher* publisher) { publisher_ = publisher; }
 
  private:
   void loop(int index);
@@ -60,6 +64,7 @@ class ScanWorker {
   std::string consumer_;
   int64_t lease_ms_;
   OtherJobHandler other_;
+  BundlePublisher* publisher_ = nullptr;
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> threads_;
   std::thread heartbeat_;

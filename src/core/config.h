@@ -65,6 +65,8 @@ struct AssuranceConfig {
   bool manifest_allow_private = false;       // http(s) manifests may come from private addresses
   int manifest_fetch_timeout_s = 10;         // whole http(s) manifest or signature fetch
   std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
+  std::vector<std::string> manifest_s3_buckets;       // buckets s3:// manifest URIs may name (on s3.endpoint)
+  std::vector<std::string> manifest_oci_repositories; // repositories oci:// manifest URIs may name (on oci.registry)
 };
 
 // S3-compatible object storage for published bundles (objects/s3_object_store.h).

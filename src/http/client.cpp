@@ -19,6 +19,7 @@ void global_init_once() {
 }
 
 struct Transfer {
+  CURL* handle = nullptr;
   const ClientRequest* req = nullptr;
   ClientResponse* resp = nullptr;
   bool too_large = false;
@@ -47,7 +48,10 @@ curl_socket_t open_socket(void* self, curlsocktype purpose, curl_sockaddr* addre
 size_t on_body(char* data, size_t size, size_t n, void* self) {
   auto* t = static_cast<Transfer*>(self);
   const std::size_t len = size * n;
-  if (t->req->sink) {
+  // Only a 2xx body is the content the sink asked for; an error page stays in resp->body.
+  long status = 0;
+  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+  if (t->req->sink && status >= 200 && status < 300) {
     if (!t->req->sink(std::string_view(data, len))) {
       t->refused_by_sink = true;
       return 0;
@@ -154,6 +158,7 @@ Result<ClientResponse> perform(const ClientRequest& req) {
 
   ClientResponse resp;
   Transfer t;
+  t.handle = h;
   t.req = &req;
   t.resp = &resp;
 
@@ -216,8 +221,10 @@ Result<ClientResponse> perform(const ClientRequest& req) {
     headers.reset(curl_slist_append(headers.release(), line.c_str()));
     if (name.size() == 6 && strncasecmp(name.c_str(), "expect", 6) == 0) has_expect = true;
   }
-  // No "Expect: 100-continue" round trip unless the caller asked for one.
-  if (!has_expect) headers.reset(curl_slist_append(headers.release(), "Expect:"));
+  // No "Expect: 100-continue" round trip unless the caller asked for one. Not with SigV4: curl
+  // 7.88 would list the suppressed `expect` header in SignedHeaders although it is never sent, and
+  // the server's signature would then differ (reference/stack.md 6.5, gotcha 3).
+  if (!has_expect && req.aws_sigv4.empty()) headers.reset(curl_slist_append(headers.release(), "Expect:"));
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
 
   if (!req.userpwd.empty()) {

@@ -45,8 +45,9 @@ struct ClientRequest {
   bool verify_tls = true;
 
   // Response body: kept in ClientResponse::body up to max_response_bytes (more is an
-  // Errc::too_large error), or, when `sink` is set, handed to it chunk by chunk (return false to
-  // abort: the call then fails with Errc::internal "response body refused").
+  // Errc::too_large error), or, when `sink` is set and the status is 2xx, handed to it chunk by
+  // chunk (return false to abort: the call then fails with Errc::internal "response body
+  // refused"). A non-2xx body (an error document) always lands in ClientResponse::body.
   std::size_t max_response_bytes = 16u << 20;
   std::function<bool(std::string_view)> sink;
 

@@ -85,7 +85,8 @@ TEST_F(ManifestFetchTest, SubmitTimeHostAllowList) {
   r.manifest_signature_uri = "s3://bucket/m.json.sig";
   st = check_manifest_fields(r, policy);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().fields.at(0).msg, "manifest_signature_uri scheme not supported yet");
+  EXPECT_EQ(st.error().fields.at(0).msg,
+            "manifest_signature_uri: s3:// manifests need s3.endpoint to be configured");
   // The fetch itself checks the list again (a request stored before the list changed).
   EXPECT_EQ(resolve_error(request("/m.json", "/m.json.sig")),
             "manifest_uri host '127.0.0.1' is not in assurance.manifest_http_hosts");

@@ -1,0 +1,81 @@
+// Verification-first publishing of a finished scan's bundle.
+//
+// Upload state (scans.upload_status), one conditional UPDATE per step, so a repeated message or a
+// second worker never runs a step twice:
+//   requested ──gate permits──▶ permitted ──permit redeemed, files re-hashed──▶ uploading ──▶ uploaded
+//       │                          (stays permitted when no S3 / OCI is configured)      └──▶ upload_failed
+//       ├──gate denies──▶ denied
+//       └──gate unreachable──▶ trust_unavailable        (fail closed: nothing is written)
+// Before the first write every permitted file is hashed again; a file that changed after the
+// permit fails the upload with nothing written. S3 objects go to
+// <raw_bucket>/<raw_prefix>/<test_id>/incoming/<path>; the OCI artifact is pushed by digest with
+// its signature and attestation. An upload that fails half-way removes the raw objects it wrote.
+//
+// Promotion (raw → golden) is a separate step, automatic only with trust.auto_promote: every raw
+// object is read back and hashed, and only when all match their permitted digests are they copied
+// to <golden_bucket>/<golden_prefix>/<test_id>/golden/<path>, beside a signed SLSA verification
+// summary (vsa.intoto.json).
+//
+// Threading: thread-safe; blocking (store, files, network): run on a worker thread.
+#pragma once
+
+#include <string>
+
+#include "assurance/scan_store.h"
+#include "assurance/upload_gate.h"
+#include "core/clock.h"
+#include "crypto/ecdsa.h"
+
+namespace secplat::objects {
+class ObjectStore;
+class OciRegistry;
+}  // namespace secplat::objects
+
+namespace secplat::assurance {
+
+struct PublishSettings {
+  std::string bundles_dir;  // <data_dir>/bundles
+  std::string raw_bucket = "raw";
+  std::string raw_prefix = "security-scans";
+  std::string golden_bucket = "golden";
+  std::string golden_prefix = "security-scans";
+  std::string oci_registry;    // host:port, for references
+  std::string oci_repository;
+  bool auto_promote = false;
+  std::string instance = "local";  // who redeems permits (logged by the gate)
+};
+
+class BundlePublisher {
+ public:
+  // s3 and oci may be null (that destination is not configured).
+  BundlePublisher(ScanStore& store, UploadGate& gate, objects::ObjectStore* s3, objects::OciRegistry* oci,
+                  crypto::EcKeyPair key, PublishSettings settings, const Clock& clock);
+
+  // Takes the scan's upload from wherever it stands to its next resting state. A scan whose
+  // upload is not requested/permitted/uploading is left alone. Errc::unavailable when the store
+  // cannot be read or written (retry later).
+  Status run(const std::string& test_id);
+
+  // raw → golden. Errc::conflict unless the upload is `uploaded` to S3; Errc::bad_request naming
+  // the object when a raw object does not match its permitted digest (nothing is copied).
+  // Returns the updated upload state; repeating a finished promotion returns it unchanged.
+  Result<Json> promote(const std::string& test_id);
+
+  bool has_destinations() const { return s3_ != nullptr || oci_ != nullptr; }
+
+ private:
+  Status request_permit(const ScanRecord& rec);
+  Status upload(const ScanRecord& rec);
+  Status fail(const ScanRecord& rec, const std::string& from, const std::string& to, const std::string& reason,
+              const std::string& detail);
+
+  ScanStore& store_;
+  UploadGate& gate_;
+  objects::ObjectStore* s3_;
+  objects::OciRegistry* oci_;
+  crypto::EcKeyPair key_;
+  PublishSettings settings_;
+  const Clock& clock_;
+};
+
+}  // namespace secplat::assurance
