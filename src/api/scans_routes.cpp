@@ -370,15 +370,13 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   promote.method = "POST";
   promote.path = "/v1/security-scans/{test_id}/promote";
   promote.access = http::Access::admin;
-  promote.doc = {"Promote an uploaded bundle from S3 raw to golden after re-verifying every digest", "assurance",
-                 "", "", {}, 200};
+  promote.doc = {"Queue the promotion of an uploaded bundle from S3 raw to golden (every digest re-verified first)",
+                 "assurance", "", "", {}, 202};
   promote.handler = [&svc, load](Request& req) -> Result<Response> {
     SECPLAT_TRY(load(req));
-    auto up = svc.promote(req.param("test_id"), actor_of(req));
-    if (!up) return std::move(up).take_error();
-    auto rec = svc.get(req.param("test_id"));
+    auto rec = svc.promote(req.param("test_id"), actor_of(req));
     if (!rec) return std::move(rec).take_error();
-    return Response::json(200, assurance::ScanService::status_json(*rec));
+    return Response::json(202, assurance::ScanService::status_json(*rec));
   };
   routes.push_back(std::move(promote));
 

@@ -237,7 +237,6 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   ps.instance = p->instance_id;
   p->publisher = std::make_unique<assurance::BundlePublisher>(*p->scans, *p->upload_gate, p->object_store.get(),
                                                               p->oci.get(), p->signing_key, ps, p->clock);
-  p->scan_service->set_publisher(p->publisher.get());
   p->scan_service->set_remote_manifests(p->remote_manifests.get());
 
   // The lease fits inside the visibility timeout: a reclaimed scan message finds it expired.

@@ -99,9 +99,18 @@ Status BundlePublisher::run(const std::string& test_id) {
       return fail(r, "uploading", "upload_failed", "interrupted",
                   "the upload was interrupted; request it again for a new permit");
     } else if (r.upload_status == "uploaded") {
-      if (settings_.auto_promote && s3_ != nullptr && !r.upload.contains("promotion")) {
-        auto p = promote(test_id);
-        if (!p) log::warn("automatic promotion failed", {log::str("test_id", test_id), log::str("error", p.error().message)});
+      const std::string state = r.upload.contains("promotion") ? r.upload["promotion"].value("status", "") : "";
+      const bool wanted = state == "requested" || (state.empty() && settings_.auto_promote);
+      if (!wanted || s3_ == nullptr || !r.upload.contains("remote_artifacts") || !r.upload["remote_artifacts"].contains("raw"))
+        return ok_status();
+      auto p = promote(test_id);
+      if (!p) {
+        if (p.error().code == Errc::unavailable) return std::move(p).take_error();  // S3 down: retried later
+        log::warn("promotion failed", {log::str("test_id", test_id), log::str("error", p.error().message)});
+        Json up = r.upload;
+        up["promotion"] = {{"status", "failed"}, {"detail", p.error().message}, {"at", format_rfc3339(clock_.now_ms())}};
+        auto saved = store_.set_upload(test_id, "uploaded", "uploaded", up);
+        if (!saved) return std::move(saved).take_error();
       }
       return ok_status();
     } else {

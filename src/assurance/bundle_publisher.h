@@ -11,10 +11,12 @@
 // <raw_bucket>/<raw_prefix>/<test_id>/incoming/<path>; the OCI artifact is pushed by digest with
 // its signature and attestation. An upload that fails half-way removes the raw objects it wrote.
 //
-// Promotion (raw → golden) is a separate step, automatic only with trust.auto_promote: every raw
-// object is read back and hashed, and only when all match their permitted digests are they copied
-// to <golden_bucket>/<golden_prefix>/<test_id>/golden/<path>, beside a signed SLSA verification
-// summary (vsa.intoto.json).
+// Promotion (raw → golden) is a separate step, requested through ScanService::promote (promotion
+// status "requested", then a queue message) or automatic with trust.auto_promote; run() carries
+// it out: every raw object is read back and hashed, and only when all match their permitted
+// digests are they copied to <golden_bucket>/<golden_prefix>/<test_id>/golden/<path>, beside a
+// signed SLSA verification summary (vsa.intoto.json). A mismatch ends in promotion status
+// "failed" with the object named, nothing copied.
 //
 // Threading: thread-safe; blocking (store, files, network): run on a worker thread.
 #pragma once
@@ -56,9 +58,9 @@ class BundlePublisher {
   // cannot be read or written (retry later).
   Status run(const std::string& test_id);
 
-  // raw → golden. Errc::conflict unless the upload is `uploaded` to S3; Errc::bad_request naming
-  // the object when a raw object does not match its permitted digest (nothing is copied).
-  // Returns the updated upload state; repeating a finished promotion returns it unchanged.
+  // raw → golden now (run() calls it). Errc::conflict unless the upload is `uploaded` to S3;
+  // Errc::bad_request naming the object when a raw object does not match its permitted digest
+  // (nothing is copied). Returns the updated upload state; a finished promotion is returned as is.
   Result<Json> promote(const std::string& test_id);
 
   bool has_destinations() const { return s3_ != nullptr || oci_ != nullptr; }

@@ -6,6 +6,7 @@
 
 #include "assurance/attestation.h"
 #include "assurance/signing_key.h"
+#include "core/encoding.h"
 #include "core/json.h"
 #include "crypto/dsse.h"
 #include "crypto/ecdsa.h"
@@ -17,24 +18,6 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxAttestationBytes = 32 * 1024 * 1024;
 constexpr std::size_t kMaxManifestBytes = 64 * 1024 * 1024;
-
-// A subject name must stay inside the bundle: relative, '/'-separated, no "", "." or ".." parts.
-bool is_contained_path(std::string_view p) {
-  if (p.empty() || p.front() == '/' || p.find('\0') != std::string_view::npos) return false;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t slash = p.find('/', start);
-    std::string_view part = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (slash == std::string_view::npos) return true;
-    start = slash + 1;
-  }
-}
-
-bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 // The attested subjects (path -> sha256), or a problem explaining why there are none.
 Result<std::map<std::string, std::string>> signed_subjects(const std::string& bundle_dir, std::string_view public_pem,
@@ -65,7 +48,7 @@ Result<std::map<std::string, std::string>> signed_subjects(const std::string& bu
       continue;
     }
     std::string n = name->get<std::string>();
-    if (!is_contained_path(n)) {
+    if (!is_clean_relative_path(n)) {
       problems.push_back("attestation subject escapes the bundle: " + n);
       continue;
     }

@@ -213,14 +213,22 @@ Result<Json> ScanService::request_upload(const std::string& test_id, const Json&
               {"upload_status", now->upload_status}};
 }
 
-Result<Json> ScanService::promote(const std::string& test_id, const auth::Actor& actor) {
-  if (publisher_ == nullptr) return Error::conflict("publishing is not configured in this process");
-  auto up = publisher_->promote(test_id);
-  if (!up) return up;
-  SECPLAT_TRY(audit_.append("scan.promote", actor.user_name, "",
-                            Json{{"test_id", test_id}, {"vsa", up->value("promotion", Json::object()).value("vsa", Json(nullptr))}},
-                            actor.request_id));
-  return up;
+Result<ScanRecord> ScanService::promote(const std::string& test_id, const auth::Actor& actor) {
+  auto rec = get(test_id);
+  if (!rec) return rec;
+  if (rec->upload_status != "uploaded" || !rec->upload.contains("remote_artifacts") ||
+      !rec->upload["remote_artifacts"].contains("raw"))
+    return Error::conflict("only a bundle uploaded to S3 can be promoted (upload_status is " + rec->upload_status + ")");
+  const std::string state = rec->upload.contains("promotion") ? rec->upload["promotion"].value("status", "") : "";
+  if (state == "promoted" || state == "requested") return rec;  // done, or on its way
+  Json up = rec->upload;
+  up["promotion"] = {{"status", "requested"}, {"requested_at", format_rfc3339(clock_.now_ms())}};
+  auto moved = store_.set_upload(test_id, "uploaded", "uploaded", up);
+  if (!moved) return std::move(moved).take_error();
+  auto published = queue_.publish(std::string(queue::kScanJobs), {{"upload_test_id", test_id}});
+  if (!published) return Error::unavailable("could not queue the promotion: " + published.error().message);
+  SECPLAT_TRY(audit_.append("scan.promote", actor.user_name, "", Json{{"test_id", test_id}}, actor.request_id));
+  return get(test_id);
 }
 
 Json ScanService::status_json(const ScanRecord& rec) {

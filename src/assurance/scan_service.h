@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 
-#include "assurance/bundle_publisher.h"
 #include "assurance/manifest.h"
 #include "assurance/pipeline.h"
 #include "assurance/scan_events.h"
@@ -44,9 +43,9 @@ class ScanService {
   // requested, running or done, in which case the current state is returned (idempotent per scan).
   // The reply is the route's 202 body {upload_permission_id, upload_status}.
   Result<Json> request_upload(const std::string& test_id, const Json& body, const auth::Actor& actor);
-  // raw → golden (needs a publisher with S3; 409 otherwise).
-  Result<Json> promote(const std::string& test_id, const auth::Actor& actor);
-  void set_publisher(BundlePublisher* publisher) { publisher_ = publisher; }
+  // Queues raw → golden for a bundle uploaded to S3 (409 otherwise); a worker's publisher runs it.
+  // Idempotent: a promotion requested or done is returned as it stands.
+  Result<ScanRecord> promote(const std::string& test_id, const auth::Actor& actor);
   // Lets submit accept s3:// and oci:// manifest URIs (checked against the source's allow-lists).
   void set_remote_manifests(RemoteManifestSource* remote) { manifest_policy_.remote = remote; }
   Result<ScanPage> list(const ScanFilter& filter);
@@ -70,7 +69,6 @@ class ScanService {
   auth::AuditLog& audit_;
   const Clock& clock_;
   ScanPipeline* pipeline_;
-  BundlePublisher* publisher_ = nullptr;
   SourcePolicy source_policy_;
   ManifestPolicy manifest_policy_;  // submit-time checks only (no keys)
   std::vector<std::string> trusted_keys_;

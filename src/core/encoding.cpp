@@ -178,4 +178,21 @@ std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
+bool is_clean_relative_path(std::string_view p) {
+  if (p.empty() || p.size() > 4096 || p.front() == '/') return false;
+  if (p.find('\\') != std::string_view::npos || p.find('\0') != std::string_view::npos) return false;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t slash = p.find('/', start);
+    std::string_view part = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string_view::npos) return true;
+    start = slash + 1;
+  }
+}
+
+bool is_sha256_hex(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace secplat

@@ -32,6 +32,13 @@ bool append_utf8(std::string& out, unsigned long cp);
 // True if `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool is_valid_utf8(std::string_view s);
 
+// A relative, '/'-separated path that stays inside its root: not empty, at most 4096 bytes, no
+// leading '/', no empty, "." or ".." segment, no '\\' or NUL (bundle files, object keys).
+bool is_clean_relative_path(std::string_view p);
+
+// 64 lower-case hex digits.
+bool is_sha256_hex(std::string_view s);
+
 // Percent-decoding for URL paths and query strings; nullopt on a malformed escape.
 std::optional<std::string> url_decode(std::string_view s, bool plus_is_space);
 

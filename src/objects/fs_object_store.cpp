@@ -430,20 +430,7 @@ Status FsObjectStore::read(const std::string& bucket, const std::string& key,
 }
 
 Result<std::string> FsObjectStore::get(const std::string& bucket, const std::string& key, std::size_t max_bytes) {
-  std::string out;
-  bool too_large = false;
-  Status s = read(bucket, key, [&](std::string_view chunk) {
-    if (out.size() + chunk.size() > max_bytes) {
-      too_large = true;
-      return false;
-    }
-    out.append(chunk);
-    return true;
-  });
-  if (too_large)
-    return Error::too_large("object " + describe(bucket, key) + " is larger than " + std::to_string(max_bytes) + " bytes");
-  if (!s.ok()) return std::move(s).take_error();
-  return out;
+  return read_whole(*this, bucket, key, max_bytes, describe(bucket, key));
 }
 
 Status FsObjectStore::copy(const std::string& src_bucket, const std::string& src_key, const std::string& dst_bucket,

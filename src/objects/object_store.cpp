@@ -101,6 +101,23 @@ Status validate_content_type(std::string_view content_type) {
   return ok_status();
 }
 
+Result<std::string> read_whole(ObjectStore& store, const std::string& bucket, const std::string& key,
+                               std::size_t max_bytes, const std::string& what) {
+  std::string out;
+  bool too_large = false;
+  Status s = store.read(bucket, key, [&](std::string_view chunk) {
+    if (out.size() + chunk.size() > max_bytes) {
+      too_large = true;
+      return false;
+    }
+    out.append(chunk);
+    return true;
+  });
+  if (too_large) return Error::too_large("object " + what + " is larger than " + std::to_string(max_bytes) + " bytes");
+  if (!s.ok()) return std::move(s).take_error();
+  return out;
+}
+
 Result<std::string> sha256_hex_of(ObjectStore& store, const std::string& bucket, const std::string& key) {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return Error::internal("sha256 unavailable");

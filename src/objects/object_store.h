@@ -93,6 +93,11 @@ class ObjectStore {
   virtual std::string uri(const std::string& bucket, const std::string& key) const = 0;
 };
 
+// get() in terms of read(): the whole object, Errc::too_large (naming `what`) past max_bytes.
+// Adapters whose transport has nothing better use it for get().
+Result<std::string> read_whole(ObjectStore& store, const std::string& bucket, const std::string& key,
+                               std::size_t max_bytes, const std::string& what);
+
 // Streams the object and returns its sha256 hex (for re-verification before promotion).
 Result<std::string> sha256_hex_of(ObjectStore& store, const std::string& bucket, const std::string& key);
 

@@ -80,23 +80,6 @@ Result<ParsedManifest> parse_image_manifest(const FetchedManifest& m, const std:
   return out;
 }
 
-bool safe_relative_path(const std::string& p) {
-  if (p.empty() || p.size() > 1024 || p.front() == '/' || p.back() == '/') return false;
-  if (p.find('\\') != std::string::npos || p.find('\0') != std::string::npos) return false;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t slash = p.find('/', start);
-    std::string part = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (slash == std::string::npos) return true;
-    start = slash + 1;
-  }
-}
-
-bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 std::string rfc3339(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -230,7 +213,7 @@ Result<PushedBundle> push_bundle(OciRegistry& reg, const std::string& repo, cons
   std::time_t newest = 0;
   std::vector<Descriptor> layers;
   for (const BundleLayer& f : files) {
-    if (!safe_relative_path(f.path)) return Error::bad_request("bundle file path '" + f.path + "' is not a safe relative path");
+    if (!is_clean_relative_path(f.path)) return Error::bad_request("bundle file path '" + f.path + "' is not a safe relative path");
     if (!seen.insert(f.path).second) return Error::bad_request("bundle file '" + f.path + "' is listed twice");
     if (!is_sha256_hex(f.sha256_hex))
       return Error::bad_request("bundle file '" + f.path + "': sha256 must be 64 lower-case hex digits");
@@ -356,7 +339,7 @@ Result<VerifiedBundle> verify_pushed_bundle(OciRegistry& reg, const std::string&
 
   for (const Descriptor& l : parsed->layers) {
     auto title = l.annotations.find(kTitleAnnotation);
-    if (title == l.annotations.end() || !safe_relative_path(title->second))
+    if (title == l.annotations.end() || !is_clean_relative_path(title->second))
       return Error::bad_request("bundle layer " + l.digest + " has no safe title");
     int64_t size = 0;
     SECPLAT_TRY(reg.read_blob(repo, l.digest, [&](std::string_view chunk) {

@@ -33,27 +33,9 @@ CREATE TABLE trust_permits (
 );
 CREATE INDEX trust_permits_scan_idx ON trust_permits (scan_id, issued_at))SQL";
 
-bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 bool is_test_id(const std::string& s) {
   return s.size() == 17 && s.rfind("test_", 0) == 0 &&
          std::all_of(s.begin() + 5, s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-// A bundle path: relative, '/'-separated, no empty, "." or ".." parts.
-bool is_bundle_path(const std::string& p) {
-  if (p.empty() || p.size() > 1024 || p.front() == '/' || p.find('\0') != std::string::npos) return false;
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t slash = p.find('/', start);
-    std::string part = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (slash == std::string::npos) return true;
-    start = slash + 1;
-  }
 }
 
 const Json* field(const Json& obj, const char* name) {
@@ -113,7 +95,7 @@ Status validate(const Json& req) {
         l.push_back("size");
         errs.push_back({l, size ? "Input should be a non-negative integer" : "Field required"});
       }
-      if (const Json* n = field(a, "name"); n && n->is_string() && !is_bundle_path(n->get<std::string>())) {
+      if (const Json* n = field(a, "name"); n && n->is_string() && !is_clean_relative_path(n->get<std::string>())) {
         auto l = loc;
         l.push_back("name");
         errs.push_back({l, "must be a relative path inside the bundle"});

@@ -183,8 +183,10 @@ class PublishTest(unittest.TestCase):
 
         # Promotion: golden objects re-verified and copied, plus a VSA openssl accepts.
         promoted = self.srv.request("POST", f"/v1/security-scans/{test_id}/promote", token=self.token)
-        self.assertEqual(promoted.status, 200, promoted)
-        self.assertEqual(promoted.json()["promotion"]["status"], "promoted")
+        self.assertEqual(promoted.status, 202, promoted)
+        self.assertIn(promoted.json()["promotion"]["status"], ("requested", "promoted"))
+        wait_for(lambda: (self.srv.request("GET", f"/v1/security-scans/{test_id}", token=self.token).json()
+                          ["promotion"] or {}).get("status") == "promoted", timeout=30, what="promotion")
         golden = self.raw_keys(test_id, "golden", "golden")
         self.assertEqual(golden, set(files) | {"verification-proof.json", "vsa.intoto.json"})
         for rel, content in files.items():
@@ -328,6 +330,7 @@ class PublishTest(unittest.TestCase):
             api_key = r.json()["key"]
             env = {"SECPLAT_ALLOWED_SOURCE_ROOTS": self.tmp.name,
                    "SECPLAT_TRUST_URL": f"http://127.0.0.1:{gate.port}", "SECPLAT_TRUST_API_KEY": api_key,
+                   "SECPLAT_TRUST_AUTO_PROMOTE": "true",
                    "SECPLAT_S3_ENDPOINT": self.s3_url, "SECPLAT_S3_ACCESS_KEY_ID": "S3RVER",
                    "SECPLAT_S3_SECRET_ACCESS_KEY": "S3RVER"}
             srv = Server(env=env, data_dir=data).start()
@@ -336,7 +339,11 @@ class PublishTest(unittest.TestCase):
                 test_id = self.scan(srv, token)
                 rec = self.upload(test_id, srv, token)
                 self.assertEqual(rec["upload_status"], "uploaded", rec)
-                self.assertEqual(self.raw_keys(test_id), set(self.bundle_files_of(srv, test_id)) | {"verification-proof.json"})
+                files = set(self.bundle_files_of(srv, test_id))
+                self.assertEqual(self.raw_keys(test_id), files | {"verification-proof.json"})
+                # trust.auto_promote: golden follows without a promote call.
+                wait_for(lambda: self.raw_keys(test_id, "golden", "golden") ==
+                         files | {"verification-proof.json", "vsa.intoto.json"}, timeout=30, what="auto promotion")
                 # The permit lives in the gate's log, not the publisher's.
                 entry_id = rec["verification_proof"]["rekor_entry_uuid"]
                 self.assertEqual(gate.request("GET", f"/v1/transparency/{entry_id}", token=admin).status, 200)
@@ -361,6 +368,61 @@ class PublishTest(unittest.TestCase):
     def bundle_files_of(self, srv, test_id):
         root = os.path.join(srv.data_dir, "bundles", test_id)
         return {os.path.relpath(os.path.join(d, n), root) for d, _, names in os.walk(root) for n in names}
+
+    def test_promotion_refuses_a_raw_object_changed_after_upload(self):
+        test_id = self.scan()
+        rec = self.upload(test_id)
+        self.assertEqual(rec["upload_status"], "uploaded", rec)
+        self.s3.put_object(Bucket="raw", Key=f"security-scans/{test_id}/incoming/summary.json", Body=b"{}")
+        r = self.srv.request("POST", f"/v1/security-scans/{test_id}/promote", token=self.token)
+        self.assertEqual(r.status, 202, r)
+        wait_for(lambda: (self.srv.request("GET", f"/v1/security-scans/{test_id}", token=self.token).json()
+                          ["promotion"] or {}).get("status") == "failed", timeout=30, what="promotion refused")
+        rec = self.srv.request("GET", f"/v1/security-scans/{test_id}", token=self.token).json()
+        self.assertIn("summary.json", rec["promotion"]["detail"])
+        self.assertIn("does not match its permitted sha256", rec["promotion"]["detail"])
+        self.assertEqual(self.raw_keys(test_id, "golden", "golden"), set())
+        # An analyst may not promote (admin only).
+        self.srv.request("POST", "/auth/users", token=self.token,
+                         body={"username": "ana", "password": "analyst-password-1", "role": "analyst"})
+        ana = self.srv.token("ana", "analyst-password-1")
+        self.assertEqual(self.srv.request("POST", f"/v1/security-scans/{test_id}/promote", token=ana).status, 403)
+
+    def test_storage_failures_end_in_upload_failed_and_leave_nothing_half_written(self):
+        # S3 down: retried, then upload_failed naming S3; nothing reaches the registry either.
+        test_id = self.scan()
+        subprocess.run([os.path.join(SUPPORT, "s3rver_test_server.sh"), "pause", self.s3_dir], check=True,
+                       capture_output=True)
+        try:
+            rec = self.upload(test_id)
+        finally:
+            subprocess.run([os.path.join(SUPPORT, "s3rver_test_server.sh"), "resume", self.s3_dir], check=True,
+                           capture_output=True)
+        self.assertEqual(rec["upload_status"], "upload_failed", rec)
+        self.assertEqual(rec["upload_error"]["reason"], "s3_failed")
+        tags = self.skopeo("list-tags", "--tls-verify=false", f"docker://{self.registry}/{REPO}")
+        if tags.returncode == 0:
+            self.assertNotIn(test_id, json.loads(tags.stdout)["Tags"])
+        # Asking again gets a new permit and goes through once S3 is back.
+        rec = self.upload(test_id)
+        self.assertEqual(rec["upload_status"], "uploaded", rec)
+
+        # Registry unreachable after the raw upload: the raw objects are removed again.
+        srv = Server(env={
+            "SECPLAT_ALLOWED_SOURCE_ROOTS": self.tmp.name,
+            "SECPLAT_S3_ENDPOINT": self.s3_url, "SECPLAT_S3_ACCESS_KEY_ID": "S3RVER",
+            "SECPLAT_S3_SECRET_ACCESS_KEY": "S3RVER",
+            "SECPLAT_OCI_REGISTRY": f"127.0.0.1:{free_port()}", "SECPLAT_OCI_INSECURE": "true",
+            "SECPLAT_OCI_MAX_ATTEMPTS": "2"}).start()
+        try:
+            token = srv.token()
+            test_id = self.scan(srv, token)
+            rec = self.upload(test_id, srv, token)
+            self.assertEqual(rec["upload_status"], "upload_failed", rec)
+            self.assertEqual(rec["upload_error"]["reason"], "oci_failed")
+            self.assertEqual(self.raw_keys(test_id), set())
+        finally:
+            srv.close()
 
     def test_unreachable_gate_fails_closed(self):
         srv = Server(env={
