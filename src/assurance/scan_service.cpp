@@ -226,7 +226,12 @@ Result<ScanRecord> ScanService::promote(const std::string& test_id, const auth::
   auto moved = store_.set_upload(test_id, "uploaded", "uploaded", up);
   if (!moved) return std::move(moved).take_error();
   auto published = queue_.publish(std::string(queue::kScanJobs), {{"upload_test_id", test_id}});
-  if (!published) return Error::unavailable("could not queue the promotion: " + published.error().message);
+  if (!published) {
+    // Not left "requested": nobody would ever run it, and a new call would find it on its way.
+    up["promotion"] = {{"status", "failed"}, {"detail", "could not queue the promotion"}};
+    (void)store_.set_upload(test_id, "uploaded", "uploaded", up);
+    return Error::unavailable("could not queue the promotion: " + published.error().message);
+  }
   SECPLAT_TRY(audit_.append("scan.promote", actor.user_name, "", Json{{"test_id", test_id}}, actor.request_id));
   return get(test_id);
 }
