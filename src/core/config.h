@@ -106,6 +106,24 @@ struct TrustConfig {
   bool auto_promote = false;                 // promote raw → golden right after a successful upload
 };
 
+// Outbound notification channels (notify/). A channel is configured when its required keys are set.
+struct NotifyConfig {
+  std::string slack_webhook_url;             // Slack incoming webhook; the URL itself is a secret
+  std::string webhook_url;                   // generic JSON webhook
+  std::string webhook_secret;                // HMAC-SHA256 key for X-SecPlat-Signature (never logged)
+  std::string twilio_base_url = "https://api.twilio.com";
+  std::string twilio_account_sid;
+  std::string twilio_auth_token;             // never logged
+  std::string twilio_from;                   // +E.164 or whatsapp:+E.164
+  std::string twilio_to;
+  std::string jira_base_url;
+  std::string jira_email;
+  std::string jira_api_token;                // never logged
+  std::string jira_project_key;
+  std::string smtp_url;                      // smtp://[user:pass@]host:port or smtps://...
+  std::string alert_email_to;                // comma-separated recipients
+};
+
 struct PostureConfig {
   bool probing = true;                       // run the prober (ingest role) in this process
   int stale_seconds = 300;                   // no result for longer (or 3 probe intervals) → stale
@@ -138,6 +156,7 @@ struct Config {
   S3Config s3;
   OciConfig oci;
   TrustConfig trust;
+  NotifyConfig notify;
   // Config-as-code assets: the YAML `assets:` list (or SECPLAT_ASSETS, a JSON array) as JSON text,
   // each item an asset object as POST /assets/ takes it. Applied at start-up; the file wins.
   std::string declared_assets_json = "[]";
