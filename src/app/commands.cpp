@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/audit_routes.h"
+#include "api/notify_routes.h"
 #include "api/trust_routes.h"
 #include "api/assets_routes.h"
 #include "api/auth_routes.h"
@@ -22,6 +23,7 @@
 #include "api/posture_routes.h"
 #include "app/commands.h"
 #include "app/platform.h"
+#include "notify/notifier.h"
 #include "assurance/scan_event_relay.h"
 #include "auth/bootstrap.h"
 #include "core/clock.h"
@@ -110,6 +112,7 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
                                       config->posture.latency_slo_ms}))
     routes.push_back(std::move(r));
   for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
+  for (auto& r : api::notify_routes(*p.notifier)) routes.push_back(std::move(r));
   for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
                                    static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
     routes.push_back(std::move(r));
@@ -189,6 +192,9 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   if (has(Role::deriver)) {
     if (auto s = p.deriver->start(); !s.ok()) return fail("deriver", s.error());
   }
+  if (has(Role::notifier)) {
+    if (auto s = p.notifier->start(); !s.ok()) return fail("notifier", s.error());
+  }
   if (has(Role::ingest) && config->posture.probing) {
     if (auto s = p.ingest->start(); !s.ok()) return fail("prober", s.error());
   }
@@ -228,6 +234,7 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
     server->wait();
   }
   relay.stop();
+  p.notifier->stop();
   p.ingest->stop();
   p.deriver->stop();
   p.scan_worker->stop();  // running scans finish (a SIGKILL instead leaves them to another worker)
@@ -238,7 +245,8 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
 }  // namespace
 
 int run_serve(const CommonFlags& flags) {
-  return run_roles(flags, {Role::api, Role::worker, Role::ingest, Role::deriver}, /*single_process=*/true);
+  return run_roles(flags, {Role::api, Role::worker, Role::ingest, Role::deriver, Role::notifier},
+                   /*single_process=*/true);
 }
 
 const char* role_name(Role role) {
@@ -248,6 +256,7 @@ const char* role_name(Role role) {
     case Role::ingest: return "ingest";
     case Role::deriver: return "deriver";
     case Role::trust: return "trust";
+    case Role::notifier: return "notifier";
   }
   return "?";
 }

@@ -9,6 +9,8 @@
 
 #include "assurance/http_upload_gate.h"
 #include "assurance/remote_manifest.h"
+#include "notify/channel.h"
+#include "notify/notifier.h"
 #include "assurance/signing_key.h"
 #include "objects/object_store.h"
 #include "objects/oci_registry.h"
@@ -37,6 +39,7 @@ std::vector<store::Migration> all_migrations() {
   for (auto& m : posture::posture_migrations()) all.push_back(std::move(m));
   for (auto& m : trust::transparency_log_migrations()) all.push_back(std::move(m));
   for (auto& m : trust::trust_gate_migrations()) all.push_back(std::move(m));
+  for (auto& m : notify::notify_migrations()) all.push_back(std::move(m));
   return all;
 }
 
@@ -244,6 +247,11 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans, *p->scan_events,
                                                            "worker-" + p->instance_id, lease_ms);
   p->scan_worker->set_publisher(p->publisher.get());
+
+  notify::NotifierOptions nopt;
+  nopt.consumer = "notifier-" + p->instance_id;
+  p->notifier = std::make_unique<notify::Notifier>(*p->db, *p->queue, notify::make_channels(config.notify), nopt,
+                                                   p->clock);
   // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
   p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
     using Kind = assurance::ScanWorker::OtherJobResult::Kind;

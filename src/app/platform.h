@@ -46,6 +46,9 @@ namespace secplat::objects {
 class ObjectStore;
 class OciRegistry;
 }  // namespace secplat::objects
+namespace secplat::notify {
+class Notifier;
+}  // namespace secplat::notify
 
 namespace secplat::app {
 
@@ -95,6 +98,9 @@ struct Platform {
   std::unique_ptr<objects::OciRegistry> oci;           // when oci.registry is set
   std::unique_ptr<assurance::BundlePublisher> publisher;
   std::unique_ptr<assurance::RemoteManifestSource> remote_manifests;  // s3:// and oci:// manifest URIs
+
+  // Delivers secplat.events.notify to the configured channels (started by serve and `notifier`).
+  std::unique_ptr<notify::Notifier> notifier;
   // Last: destroyed (and so stopped) first, before anything it uses.
   std::unique_ptr<assurance::ScanWorker> scan_worker;
 };

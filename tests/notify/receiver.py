@@ -49,7 +49,7 @@ def next_planned():
 
 
 def default_answer(method, path):
-    if path.startswith("/slack/"):
+    if path.startswith("/slack/") or path.startswith("/services/"):  # the real webhook path shape
         return 200, "text/plain", "ok"
     if path.startswith("/hook"):
         return 200, "application/json", "{}"

@@ -1,0 +1,66 @@
+#include "api/notify_routes.h"
+
+#include <charconv>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "notify/notifier.h"
+
+namespace secplat::api {
+namespace {
+
+Result<int64_t> int_param(const http::Request& req, const char* name, int64_t fallback, int64_t lo, int64_t hi) {
+  auto v = req.query_param(name);
+  if (!v || v->empty()) return fallback;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
+    return Error::invalid({"query", name}, std::string(name) + " must be an integer from " + std::to_string(lo) +
+                                               " to " + std::to_string(hi));
+  return n;
+}
+
+Json delivery_json(const notify::Delivery& d) {
+  return {{"id", d.id},
+          {"event_id", d.event_id},
+          {"event_type", d.event_type},
+          {"dedupe_key", d.dedupe_key},
+          {"channel", d.channel},
+          {"status", d.status},
+          {"attempts", d.attempts},
+          {"http_status", d.http_status},
+          {"error", d.error.empty() ? Json(nullptr) : Json(d.error)},
+          {"remote_id", d.remote_id.empty() ? Json(nullptr) : Json(d.remote_id)},
+          {"created_at", format_rfc3339(d.created_ms)},
+          {"updated_at", format_rfc3339(d.updated_ms)}};
+}
+
+}  // namespace
+
+std::vector<http::Route> notify_routes(notify::Notifier& notifier) {
+  http::Route list;
+  list.method = "GET";
+  list.path = "/notifications";
+  list.access = http::Access::analyst;
+  list.doc = {"Notification deliveries per channel (status, attempts, response code)", "notify", "", "", {}, 200};
+  list.handler = [&notifier](http::Request& req) -> Result<http::Response> {
+    notify::DeliveryFilter f;
+    if (auto v = req.query_param("channel"); v && !v->empty()) f.channel = *v;
+    if (auto v = req.query_param("status"); v && !v->empty()) f.status = *v;
+    if (auto v = req.query_param("event_id"); v && !v->empty()) f.event_id = *v;
+    auto limit = int_param(req, "limit", 100, 1, 1000);
+    if (!limit) return std::move(limit).take_error();
+    auto offset = int_param(req, "offset", 0, 0, int64_t{1} << 53);
+    if (!offset) return std::move(offset).take_error();
+    f.limit = *limit;
+    f.offset = *offset;
+    auto page = notifier.list(f);
+    if (!page) return std::move(page).take_error();
+    Json items = Json::array();
+    for (const auto& d : page->items) items.push_back(delivery_json(d));
+    return http::Response::json(200, Json{{"items", items}, {"total", page->total}, {"limit", *limit}, {"offset", *offset}});
+  };
+  return {std::move(list)};
+}
+
+}  // namespace secplat::api

@@ -1,0 +1,125 @@
+// Notifier: consumes `secplat.events.notify` (group "notifiers") and delivers each notifying event
+// to every configured Channel, keeping one record per (event, channel) in `notify_deliveries`.
+//
+// Which events notify: only `posture.changed` with payload change "status" (or no change field):
+//   * firing    the asset became unhealthy: `to` is "down" or "red", or posture_state is "red";
+//   * resolved  the asset came back: `to` is "up" or "green" after "down" or "red".
+// Every other event (unknown→stale, flapping, other event types) is acked without sending.
+// The Notification's dedupe_key is "<asset_key>:<status>" (e.g. "shop.example.com:down").
+//
+// Per message, per channel, in channel order:
+//   1. a channel whose record for this event_id is final (sent, failed, suppressed_duplicate) is
+//      skipped: the record is the idempotency key, so a redelivered message never re-sends;
+//   2. the last delivery `sent` on this channel about the same asset (another event) has the same
+//      dedupe_key and was created within dedupe_window_s → `suppressed_duplicate`, nothing sent
+//      (down, up, down again always notifies; down, down within the window does not);
+//   3. no rate-limit token for the channel → `rate_limited` (retryable), nothing sent;
+//   4. send; `sent`, `retrying` (retryable failure) or `failed` (permanent); attempts += 1.
+// If any channel is left retryable, the message goes back with Queue::retry() (the queue's backoff;
+// it dead-letters after its max attempts, and then the retryable records become `failed`).
+// Otherwise the message is acked. A malformed message (no event_type, payload not a JSON object,
+// posture.changed without asset_key) is dead-lettered at once with the reason.
+//
+// Two events with the same dedupe_key handled at the same moment on two threads may both send
+// (the dedupe check and the send are not one transaction); one thread never double-sends.
+//
+// Threading: handle() and list() are thread-safe. start() runs `threads` workers, each reading
+// the stream as its own consumer; stop() waits for them (at most one read's block_ms plus the
+// sends in flight). Sends block, so never call handle() on an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "notify/channel.h"
+#include "notify/rate_limiter.h"
+#include "queue/queue.h"
+#include "store/db.h"
+
+namespace secplat::notify {
+
+// Schema of the notifier (versions 800..899 are reserved for notify).
+std::vector<store::Migration> notify_migrations();
+
+struct NotifierOptions {
+  std::string stream = "secplat.events.notify";
+  std::string group = "notifiers";
+  std::string consumer = "notifier";  // workers are "<consumer>-<n>"
+  int64_t dedupe_window_s = 300;
+  int64_t rate_limit = 30;                // sends per channel per interval
+  int64_t rate_interval_ms = 60000;
+  int read_count = 10;
+  int64_t read_block_ms = 1000;
+};
+
+// One row of notify_deliveries.
+struct Delivery {
+  std::string id;
+  std::string event_id;
+  std::string event_type;
+  std::string dedupe_key;
+  std::string channel;
+  std::string status;  // sent | failed | retrying | suppressed_duplicate | rate_limited
+  int64_t attempts = 0;  // send attempts made (suppressed and rate-limited passes do not count)
+  int64_t http_status = 0;  // of the last attempt; 0 when none
+  std::string error;        // of the last attempt; never holds a secret
+  std::string remote_id;
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct DeliveryFilter {
+  std::optional<std::string> channel;
+  std::optional<std::string> status;
+  std::optional<std::string> event_id;
+  int64_t limit = 100;
+  int64_t offset = 0;
+};
+
+struct DeliveryPage {
+  std::vector<Delivery> items;  // newest first (created_ms DESC, id DESC)
+  int64_t total = 0;            // rows matching the filter, ignoring limit/offset
+};
+
+class Notifier {
+ public:
+  // db must have notify_migrations() applied; db, queue and clock must outlive the Notifier.
+  Notifier(store::Db& db, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
+           NotifierOptions options, const Clock& clock);
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  // Creates the consumer group and starts the workers. Errc::conflict if already started.
+  Status start(int threads = 1);
+  // Stops and joins the workers. Idempotent.
+  void stop();
+
+  // Processes one message read from the stream by this group: sends, records, then acks, retries
+  // or dead-letters it. An error means a store or queue failure (the message was handed back
+  // with retry() when possible, else it is reclaimed after the visibility timeout).
+  Status handle(const queue::Message& msg);
+
+  Result<DeliveryPage> list(const DeliveryFilter& filter);
+
+ private:
+  void run(const std::string& consumer);
+
+  store::Db& db_;
+  queue::Queue& queue_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  NotifierOptions opt_;
+  const Clock& clock_;
+  RateLimiter limiter_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace secplat::notify

@@ -1,0 +1,413 @@
+// The Notifier on SQLite + the local queue, delivering to tests/notify/receiver.py as a Slack and a
+// webhook channel: which events notify, one delivery per (event, channel) however often a message
+// is handled, dedupe, retry without re-sending delivered channels, the DLQ, rate limits and list().
+#include "notify/notifier.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/ids.h"
+#include "core/json.h"
+#include "notify/channels.h"
+#include "queue/envelope.h"
+#include "queue/local_queue.h"
+#include "store/sqlite_db.h"
+
+namespace secplat::notify {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSlackPath = "/slack/T0001/B0002/SlackPathSecret9xQ";
+constexpr const char* kHookPath = "/hook/secplat";
+constexpr int kMaxAttempts = 3;
+
+std::vector<Json> read_jsonl(const std::string& path) {
+  std::vector<Json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(Json::parse(line));
+  return out;
+}
+
+// tests/notify/receiver.py in a child process, in its own temp dir.
+class Receiver {
+ public:
+  explicit Receiver(const fs::path& dir) : dir_(dir.string()) {
+    fs::create_directories(dir_);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const std::string script = std::string(SECPLAT_SOURCE_DIR) + "/tests/notify/receiver.py";
+      ::execlp("python3", "python3", script.c_str(), dir_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline && !fs::exists(dir_ + "/port"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream(dir_ + "/port") >> port_;
+  }
+  ~Receiver() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+
+  bool ok() const { return !port_.empty(); }
+  std::string url() const { return "http://127.0.0.1:" + port_; }
+  void plan(const Json& answers) const {
+    std::ofstream(dir_ + "/plan.json.tmp") << answers.dump();
+    fs::rename(dir_ + "/plan.json.tmp", dir_ + "/plan.json");
+  }
+  // Requests received on paths starting with `prefix`.
+  std::vector<Json> requests(const std::string& prefix) const {
+    std::vector<Json> out;
+    for (auto& r : read_jsonl(dir_ + "/requests.jsonl"))
+      if (r["path"].get<std::string>().rfind(prefix, 0) == 0) out.push_back(r);
+    return out;
+  }
+
+ private:
+  std::string dir_;
+  pid_t pid_ = -1;
+  std::string port_;
+};
+
+Json answers(int status, int n) {
+  Json a = Json::array();
+  for (int i = 0; i < n; ++i) a.push_back({{"status", status}});
+  return a;
+}
+
+class NotifierTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("secplat-notifier-" + random_hex(8));
+    fs::create_directories(root_);
+    receiver_ = std::make_unique<Receiver>(root_ / "recv");
+    ASSERT_TRUE(receiver_->ok()) << "tests/notify/receiver.py did not start";
+    auto db = store::open_sqlite({(root_ / "db.sqlite").string(), 2, 5000});
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    db_ = std::move(*db);
+    ASSERT_TRUE(store::migrate(*db_, queue::local_queue_migrations()).ok());
+    ASSERT_TRUE(store::migrate(*db_, notify_migrations()).ok());
+    queue::LocalQueueOptions qo;
+    qo.retry = {kMaxAttempts, 1000, 1000};
+    qo.clock = &clock_;
+    auto q = queue::open_local_queue(*db_, qo);
+    ASSERT_TRUE(q.ok()) << q.error().message;
+    queue_ = std::move(*q);
+    ASSERT_TRUE(queue_->ensure_group(kStream, "notifiers").ok());
+  }
+  void TearDown() override {
+    notifier_.reset();
+    queue_.reset();
+    db_.reset();
+    receiver_.reset();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  void make_notifier(NotifierOptions o = {}) {
+    ChannelOptions co;
+    co.timeout_ms = 3000;
+    co.connect_timeout_ms = 2000;
+    co.clock = &clock_;
+    std::vector<std::unique_ptr<Channel>> chans;
+    chans.push_back(std::make_unique<SlackChannel>(receiver_->url() + kSlackPath, co));
+    chans.push_back(std::make_unique<WebhookChannel>(receiver_->url() + kHookPath, "whsec-x", co));
+    notifier_ = std::make_unique<Notifier>(*db_, *queue_, std::move(chans), o, clock_);
+  }
+
+  std::string publish_change(const std::string& asset, const std::string& from, const std::string& to,
+                             const std::string& posture_state) {
+    Json p{{"asset_key", asset}, {"change", "status"}, {"from", from}, {"to", to}, {"status", to},
+           {"posture_state", posture_state}, {"posture_score", to == "down" ? 0 : 100},
+           {"reason", to == "down" ? Json("connection_refused") : Json(nullptr)}, {"flapping", false},
+           {"confidence", "high"}, {"detected_at", format_rfc3339(clock_.now_ms())}};
+    auto env = queue::make_envelope("posture.changed", asset, to == "down" ? "high" : "info", p, "", clock_.now_ms());
+    EXPECT_TRUE(queue_->publish(kStream, env).ok());
+    return env["event_id"];
+  }
+
+  // The next message for the group (after moving the clock past any retry delay).
+  queue::Message next() {
+    auto m = queue_->read(kStream, "notifiers", "t", 1, 0);
+    EXPECT_TRUE(m.ok());
+    EXPECT_EQ(m->size(), 1u);
+    return m->empty() ? queue::Message{} : (*m)[0];
+  }
+  bool nothing_pending() {
+    auto m = queue_->read(kStream, "notifiers", "t", 1, 0);
+    return m.ok() && m->empty();
+  }
+
+  std::vector<Delivery> deliveries(const std::string& event_id) {
+    DeliveryFilter f;
+    f.event_id = event_id;
+    auto page = notifier_->list(f);
+    EXPECT_TRUE(page.ok());
+    std::vector<Delivery> out = page->items;
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.channel < b.channel; });
+    return out;  // slack, webhook
+  }
+
+  int64_t dlq_length() {
+    auto s = queue_->stats(kStream);
+    EXPECT_TRUE(s.ok());
+    return s->dlq_length;
+  }
+
+  const std::string kStream = "secplat.events.notify";
+  fs::path root_;
+  ManualClock clock_{1'800'000'000'000};
+  std::unique_ptr<Receiver> receiver_;
+  std::unique_ptr<store::Db> db_;
+  std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<Notifier> notifier_;
+};
+
+TEST_F(NotifierTest, DownChangeDeliversOnceToEachChannelAndRecordsSent) {
+  make_notifier();
+  const auto id = publish_change("shop.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+
+  const auto slack = receiver_->requests("/slack/");
+  const auto hook = receiver_->requests(kHookPath);
+  ASSERT_EQ(slack.size(), 1u);
+  ASSERT_EQ(hook.size(), 1u);
+  EXPECT_EQ(Json::parse(slack[0]["body"].get<std::string>())["text"], "[HIGH] shop.example.com is DOWN");
+  const Json body = Json::parse(hook[0]["body"].get<std::string>());
+  EXPECT_EQ(body["status"], "firing");
+  EXPECT_EQ(body["dedupe_key"], "shop.example.com:down");
+  EXPECT_NE(body["text"].get<std::string>().find("connection_refused"), std::string::npos);
+
+  const auto d = deliveries(id);
+  ASSERT_EQ(d.size(), 2u);
+  for (const auto& x : d) {
+    EXPECT_EQ(x.status, "sent") << x.channel;
+    EXPECT_EQ(x.attempts, 1);
+    EXPECT_EQ(x.event_type, "posture.changed");
+  }
+  EXPECT_EQ(d[0].http_status, 200);
+  EXPECT_TRUE(nothing_pending());  // acked
+}
+
+TEST_F(NotifierTest, SameMessageHandledTwiceDeliversOnce) {
+  make_notifier();
+  const auto id = publish_change("shop.example.com", "up", "down", "red");
+  const auto m = next();
+  ASSERT_TRUE(notifier_->handle(m).ok());
+  // A redelivery (e.g. the ack was lost): the records say it is done, nothing is re-sent.
+  (void)notifier_->handle(m);
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  EXPECT_EQ(receiver_->requests(kHookPath).size(), 1u);
+  for (const auto& x : deliveries(id)) EXPECT_EQ(x.attempts, 1);
+}
+
+TEST_F(NotifierTest, SecondDownWithinWindowIsSuppressedAndLaterOneIsSent) {
+  make_notifier();
+  publish_change("shop.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  clock_.advance_ms(60'000);
+  const auto second = publish_change("shop.example.com", "unknown", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  EXPECT_EQ(receiver_->requests(kHookPath).size(), 1u);
+  for (const auto& x : deliveries(second)) {
+    EXPECT_EQ(x.status, "suppressed_duplicate");
+    EXPECT_EQ(x.attempts, 0);
+  }
+  EXPECT_TRUE(nothing_pending());
+
+  clock_.advance_ms(300'000);  // past the window of the first
+  publish_change("shop.example.com", "unknown", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
+}
+
+TEST_F(NotifierTest, DownUpDownWithinTheWindowNotifiesEveryChange) {
+  make_notifier();
+  publish_change("shop.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  clock_.advance_ms(20'000);
+  publish_change("shop.example.com", "down", "up", "green");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  clock_.advance_ms(20'000);
+  // Down again: the channel's last message said UP, so this one is news, not a duplicate.
+  const auto again = publish_change("shop.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 3u);
+  for (const auto& x : deliveries(again)) EXPECT_EQ(x.status, "sent");
+  // Another asset's down within the window is not a duplicate of this one's.
+  publish_change("cart.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 4u);
+}
+
+TEST_F(NotifierTest, UpAfterDownDeliversResolvedAndOtherTransitionsAreAckedSilently) {
+  make_notifier();
+  publish_change("shop.example.com", "unknown", "stale", "amber");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  publish_change("shop.example.com", "stale", "up", "green");  // not "back" from down: silent
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_TRUE(receiver_->requests("/").empty());
+  EXPECT_TRUE(nothing_pending());
+
+  const auto id = publish_change("shop.example.com", "down", "up", "green");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  const auto hook = receiver_->requests(kHookPath);
+  ASSERT_EQ(hook.size(), 1u);
+  const Json body = Json::parse(hook[0]["body"].get<std::string>());
+  EXPECT_EQ(body["status"], "resolved");
+  EXPECT_EQ(body["title"], "shop.example.com is UP");
+  EXPECT_EQ(body["dedupe_key"], "shop.example.com:up");
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  for (const auto& x : deliveries(id)) EXPECT_EQ(x.status, "sent");
+}
+
+TEST_F(NotifierTest, RetryableFailureRetriesOnlyTheFailedChannel) {
+  make_notifier();
+  const auto id = publish_change("shop.example.com", "up", "down", "red");
+  receiver_->plan(Json::array({{{"status", 200}}, {{"status", 500}}}));  // slack ok, webhook 500
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  auto d = deliveries(id);
+  EXPECT_EQ(d[0].status, "sent");
+  EXPECT_EQ(d[1].status, "retrying");
+  EXPECT_EQ(d[1].http_status, 500);
+  EXPECT_TRUE(nothing_pending());  // waiting out the queue's backoff
+
+  clock_.advance_ms(1000);
+  const auto again = next();
+  EXPECT_EQ(again.attempts, 2);
+  ASSERT_TRUE(notifier_->handle(again).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  EXPECT_EQ(receiver_->requests(kHookPath).size(), 2u);
+  d = deliveries(id);
+  EXPECT_EQ(d[0].attempts, 1);
+  EXPECT_EQ(d[1].status, "sent");
+  EXPECT_EQ(d[1].attempts, 2);
+  EXPECT_EQ(dlq_length(), 0);
+  clock_.advance_ms(10'000);
+  EXPECT_TRUE(nothing_pending());
+}
+
+TEST_F(NotifierTest, AlwaysFailingChannelEndsInTheDeadLetterStream) {
+  make_notifier();
+  const auto id = publish_change("shop.example.com", "up", "down", "red");
+  receiver_->plan(answers(500, 20));
+  for (int i = 1; i <= kMaxAttempts; ++i) {
+    const auto m = next();
+    EXPECT_EQ(m.attempts, i);
+    ASSERT_TRUE(notifier_->handle(m).ok());
+    clock_.advance_ms(1000);
+  }
+  EXPECT_TRUE(nothing_pending());
+  EXPECT_EQ(dlq_length(), 1);
+  auto dlq = queue_->range(kStream + ".dlq", "0-0", 10);
+  ASSERT_TRUE(dlq.ok());
+  ASSERT_EQ(dlq->size(), 1u);
+  EXPECT_EQ((*dlq)[0].fields["event_id"], id);
+  EXPECT_NE((*dlq)[0].fields["error"].find("500"), std::string::npos) << (*dlq)[0].fields["error"];
+  for (const auto& x : deliveries(id)) {
+    EXPECT_EQ(x.status, "failed");
+    EXPECT_EQ(x.attempts, kMaxAttempts);
+  }
+}
+
+TEST_F(NotifierTest, MalformedMessagesGoToTheDeadLetterStream) {
+  make_notifier();
+  ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e1"}, {"payload", "{}"}}).ok());
+  ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e2"}, {"event_type", "posture.changed"}, {"payload", "{not json"}})
+                  .ok());
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  auto dlq = queue_->range(kStream + ".dlq", "0-0", 10);
+  ASSERT_TRUE(dlq.ok());
+  ASSERT_EQ(dlq->size(), 2u);
+  EXPECT_NE((*dlq)[0].fields["error"].find("missing event_type"), std::string::npos);
+  EXPECT_NE((*dlq)[1].fields["error"].find("payload is not a JSON object"), std::string::npos);
+  EXPECT_TRUE(receiver_->requests("/").empty());
+  EXPECT_TRUE(nothing_pending());
+}
+
+TEST_F(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
+  NotifierOptions o;
+  o.rate_limit = 1;
+  o.rate_interval_ms = 60'000;
+  make_notifier(o);
+  publish_change("a.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  const auto id = publish_change("b.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  auto d = deliveries(id);
+  EXPECT_EQ(d[0].status, "rate_limited");
+  EXPECT_EQ(d[1].status, "rate_limited");
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+
+  clock_.advance_ms(60'000);
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  d = deliveries(id);
+  EXPECT_EQ(d[0].status, "sent");
+  EXPECT_EQ(d[1].status, "sent");
+  EXPECT_EQ(d[0].attempts, 1);
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
+  EXPECT_EQ(receiver_->requests(kHookPath).size(), 2u);
+}
+
+TEST_F(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {
+  make_notifier();
+  publish_change("a.example.com", "up", "down", "red");
+  receiver_->plan(Json::array({{{"status", 200}}, {{"status", 400}}}));  // webhook: permanent
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  publish_change("b.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  publish_change("c.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+
+  auto all = notifier_->list({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->total, 6);
+  DeliveryFilter f;
+  f.channel = "webhook";
+  f.status = "sent";
+  f.limit = 1;
+  auto page = notifier_->list(f);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 2);
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].channel, "webhook");
+  f.status = "failed";
+  f.limit = 100;
+  page = notifier_->list(f);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->total, 1);
+  EXPECT_EQ(page->items[0].http_status, 400);
+  EXPECT_TRUE(nothing_pending());  // a permanent failure is not retried
+}
+
+TEST_F(NotifierTest, WorkersConsumeTheStream) {
+  make_notifier();
+  ASSERT_TRUE(notifier_->start(2).ok());
+  publish_change("shop.example.com", "up", "down", "red");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline && receiver_->requests("/").size() < 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  notifier_->stop();
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  EXPECT_EQ(receiver_->requests(kHookPath).size(), 1u);
+}
+
+}  // namespace
+}  // namespace secplat::notify
