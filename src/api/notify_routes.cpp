@@ -1,24 +1,12 @@
 #include "api/notify_routes.h"
 
-#include <charconv>
-
+#include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "notify/notifier.h"
 
 namespace secplat::api {
 namespace {
-
-Result<int64_t> int_param(const http::Request& req, const char* name, int64_t fallback, int64_t lo, int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v || v->empty()) return fallback;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
-    return Error::invalid({"query", name}, std::string(name) + " must be an integer from " + std::to_string(lo) +
-                                               " to " + std::to_string(hi));
-  return n;
-}
 
 Json delivery_json(const notify::Delivery& d) {
   return {{"id", d.id},
@@ -48,9 +36,9 @@ std::vector<http::Route> notify_routes(notify::Notifier& notifier) {
     if (auto v = req.query_param("channel"); v && !v->empty()) f.channel = *v;
     if (auto v = req.query_param("status"); v && !v->empty()) f.status = *v;
     if (auto v = req.query_param("event_id"); v && !v->empty()) f.event_id = *v;
-    auto limit = int_param(req, "limit", 100, 1, 1000);
+    auto limit = int_query(req, "limit", 100, 1, 1000);
     if (!limit) return std::move(limit).take_error();
-    auto offset = int_param(req, "offset", 0, 0, int64_t{1} << 53);
+    auto offset = int_query(req, "offset", 0, 0, int64_t{1} << 53);
     if (!offset) return std::move(offset).take_error();
     f.limit = *limit;
     f.offset = *offset;

@@ -1,7 +1,6 @@
 #include "api/trust_routes.h"
 
-#include <charconv>
-
+#include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "http/json_body.h"
@@ -33,16 +32,6 @@ Json checkpoint_json(const trust::Checkpoint& c) {
           {"signature", c.signature_b64}};
 }
 
-Result<int64_t> int_param(const Request& req, const char* name, int64_t fallback, int64_t lo, int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v || v->empty()) return fallback;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < lo || n > hi)
-    return Error::invalid({"query", name}, std::string(name) + " must be an integer from " + std::to_string(lo) +
-                                               " to " + std::to_string(hi));
-  return n;
-}
 
 }  // namespace
 
@@ -103,9 +92,9 @@ std::vector<Route> trust_routes(trust::TrustGate& gate, trust::TransparencyLog& 
     if (auto v = req.query_param("subject"); v && !v->empty()) f.subject = *v;
     if (auto v = req.query_param("signer"); v && !v->empty()) f.signer = *v;
     if (auto v = req.query_param("assessment_id"); v && !v->empty()) f.subject = "scan:" + *v;
-    auto limit = int_param(req, "limit", 10, 1, trust::TransparencyLog::kMaxListLimit);
+    auto limit = int_query(req, "limit", 10, 1, trust::TransparencyLog::kMaxListLimit);
     if (!limit) return std::move(limit).take_error();
-    auto offset = int_param(req, "offset", 0, 0, int64_t{1} << 53);
+    auto offset = int_query(req, "offset", 0, 0, int64_t{1} << 53);
     if (!offset) return std::move(offset).take_error();
     auto page = log.list(f, static_cast<int>(*limit), *offset);
     if (!page) return std::move(page).take_error();
@@ -136,9 +125,9 @@ std::vector<Route> trust_routes(trust::TrustGate& gate, trust::TransparencyLog& 
   consistency.access = http::Access::viewer;
   consistency.doc = {"Consistency proof between two tree sizes (RFC 9162)", "trust", "", "", {}, 200};
   consistency.handler = [&log](Request& req) -> Result<Response> {
-    auto first = int_param(req, "first", -1, 0, int64_t{1} << 53);
+    auto first = int_query(req, "first", -1, 0, int64_t{1} << 53);
     if (!first) return std::move(first).take_error();
-    auto second = int_param(req, "second", 0, 0, int64_t{1} << 53);
+    auto second = int_query(req, "second", 0, 0, int64_t{1} << 53);
     if (!second) return std::move(second).take_error();
     if (*first < 0) return Error::invalid({"query", "first"}, "Field required");
     if (*second == 0) {

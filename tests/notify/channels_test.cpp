@@ -23,26 +23,13 @@
 #include "core/json.h"
 #include "notify/channels.h"
 #include "notify/rate_limiter.h"
+#include "notify/receiver.h"
 
 namespace secplat::notify {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
-std::vector<Json> read_jsonl(const std::string& path) {
-  std::vector<Json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(Json::parse(line));
-  return out;
-}
+using Receiver = secplat::testing::NotifyReceiver;
 
 // A port nothing listens on (bound, then released).
 int dead_port() {
@@ -82,54 +69,6 @@ std::map<std::string, std::string> parse_form(const std::string& body) {
   }
   return out;
 }
-
-class Receiver {
- public:
-  Receiver() : dir_("/tmp/secplat-notify-recv-" + hex_encode(random_bytes(6))) {
-    fs::create_directories(dir_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string script = std::string(SECPLAT_SOURCE_DIR) + "/tests/notify/receiver.py";
-      ::execlp("python3", "python3", script.c_str(), dir_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline && !fs::exists(dir_ + "/port"))
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    port_ = read_first_line(dir_ + "/port");
-    smtp_port_ = read_first_line(dir_ + "/smtp_port");
-  }
-  ~Receiver() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
-
-  bool ok() const { return !port_.empty() && !smtp_port_.empty(); }
-  std::string url() const { return "http://127.0.0.1:" + port_; }
-  std::string smtp_url() const { return "smtp://127.0.0.1:" + smtp_port_; }
-  void reset() const {
-    std::error_code ec;
-    for (const char* f : {"/requests.jsonl", "/mail.jsonl", "/plan.json"}) fs::remove(dir_ + f, ec);
-  }
-  void plan(const Json& answers) const {
-    std::ofstream(dir_ + "/plan.json.tmp") << answers.dump();
-    fs::rename(dir_ + "/plan.json.tmp", dir_ + "/plan.json");
-  }
-  std::vector<Json> requests() const { return read_jsonl(dir_ + "/requests.jsonl"); }
-  std::vector<Json> mails() const { return read_jsonl(dir_ + "/mail.jsonl"); }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  std::string port_;
-  std::string smtp_port_;
-};
 
 constexpr const char* kSlackPath = "/slack/T0001/B0002/SlackPathSecret9xQ";
 constexpr const char* kWebhookSecret = "whsec-Top-Secret-123";

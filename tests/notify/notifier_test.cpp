@@ -18,6 +18,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "notify/channels.h"
+#include "notify/receiver.h"
 #include "queue/envelope.h"
 #include "queue/local_queue.h"
 #include "store/sqlite_db.h"
@@ -26,63 +27,12 @@ namespace secplat::notify {
 namespace {
 
 namespace fs = std::filesystem;
+using Receiver = secplat::testing::NotifyReceiver;
+using secplat::testing::read_jsonl;
 
 constexpr const char* kSlackPath = "/slack/T0001/B0002/SlackPathSecret9xQ";
 constexpr const char* kHookPath = "/hook/secplat";
 constexpr int kMaxAttempts = 3;
-
-std::vector<Json> read_jsonl(const std::string& path) {
-  std::vector<Json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(Json::parse(line));
-  return out;
-}
-
-// tests/notify/receiver.py in a child process, in its own temp dir.
-class Receiver {
- public:
-  explicit Receiver(const fs::path& dir) : dir_(dir.string()) {
-    fs::create_directories(dir_);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const std::string script = std::string(SECPLAT_SOURCE_DIR) + "/tests/notify/receiver.py";
-      ::execlp("python3", "python3", script.c_str(), dir_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline && !fs::exists(dir_ + "/port"))
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    std::ifstream(dir_ + "/port") >> port_;
-  }
-  ~Receiver() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Receiver(const Receiver&) = delete;
-  Receiver& operator=(const Receiver&) = delete;
-
-  bool ok() const { return !port_.empty(); }
-  std::string url() const { return "http://127.0.0.1:" + port_; }
-  void plan(const Json& answers) const {
-    std::ofstream(dir_ + "/plan.json.tmp") << answers.dump();
-    fs::rename(dir_ + "/plan.json.tmp", dir_ + "/plan.json");
-  }
-  // Requests received on paths starting with `prefix`.
-  std::vector<Json> requests(const std::string& prefix) const {
-    std::vector<Json> out;
-    for (auto& r : read_jsonl(dir_ + "/requests.jsonl"))
-      if (r["path"].get<std::string>().rfind(prefix, 0) == 0) out.push_back(r);
-    return out;
-  }
-
- private:
-  std::string dir_;
-  pid_t pid_ = -1;
-  std::string port_;
-};
 
 Json answers(int status, int n) {
   Json a = Json::array();
@@ -95,7 +45,7 @@ class NotifierTest : public ::testing::Test {
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("secplat-notifier-" + random_hex(8));
     fs::create_directories(root_);
-    receiver_ = std::make_unique<Receiver>(root_ / "recv");
+    receiver_ = std::make_unique<Receiver>();
     ASSERT_TRUE(receiver_->ok()) << "tests/notify/receiver.py did not start";
     auto db = store::open_sqlite({(root_ / "db.sqlite").string(), 2, 5000});
     ASSERT_TRUE(db.ok()) << db.error().message;
