@@ -1,6 +1,7 @@
 #include "assurance/bundle_publisher.h"
 
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "assurance/attestation.h"
@@ -226,7 +227,11 @@ Status BundlePublisher::upload(const ScanRecord& rec) {
   Json up = rec.upload;
   up.erase("permit");  // spent; no reason to keep a bearer token around
   Json remote = Json::object();
-  // 3. S3 raw.
+  std::vector<std::string> written;  // raw keys, removed again when a later write fails
+  auto undo = [&] {
+    for (const auto& key : written) (void)s3_->remove(settings_.raw_bucket, key);
+  };
+  // 3. S3 raw: every permitted file, then the attestation and the gate's proof (not subjects).
   if (s3_ != nullptr) {
     const ScanRequest& q = rec.request;
     objects::Metadata meta = {{"test_id", rec.test_id},
@@ -235,37 +240,36 @@ Status BundlePublisher::upload(const ScanRecord& rec) {
                               {"assessment_id", q.assessment_id},
                               {"upload_permission_id", up.value("upload_permission_id", "")}};
     if (rec.manifest_digest) meta["manifest_digest"] = *rec.manifest_digest;
-    std::vector<std::string> written;
     Json raw = Json::object();
-    auto undo = [&] {
-      for (const auto& key : written) (void)s3_->remove(settings_.raw_bucket, key);
-    };
-    auto put = [&](const std::string& path, const Status& st, const std::string& key) -> bool {
-      if (!st) return false;
+    auto put = [&](const std::string& path, const std::function<Status(const std::string&)>& write) -> Status {
+      const std::string key = join_key(settings_.raw_prefix, rec.test_id, "incoming", path);
+      SECPLAT_TRY(write(key));
       written.push_back(key);
       raw[path] = s3_->uri(settings_.raw_bucket, key);
-      return true;
+      return ok_status();
     };
+    Status st = ok_status();
     for (const auto& [path, digest] : digests) {
-      const std::string key = join_key(settings_.raw_prefix, rec.test_id, "incoming", path);
       objects::Metadata m = meta;
       m["sha256"] = digest;
-      Status st = s3_->put_file(settings_.raw_bucket, key, (fs::path(dir) / path).string(), content_type_of(path), m);
-      if (!put(path, st, key)) {
-        undo();
-        return fail(rec, "uploading", "upload_failed", "s3_failed", st.error().message);
-      }
+      const std::string file = (fs::path(dir) / path).string();
+      st = put(path, [&](const std::string& key) {
+        return s3_->put_file(settings_.raw_bucket, key, file, content_type_of(path), m);
+      });
+      if (!st) break;
     }
-    const std::string att_key = join_key(settings_.raw_prefix, rec.test_id, "incoming", kAttestationPath);
-    Status st = s3_->put_bytes(settings_.raw_bucket, att_key, *attestation, content_type_of(kAttestationPath), meta);
-    if (!put(kAttestationPath, st, att_key)) {
-      undo();
-      return fail(rec, "uploading", "upload_failed", "s3_failed", st.error().message);
+    if (st) {
+      st = put(kAttestationPath, [&](const std::string& key) {
+        return s3_->put_bytes(settings_.raw_bucket, key, *attestation, content_type_of(kAttestationPath), meta);
+      });
     }
-    const std::string proof_key = join_key(settings_.raw_prefix, rec.test_id, "incoming", kProofFile);
-    st = s3_->put_bytes(settings_.raw_bucket, proof_key, up.value("verification_proof", Json(nullptr)).dump(2),
-                        "application/json", meta);
-    if (!put(kProofFile, st, proof_key)) {
+    if (st) {
+      st = put(kProofFile, [&](const std::string& key) {
+        return s3_->put_bytes(settings_.raw_bucket, key, up.value("verification_proof", Json(nullptr)).dump(2),
+                              "application/json", meta);
+      });
+    }
+    if (!st) {
       undo();
       return fail(rec, "uploading", "upload_failed", "s3_failed", st.error().message);
     }
@@ -289,9 +293,7 @@ Status BundlePublisher::upload(const ScanRecord& rec) {
     info.test_id = rec.test_id;
     auto pushed = objects::push_bundle(*oci_, settings_.oci_repository, rec.test_id, dir, layers, signing, info);
     if (!pushed) {
-      if (s3_ != nullptr && remote.contains("raw"))
-        for (auto it = remote["raw"].begin(); it != remote["raw"].end(); ++it)
-          (void)s3_->remove(settings_.raw_bucket, join_key(settings_.raw_prefix, rec.test_id, "incoming", it.key()));
+      undo();
       return fail(rec, "uploading", "upload_failed", "oci_failed", pushed.error().message);
     }
     up["oci"] = {{"registry", settings_.oci_registry},

@@ -21,7 +21,9 @@ Result<Json> HttpUploadGate::post(const std::string& path, const Json& body) {
   const std::string host = http::url_host(base_url_);
   if (!resp) return Error::unavailable("trust gate " + host + ": " + resp.error().message);
   Json reply = Json::parse(resp->body, nullptr, false);
-  std::string message = reply.is_object() ? reply.value("detail", Json("")).is_string() ? reply.value("detail", "") : "" : "";
+  // Our error envelope repeats the message as "detail".
+  std::string message;
+  if (reply.is_object() && reply.contains("detail") && reply["detail"].is_string()) message = reply["detail"];
   if (resp->status == 401 || resp->status == 403)
     return Error::forbidden("trust gate " + host + " refused the request (" + std::to_string(resp->status) + "): " + message);
   if (resp->status >= 500 || resp->status == 429 || resp->status == 408)

@@ -140,8 +140,6 @@ Status validate(const Json& req) {
   return e;
 }
 
-std::string iso_now(int64_t ms) { return format_rfc3339(ms); }
-
 Json claims_json(const PermitClaims& c) {
   Json digests = Json::object();
   for (const auto& [k, v] : c.digests) digests[k] = v;
@@ -374,7 +372,7 @@ Result<Json> TrustGate::verify_and_permit(const Json& req) {
   auto proof = log_.inclusion_proof(permit_entry->index, head->tree_size);
   if (!proof) return Error::unavailable("transparency log: " + proof.error().message);
 
-  const std::string ts = iso_now(now);
+  const std::string ts = format_rfc3339(now);
   Json verification = {
       {"chain_verified", true},
       {"inner_signature_valid", true},
@@ -424,7 +422,7 @@ Result<Json> TrustGate::verify_and_permit(const Json& req) {
               {"verification_proof", verification},
               {"storage_config", storage},
               {"permit", token},
-              {"expires_at", iso_now(claims.expires_ms)},
+              {"expires_at", format_rfc3339(claims.expires_ms)},
               {"checks", checks}};
 }
 
