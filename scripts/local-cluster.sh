@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A SecPlat cluster on one machine: PostgreSQL and Redis from Debian on loopback with their data in
-# DIR, and the roles as separate processes (api, N workers, ingest, deriver) sharing one data dir.
+# DIR, and the roles as separate processes (api, N workers, ingest, deriver, notifier, correlator)
+# sharing one data dir.
 # The black-box cluster tests drive the same script.
 #
 #   scripts/local-cluster.sh start DIR [--workers N] [--apis N] [--port P]
 #       Starts everything; prints the API URL(s) and the admin password. DIR/env holds the
 #       environment of the cluster (source it to run `secplat` commands against it).
-#   scripts/local-cluster.sh add DIR ROLE      one more process of ROLE (api, worker, ingest, deriver)
+#   scripts/local-cluster.sh add DIR ROLE      one more process of ROLE (api, worker, ingest, deriver,
+#                                              notifier, correlator)
 #   scripts/local-cluster.sh kill DIR NAME [SIGNAL]   signal one process (e.g. worker-1 KILL)
 #   scripts/local-cluster.sh status DIR        the processes and whether they run
 #   scripts/local-cluster.sh stop DIR          stops the roles, PostgreSQL and Redis; removes DIR
@@ -92,6 +94,8 @@ case "$cmd" in
     for _ in $(seq 1 "$workers"); do start_role worker >/dev/null; done
     start_role ingest >/dev/null
     start_role deriver >/dev/null
+    start_role notifier >/dev/null
+    start_role correlator >/dev/null
     for f in "$dir"/run/api-*.port; do echo "api: http://127.0.0.1:$(cat "$f")"; done
     echo "admin password: $password"
     echo "environment: $dir/env"

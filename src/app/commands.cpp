@@ -13,6 +13,15 @@
 
 #include "api/audit_routes.h"
 #include "api/notify_routes.h"
+#include "api/alert_send_route.h"
+#include "api/alerts_routes.h"
+#include "api/incidents_routes.h"
+#include "api/suppression_routes.h"
+#include "incidents/alert_book.h"
+#include "incidents/correlator.h"
+#include "incidents/incident_service.h"
+#include "incidents/suppression.h"
+#include "notify/channels.h"
 #include "api/trust_routes.h"
 #include "api/assets_routes.h"
 #include "api/auth_routes.h"
@@ -81,6 +90,49 @@ void raise_open_file_limit() {
 
 // Every route of the API, on the platform's services.
 // trust_only: the `trust` role's table (health, auth, the gate and the transparency log).
+// POST /incidents/{id}/jira goes through the notifier's Jira channel: if the notifier already opened
+// an issue for the incident, that one is returned; otherwise one is created now.
+api::JiraHook jira_hook(const Config& config, notify::Notifier& notifier) {
+  const auto& n = config.notify;
+  if (n.jira_base_url.empty() || n.jira_email.empty() || n.jira_api_token.empty()) return {};
+  return [n, &notifier](const incidents::Incident& inc, const std::string& project) {
+    api::JiraResult out;
+    std::string base = n.jira_base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    auto existing = notifier.remote_id_for("jira", std::to_string(inc.id));
+    if (existing.ok() && *existing) {
+      out.ok = true;
+      out.issue_key = **existing;
+      out.url = base + "/browse/" + out.issue_key;
+      return out;
+    }
+    notify::JiraSettings js{n.jira_base_url, n.jira_email, n.jira_api_token,
+                            project.empty() ? n.jira_project_key : project};
+    if (js.project_key.empty()) {
+      out.needs_project_key = true;
+      return out;
+    }
+    notify::ChannelOptions co;
+    co.timeout_ms = 15000;
+    notify::JiraChannel channel(js, co);
+    notify::Notification note;
+    note.event_type = "incident.created";
+    note.severity = inc.severity;
+    note.title = inc.title;
+    note.text = "SecPlat incident #" + std::to_string(inc.id) + "\nSeverity: " + inc.severity + "\nStatus: " +
+                inc.status + "\nLinked assets: " + (inc.asset_key.empty() ? std::string("None") : inc.asset_key);
+    note.asset_key = inc.asset_key;
+    note.incident_key = inc.incident_key;
+    note.status = "firing";
+    const auto d = channel.send(note);
+    out.ok = d.ok && !d.remote_id.empty();
+    out.issue_key = d.remote_id;
+    out.url = out.ok ? base + "/browse/" + d.remote_id : std::string();
+    out.error = d.ok ? std::string("no issue key in the reply") : d.error;
+    return out;
+  };
+}
+
 std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
   const Config* config = &p.config;
   auto ops = std::make_shared<api::OpsContext>();
@@ -113,6 +165,18 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
     routes.push_back(std::move(r));
   for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::notify_routes(*p.notifier)) routes.push_back(std::move(r));
+  for (auto& r : api::incidents_routes(*p.incidents, jira_hook(*config, *p.notifier))) routes.push_back(std::move(r));
+  for (auto& r : api::alerts_routes(*p.alert_book, *p.suppression, *p.posture_view,
+                                    [incidents = p.incidents.get()](const std::string& asset_key) {
+                                      std::vector<incidents::OpenIncidentRef> refs;
+                                      auto open = incidents->open_for_asset(asset_key);
+                                      if (open.ok())
+                                        for (const auto& i : *open) refs.push_back({i.id, i.severity});
+                                      return refs;
+                                    }))
+    routes.push_back(std::move(r));
+  for (auto& r : api::suppression_routes(*p.suppression)) routes.push_back(std::move(r));
+  routes.push_back(api::alert_send_route({*p.posture_view, *p.suppression, *p.queue, *p.audit, p.clock}));
   for (auto& r : api::scan_routes({*p.scan_service, p.signing_key.public_pem,
                                    static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
     routes.push_back(std::move(r));
@@ -195,6 +259,9 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   if (has(Role::notifier)) {
     if (auto s = p.notifier->start(); !s.ok()) return fail("notifier", s.error());
   }
+  if (has(Role::correlator)) {
+    if (auto s = p.correlator->start(); !s.ok()) return fail("correlator", s.error());
+  }
   if (has(Role::ingest) && config->posture.probing) {
     if (auto s = p.ingest->start(); !s.ok()) return fail("prober", s.error());
   }
@@ -234,6 +301,7 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
     server->wait();
   }
   relay.stop();
+  p.correlator->stop();
   p.notifier->stop();
   p.ingest->stop();
   p.deriver->stop();
@@ -245,7 +313,7 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
 }  // namespace
 
 int run_serve(const CommonFlags& flags) {
-  return run_roles(flags, {Role::api, Role::worker, Role::ingest, Role::deriver, Role::notifier},
+  return run_roles(flags, {Role::api, Role::worker, Role::ingest, Role::deriver, Role::notifier, Role::correlator},
                    /*single_process=*/true);
 }
 
@@ -257,6 +325,7 @@ const char* role_name(Role role) {
     case Role::deriver: return "deriver";
     case Role::trust: return "trust";
     case Role::notifier: return "notifier";
+    case Role::correlator: return "correlator";
   }
   return "?";
 }

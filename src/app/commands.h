@@ -18,7 +18,7 @@ struct CommonFlags {
 int run_serve(const CommonFlags& flags);
 
 // One role per process, on PostgreSQL and Redis (distributed mode).
-enum class Role { api, worker, ingest, deriver, trust, notifier };
+enum class Role { api, worker, ingest, deriver, trust, notifier, correlator };
 const char* role_name(Role role);
 int run_role(const CommonFlags& flags, Role role);
 int run_migrate(const CommonFlags& flags);

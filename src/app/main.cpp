@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
                             std::pair{Role::ingest, "Probe assets on their schedules and append health events"},
                             std::pair{Role::deriver, "Fold health events into each asset's posture"},
                             std::pair{Role::trust, "Serve the trust gate and the transparency log over HTTP"},
-                            std::pair{Role::notifier, "Deliver secplat.events.notify to Slack, webhooks, Twilio, Jira and email"}}) {
+                            std::pair{Role::notifier, "Deliver secplat.events.notify to Slack, webhooks, Twilio, Jira and email"},
+                            std::pair{Role::correlator, "Turn secplat.events.correlation into incidents (after suppression)"}}) {
     auto* cmd = app.add_subcommand(secplat::app::role_name(role),
                                    std::string(help) + " (needs SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL)");
     add_common(cmd);

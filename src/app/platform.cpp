@@ -11,6 +11,11 @@
 #include "assurance/remote_manifest.h"
 #include "notify/channel.h"
 #include "notify/notifier.h"
+#include "api/alerts_routes.h"
+#include "incidents/alert_book.h"
+#include "incidents/correlator.h"
+#include "incidents/incident_service.h"
+#include "incidents/suppression.h"
 #include "assurance/signing_key.h"
 #include "objects/object_store.h"
 #include "objects/oci_registry.h"
@@ -40,6 +45,9 @@ std::vector<store::Migration> all_migrations() {
   for (auto& m : trust::transparency_log_migrations()) all.push_back(std::move(m));
   for (auto& m : trust::trust_gate_migrations()) all.push_back(std::move(m));
   for (auto& m : notify::notify_migrations()) all.push_back(std::move(m));
+  for (auto& m : incidents::incident_migrations()) all.push_back(std::move(m));
+  for (auto& m : incidents::suppression_migrations()) all.push_back(std::move(m));
+  for (auto& m : incidents::correlator_migrations()) all.push_back(std::move(m));
   return all;
 }
 
@@ -252,6 +260,18 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   nopt.consumer = "notifier-" + p->instance_id;
   p->notifier = std::make_unique<notify::Notifier>(*p->db, *p->queue, notify::make_channels(config.notify), nopt,
                                                    p->clock);
+  // Incidents: lifecycle, suppression, legacy alert states and the correlator. The correlator asks
+  // the posture read side whether an asset is still down when a suppression ends.
+  p->incidents = std::make_unique<incidents::IncidentService>(*p->db, p->clock, *p->audit);
+  p->suppression = std::make_unique<incidents::Suppression>(*p->db, p->clock, *p->audit);
+  incidents::HealthLookup health = api::posture_health_lookup(*p->posture_view);
+  p->suppression->set_health_lookup(health);
+  p->alert_book = std::make_unique<incidents::AlertBook>(*p->db, p->clock, *p->audit);
+  incidents::CorrelatorOptions copt;
+  copt.consumer = "correlator-" + p->instance_id;
+  p->correlator = std::make_unique<incidents::Correlator>(*p->db, *p->queue, *p->incidents, *p->suppression, health,
+                                                          copt, p->clock);
+
   // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
   p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
     using Kind = assurance::ScanWorker::OtherJobResult::Kind;

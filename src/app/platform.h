@@ -49,6 +49,12 @@ class OciRegistry;
 namespace secplat::notify {
 class Notifier;
 }  // namespace secplat::notify
+namespace secplat::incidents {
+class IncidentService;
+class Suppression;
+class AlertBook;
+class Correlator;
+}  // namespace secplat::incidents
 
 namespace secplat::app {
 
@@ -101,6 +107,12 @@ struct Platform {
 
   // Delivers secplat.events.notify to the configured channels (started by serve and `notifier`).
   std::unique_ptr<notify::Notifier> notifier;
+  // Incidents, suppression and legacy alert states; the correlator (started by serve and
+  // `correlator`) turns secplat.events.correlation into incidents.
+  std::unique_ptr<incidents::IncidentService> incidents;
+  std::unique_ptr<incidents::Suppression> suppression;
+  std::unique_ptr<incidents::AlertBook> alert_book;
+  std::unique_ptr<incidents::Correlator> correlator;
   // Last: destroyed (and so stopped) first, before anything it uses.
   std::unique_ptr<assurance::ScanWorker> scan_worker;
 };

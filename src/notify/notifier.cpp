@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "notify/channels.h"
 
 namespace secplat::notify {
 namespace {
@@ -32,12 +33,7 @@ constexpr const char* kDeliveriesSql =
     "CREATE INDEX notify_deliveries_created ON notify_deliveries (created_at)";
 
 bool is_final(const std::string& status) {
-  return status == "sent" || status == "failed" || status == "suppressed_duplicate";
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
+  return status == "sent" || status == "failed" || status == "suppressed_duplicate" || status == "skipped";
 }
 
 std::string str_field(const Json& j, const char* key) {
@@ -45,31 +41,70 @@ std::string str_field(const Json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// The notification a posture.changed payload calls for, or nullopt when it does not notify.
-std::optional<Notification> posture_notification(const Json& p, const std::string& asset_key,
-                                                 const std::string& severity) {
-  const std::string change = str_field(p, "change");
-  if (!change.empty() && change != "status") return std::nullopt;
-  const std::string from = str_field(p, "from"), to = str_field(p, "to");
-  const bool firing = to == "down" || to == "red" || str_field(p, "posture_state") == "red";
-  const bool resolved = !firing && (to == "up" || to == "green") && (from == "down" || from == "red");
-  if (!firing && !resolved) return std::nullopt;
+std::string number_text(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return {};
+  if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
+  return it->is_string() ? it->get<std::string>() : std::string();
+}
 
+// The notification an incident event calls for, or nullopt when it does not notify: an incident
+// that opens (incident.created) or reopens notifies as firing, one that resolves as resolved;
+// other moves (triaged, contained, closed) do not notify.
+std::optional<Notification> incident_notification(const std::string& event_type, const Json& p,
+                                                  const std::string& severity) {
+  const std::string action = event_type == "incident.created" ? "created" : str_field(p, "action");
+  const bool firing = action == "created" || action == "reopened";
+  const bool resolved = action == "resolved";
+  if (!firing && !resolved) return std::nullopt;
+  const std::string id = number_text(p, "incident_id");
+  if (id.empty()) return std::nullopt;
+  const std::string title = str_field(p, "title");
   Notification n;
-  n.event_type = "posture.changed";
-  n.severity = severity.empty() ? (firing ? "high" : "info") : severity;
-  n.asset_key = asset_key;
+  n.event_type = event_type;
+  n.severity = severity.empty() ? str_field(p, "severity") : severity;
+  if (n.severity.empty()) n.severity = "medium";
+  n.asset_key = str_field(p, "asset_key");
+  n.incident_key = str_field(p, "incident_key");
   n.status = firing ? "firing" : "resolved";
-  n.title = asset_key + " is " + upper(to.empty() ? "unhealthy" : to);
-  const std::string reason = str_field(p, "reason");
-  n.text = "Status changed from " + (from.empty() ? std::string("unknown") : from) + " to " + to + ".";
-  if (!reason.empty()) n.text += " Reason: " + reason + ".";
-  if (const std::string at = str_field(p, "detected_at"); !at.empty()) n.text += " Detected at " + at + ".";
-  n.fields["from"] = from;
-  n.fields["to"] = to;
-  if (!reason.empty()) n.fields["reason"] = reason;
-  if (auto it = p.find("flapping"); it != p.end() && it->is_boolean() && it->get<bool>()) n.fields["flapping"] = "true";
-  n.dedupe_key = asset_key + ":" + to;
+  n.title = title;  // channels add "[SEVERITY] " and, when resolved, "Resolved: "
+  if (action == "reopened") n.title += " (reopened)";
+  n.text = "Incident #" + id + (firing ? (action == "reopened" ? " reopened: " : " opened: ") : " resolved: ") + title + ".";
+  if (firing) {
+    n.text += " Severity " + n.severity + ".";
+    if (const std::string due = str_field(p, "sla_due_at"); !due.empty()) n.text += " SLA due " + due + ".";
+  }
+  n.fields["incident"] = "#" + id;
+  n.fields["severity"] = n.severity;
+  n.fields["status"] = str_field(p, "status");
+  if (const std::string c = str_field(p, "category"); !c.empty()) n.fields["category"] = c;
+  if (!n.asset_key.empty()) n.fields["asset"] = n.asset_key;
+  n.dedupe_key = "incident:" + id + ":" + n.status;
+  return n;
+}
+
+// A manual alert (POST /posture/alert/send): the reference's one-line message about the down
+// assets; the same set of assets within the dedupe window is sent once.
+std::optional<Notification> alert_notification(const Json& p, const std::string& flat) {
+  Json list = p.contains("down_assets") ? p["down_assets"] : Json::parse(flat, nullptr, false);
+  if (!list.is_array() || list.empty()) return std::nullopt;
+  std::vector<std::string> assets;
+  for (const auto& v : list)
+    if (v.is_string() && !v.get<std::string>().empty()) assets.push_back(v.get<std::string>());
+  if (assets.empty()) return std::nullopt;
+  std::sort(assets.begin(), assets.end());
+  assets.erase(std::unique(assets.begin(), assets.end()), assets.end());
+  std::string joined;
+  for (const auto& a : assets) joined += (joined.empty() ? "" : ", ") + a;
+  Notification n;
+  n.event_type = "alert.triggered";
+  n.severity = "high";
+  n.status = "firing";
+  n.title = "SecPlat alert: " + std::to_string(assets.size()) + " asset(s) down: " + joined;
+  n.text = n.title;
+  n.incident_key = str_field(p, "incident_key");
+  n.fields["down_assets"] = joined;
+  n.dedupe_key = "alert:" + joined;
   return n;
 }
 
@@ -156,11 +191,19 @@ Status Notifier::handle(const queue::Message& msg) {
   const Json payload = Json::parse(field("payload"), nullptr, false);
   if (payload.is_discarded() || !payload.is_object()) return malformed("payload is not a JSON object");
 
-  if (event_type != "posture.changed") return queue_.ack(msg.stream, opt_.group, msg.id);
-  const std::string asset_key = field("asset_key");
-  if (asset_key.empty()) return malformed("posture.changed without asset_key");
-  const auto n = posture_notification(payload, asset_key, field("severity"));
+  std::optional<Notification> n;
+  if (event_type == "incident.created" || event_type == "incident.updated") {
+    if (number_text(payload, "incident_id").empty()) return malformed(event_type + " without incident_id");
+    n = incident_notification(event_type, payload, field("severity"));
+  } else if (event_type == "alert.triggered") {
+    n = alert_notification(payload, field("down_assets"));
+    if (!n) return malformed("alert.triggered without down_assets");
+  }
+  // posture.changed and the rest: the correlator turns posture changes into incidents, and the
+  // incident events are what notify (so suppression and dedupe by incident come first).
   if (!n) return queue_.ack(msg.stream, opt_.group, msg.id);
+  const std::string asset_key = n->asset_key;
+  const std::string incident_id = number_text(payload, "incident_id");
 
   // A store failure hands the message back so it is tried again later.
   auto store_failed = [&](Error e) -> Status {
@@ -210,7 +253,14 @@ Status Notifier::handle(const queue::Message& msg) {
       continue;
     }
 
-    const DeliveryResult d = ch->send(*n);
+    auto attempt = deliver(*ch, *n, incident_id);
+    if (!attempt.ok()) return store_failed(std::move(attempt).take_error());
+    if (!*attempt) {
+      auto w = record(*ch, "skipped", 0, nullptr);
+      if (!w.ok()) return store_failed(std::move(w).take_error());
+      continue;
+    }
+    const DeliveryResult& d = **attempt;
     const std::string status = d.ok ? "sent" : d.retryable ? "retrying" : "failed";
     auto w = record(*ch, status, 1, &d);
     if (!w.ok()) return store_failed(std::move(w).take_error());
@@ -236,6 +286,34 @@ Status Notifier::handle(const queue::Message& msg) {
     if (!w.ok()) return std::move(w).take_error();
   }
   return ok_status();
+}
+
+Result<std::optional<std::string>> Notifier::remote_id_for(const std::string& channel, const std::string& incident_id) {
+  auto rows = db_.query(
+      "SELECT remote_id FROM notify_deliveries WHERE channel = $1 AND dedupe_key IN ($2, $3) AND status = 'sent' "
+      "AND remote_id <> '' ORDER BY created_at, id LIMIT 1",
+      {channel, "incident:" + incident_id + ":firing", "incident:" + incident_id + ":resolved"});
+  if (!rows.ok()) return std::move(rows).take_error();
+  if (rows->empty()) return std::optional<std::string>();
+  return std::optional<std::string>((*rows)[0].str("remote_id"));
+}
+
+// Jira follows one issue per incident: the first firing message creates it, a reopen comments on
+// it, the resolve comments and transitions it. Every other channel sends each message.
+Result<std::optional<DeliveryResult>> Notifier::deliver(Channel& ch, const Notification& n,
+                                                        const std::string& incident_id) {
+  auto* jira = dynamic_cast<JiraChannel*>(&ch);
+  if (!jira || incident_id.empty()) return std::optional<DeliveryResult>(ch.send(n));
+  auto issue = remote_id_for(ch.name(), incident_id);
+  if (!issue.ok()) return std::move(issue).take_error();
+  if (!*issue) {
+    if (n.status != "firing") return std::optional<DeliveryResult>();  // nothing was opened to resolve
+    return std::optional<DeliveryResult>(ch.send(n));
+  }
+  DeliveryResult d = jira->comment(**issue, n.title + "\n" + n.text);
+  if (d.ok && n.status == "resolved") d = jira->transition_resolved(**issue);
+  d.remote_id = **issue;
+  return std::optional<DeliveryResult>(d);
 }
 
 Result<DeliveryPage> Notifier::list(const DeliveryFilter& filter) {

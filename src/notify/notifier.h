@@ -1,15 +1,20 @@
 // Notifier: consumes `secplat.events.notify` (group "notifiers") and delivers each notifying event
 // to every configured Channel, keeping one record per (event, channel) in `notify_deliveries`.
 //
-// Which events notify: only `posture.changed` with payload change "status" (or no change field):
-//   * firing    the asset became unhealthy: `to` is "down" or "red", or posture_state is "red";
-//   * resolved  the asset came back: `to` is "up" or "green" after "down" or "red".
-// Every other event (unknown→stale, flapping, other event types) is acked without sending.
-// The Notification's dedupe_key is "<asset_key>:<status>" (e.g. "shop.example.com:down").
+// Which events notify (the correlator has already applied suppression and grouped signals into
+// incidents; posture.changed itself no longer notifies, so one outage is one message per channel):
+//   * incident.created, incident.updated action "reopened"   firing   ("[HIGH] shop is down")
+//   * incident.updated action "resolved"                     resolved ("Resolved: shop is down")
+//   * alert.triggered (POST /posture/alert/send)             firing, the reference's one-liner
+// Every other event or move is acked without sending. dedupe_key is "incident:<id>:<status>" or
+// "alert:<sorted down assets>".
+// Jira keeps one issue per incident: the first firing message creates it, a reopen comments, the
+// resolve comments and transitions it (a resolve with no issue is recorded `skipped`).
 //
 // Per message, per channel, in channel order:
-//   1. a channel whose record for this event_id is final (sent, failed, suppressed_duplicate) is
-//      skipped: the record is the idempotency key, so a redelivered message never re-sends;
+//   1. a channel whose record for this event_id is final (sent, failed, suppressed_duplicate,
+//      skipped) is skipped: the record is the idempotency key, so a redelivered message never
+//      re-sends;
 //   2. the last delivery `sent` on this channel about the same asset (another event) has the same
 //      dedupe_key and was created within dedupe_window_s → `suppressed_duplicate`, nothing sent
 //      (down, up, down again always notifies; down, down within the window does not);
@@ -17,8 +22,9 @@
 //   4. send; `sent`, `retrying` (retryable failure) or `failed` (permanent); attempts += 1.
 // If any channel is left retryable, the message goes back with Queue::retry() (the queue's backoff;
 // it dead-letters after its max attempts, and then the retryable records become `failed`).
-// Otherwise the message is acked. A malformed message (no event_type, payload not a JSON object,
-// posture.changed without asset_key) is dead-lettered at once with the reason.
+// Otherwise the message is acked. A malformed message (no event_type or event_id, payload not a
+// JSON object, an incident event without incident_id, an alert without down_assets) is
+// dead-lettered at once with the reason.
 //
 // Two events with the same dedupe_key handled at the same moment on two threads may both send
 // (the dedupe check and the send are not one transaction); one thread never double-sends.
@@ -66,7 +72,7 @@ struct Delivery {
   std::string event_type;
   std::string dedupe_key;
   std::string channel;
-  std::string status;  // sent | failed | retrying | suppressed_duplicate | rate_limited
+  std::string status;  // sent | failed | retrying | suppressed_duplicate | rate_limited | skipped
   int64_t attempts = 0;  // send attempts made (suppressed and rate-limited passes do not count)
   int64_t http_status = 0;  // of the last attempt; 0 when none
   std::string error;        // of the last attempt; never holds a secret
@@ -109,7 +115,14 @@ class Notifier {
 
   Result<DeliveryPage> list(const DeliveryFilter& filter);
 
+  // The remote id (Jira issue key) the channel returned for an incident's first delivered
+  // message, if any.
+  Result<std::optional<std::string>> remote_id_for(const std::string& channel, const std::string& incident_id);
+
  private:
+  // One attempt on one channel; nullopt = nothing to send on this channel (a Jira resolve for an
+  // incident that never got an issue).
+  Result<std::optional<DeliveryResult>> deliver(Channel& ch, const Notification& n, const std::string& incident_id);
   void run(const std::string& consumer);
 
   store::Db& db_;

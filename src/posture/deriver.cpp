@@ -319,14 +319,14 @@ void Deriver::publish(const std::vector<PostureChange>& changes) {
     const std::string severity = severity_for(c, info == assets_.end() ? "" : info->second.criticality);
     batch.push_back(queue::make_envelope("posture.changed", c.asset_key, severity, payload, "", clock_.now_ms()));
   }
-  // One round trip per stream, however many assets changed in this pass.
-  for (auto stream : {queue::kNotifyEvents, queue::kCorrelationEvents}) {
-    auto r = queue_->publish_batch(std::string(stream), batch);
-    if (!r.ok())
-      log::warn("posture.changed not published", {log::str("stream", std::string(stream)),
-                                                  log::integer("changes", static_cast<long long>(batch.size())),
-                                                  log::str("error", r.error().message)});
-  }
+  // One round trip, however many assets changed in this pass. Only the correlator reads posture
+  // changes: it applies suppression, groups them into incidents, and the incident events notify.
+  const std::string stream(queue::kCorrelationEvents);
+  auto r = queue_->publish_batch(stream, batch);
+  if (!r.ok())
+    log::warn("posture.changed not published", {log::str("stream", stream),
+                                                log::integer("changes", static_cast<long long>(batch.size())),
+                                                log::str("error", r.error().message)});
 }
 
 void Deriver::nudge() {

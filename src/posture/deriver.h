@@ -3,8 +3,9 @@
 // A pass reads every event appended since its cursor (in batches), applies the posture rules
 // (derive_rules.h) per asset, then sweeps every active asset against the clock, so a silent asset
 // goes STALE without any new event. Changed rows and the cursor are written in one transaction;
-// then each change is announced as a `posture.changed` event on `secplat.events.notify` and
-// `secplat.events.correlation`. The API reads this table; it never recomputes posture per request.
+// then each change is announced as a `posture.changed` event on `secplat.events.correlation` (the
+// correlator turns them into incidents, whose events notify). The API reads this table; it never
+// recomputes posture per request.
 //
 // Ownership: the deriver is the only writer of asset_status and keeps the rows in memory (loaded
 // at the first pass). Running several derivers means sharding assets between them (issue 5).

@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -80,16 +83,32 @@ class NotifierTest : public ::testing::Test {
     notifier_ = std::make_unique<Notifier>(*db_, *queue_, std::move(chans), o, clock_);
   }
 
+  // The incident event the correlator would publish for an asset's status change (one incident
+  // per asset here): down opens it (or reopens it after a resolve), up resolves it, any other
+  // change is a move that does not notify.
   std::string publish_change(const std::string& asset, const std::string& from, const std::string& to,
-                             const std::string& posture_state) {
-    Json p{{"asset_key", asset}, {"change", "status"}, {"from", from}, {"to", to}, {"status", to},
-           {"posture_state", posture_state}, {"posture_score", to == "down" ? 0 : 100},
-           {"reason", to == "down" ? Json("connection_refused") : Json(nullptr)}, {"flapping", false},
-           {"confidence", "high"}, {"detected_at", format_rfc3339(clock_.now_ms())}};
-    auto env = queue::make_envelope("posture.changed", asset, to == "down" ? "high" : "info", p, "", clock_.now_ms());
+                             const std::string& /*posture_state*/) {
+    auto [it, fresh] = incident_ids_.try_emplace(asset, static_cast<int64_t>(incident_ids_.size() + 1));
+    (void)fresh;
+    std::string type = "incident.updated", action = "status";
+    if (to == "down") {
+      const bool reopen = resolved_.count(asset) > 0;
+      type = reopen ? "incident.updated" : "incident.created";
+      action = reopen ? "reopened" : "created";
+    } else if (to == "up" && from == "down") {
+      action = "resolved";
+      resolved_.insert(asset);
+    }
+    Json p{{"incident_id", it->second}, {"incident_key", "availability:" + asset + ":1"},
+           {"title", asset + " is down"}, {"severity", "high"}, {"status", to == "down" ? "new" : "resolved"},
+           {"category", "availability"}, {"asset_key", asset}, {"asset_keys", Json::array({asset})},
+           {"action", action}, {"from", from}, {"to", to}, {"sla_due_at", "2027-01-15T08:00:00Z"}};
+    auto env = queue::make_envelope(type, asset, "high", p, "", clock_.now_ms());
     EXPECT_TRUE(queue_->publish(kStream, env).ok());
     return env["event_id"];
   }
+  std::map<std::string, int64_t> incident_ids_;
+  std::set<std::string> resolved_;
 
   // The next message for the group (after moving the clock past any retry delay).
   queue::Message next() {
@@ -137,18 +156,19 @@ TEST_F(NotifierTest, DownChangeDeliversOnceToEachChannelAndRecordsSent) {
   const auto hook = receiver_->requests(kHookPath);
   ASSERT_EQ(slack.size(), 1u);
   ASSERT_EQ(hook.size(), 1u);
-  EXPECT_EQ(Json::parse(slack[0]["body"].get<std::string>())["text"], "[HIGH] shop.example.com is DOWN");
+  EXPECT_EQ(Json::parse(slack[0]["body"].get<std::string>())["text"], "[HIGH] shop.example.com is down");
   const Json body = Json::parse(hook[0]["body"].get<std::string>());
   EXPECT_EQ(body["status"], "firing");
-  EXPECT_EQ(body["dedupe_key"], "shop.example.com:down");
-  EXPECT_NE(body["text"].get<std::string>().find("connection_refused"), std::string::npos);
+  EXPECT_EQ(body["dedupe_key"], "incident:1:firing");
+  EXPECT_EQ(body["text"], "Incident #1 opened: shop.example.com is down. Severity high. SLA due 2027-01-15T08:00:00Z.");
+  EXPECT_EQ(body["fields"]["asset"], "shop.example.com");
 
   const auto d = deliveries(id);
   ASSERT_EQ(d.size(), 2u);
   for (const auto& x : d) {
     EXPECT_EQ(x.status, "sent") << x.channel;
     EXPECT_EQ(x.attempts, 1);
-    EXPECT_EQ(x.event_type, "posture.changed");
+    EXPECT_EQ(x.event_type, "incident.created");
   }
   EXPECT_EQ(d[0].http_status, 200);
   EXPECT_TRUE(nothing_pending());  // acked
@@ -221,8 +241,10 @@ TEST_F(NotifierTest, UpAfterDownDeliversResolvedAndOtherTransitionsAreAckedSilen
   ASSERT_EQ(hook.size(), 1u);
   const Json body = Json::parse(hook[0]["body"].get<std::string>());
   EXPECT_EQ(body["status"], "resolved");
-  EXPECT_EQ(body["title"], "shop.example.com is UP");
-  EXPECT_EQ(body["dedupe_key"], "shop.example.com:up");
+  EXPECT_EQ(body["title"], "shop.example.com is down");
+  EXPECT_EQ(Json::parse(receiver_->requests("/slack/")[0]["body"].get<std::string>())["text"],
+            "[HIGH] Resolved: shop.example.com is down");
+  EXPECT_EQ(body["dedupe_key"], "incident:1:resolved");
   EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
   for (const auto& x : deliveries(id)) EXPECT_EQ(x.status, "sent");
 }
@@ -281,13 +303,16 @@ TEST_F(NotifierTest, MalformedMessagesGoToTheDeadLetterStream) {
   ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e1"}, {"payload", "{}"}}).ok());
   ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e2"}, {"event_type", "posture.changed"}, {"payload", "{not json"}})
                   .ok());
-  ASSERT_TRUE(notifier_->handle(next()).ok());
-  ASSERT_TRUE(notifier_->handle(next()).ok());
+  ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e3"}, {"event_type", "incident.created"}, {"payload", "{}"}}).ok());
+  ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e4"}, {"event_type", "alert.triggered"}, {"payload", "{}"}}).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(notifier_->handle(next()).ok());
   auto dlq = queue_->range(kStream + ".dlq", "0-0", 10);
   ASSERT_TRUE(dlq.ok());
-  ASSERT_EQ(dlq->size(), 2u);
+  ASSERT_EQ(dlq->size(), 4u);
   EXPECT_NE((*dlq)[0].fields["error"].find("missing event_type"), std::string::npos);
   EXPECT_NE((*dlq)[1].fields["error"].find("payload is not a JSON object"), std::string::npos);
+  EXPECT_NE((*dlq)[2].fields["error"].find("incident.created without incident_id"), std::string::npos);
+  EXPECT_NE((*dlq)[3].fields["error"].find("alert.triggered without down_assets"), std::string::npos);
   EXPECT_TRUE(receiver_->requests("/").empty());
   EXPECT_TRUE(nothing_pending());
 }
@@ -345,6 +370,37 @@ TEST_F(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {
   ASSERT_EQ(page->total, 1);
   EXPECT_EQ(page->items[0].http_status, 400);
   EXPECT_TRUE(nothing_pending());  // a permanent failure is not retried
+}
+
+TEST_F(NotifierTest, ManualAlertIsSentOnceForTheSameAssetsWithinTheWindow) {
+  make_notifier();
+  auto alert = [&](Json assets) {
+    auto env = queue::make_envelope("alert.triggered", "", "high", Json{{"down_assets", assets}}, "", clock_.now_ms());
+    EXPECT_TRUE(queue_->publish(kStream, env).ok());
+    EXPECT_TRUE(notifier_->handle(next()).ok());
+  };
+  alert(Json::array({"b.example.com", "a.example.com"}));
+  const auto slack = receiver_->requests("/slack/");
+  ASSERT_EQ(slack.size(), 1u);
+  EXPECT_EQ(Json::parse(slack[0]["body"].get<std::string>())["text"],
+            "[HIGH] SecPlat alert: 2 asset(s) down: a.example.com, b.example.com");
+  clock_.advance_ms(30'000);
+  alert(Json::array({"a.example.com", "b.example.com"}));  // the same set again: not news
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  alert(Json::array({"a.example.com"}));  // a different set is
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
+}
+
+TEST_F(NotifierTest, OtherIncidentMovesAndPostureEventsDoNotNotify) {
+  make_notifier();
+  Json p{{"incident_id", 7}, {"title", "x"}, {"action", "status"}, {"from", "new"}, {"to", "triaged"}};
+  ASSERT_TRUE(queue_->publish(kStream, queue::make_envelope("incident.updated", "x", "high", p, "", clock_.now_ms())).ok());
+  Json q{{"asset_key", "x"}, {"change", "status"}, {"from", "up"}, {"to", "down"}};
+  ASSERT_TRUE(queue_->publish(kStream, queue::make_envelope("posture.changed", "x", "high", q, "", clock_.now_ms())).ok());
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_TRUE(receiver_->requests("/").empty());
+  EXPECT_TRUE(nothing_pending());
 }
 
 TEST_F(NotifierTest, WorkersConsumeTheStream) {

@@ -31,22 +31,23 @@ TEST_F(DeriverTest, EveryActiveAssetGetsOneStateRowAndUnprobedOnesAreUnknown) {
   EXPECT_EQ(pass().rows_written, 0);
 }
 
-TEST_F(DeriverTest, ChangesArePublishedToNotifyAndCorrelationWithTheEnvelope) {
+TEST_F(DeriverTest, ChangesArePublishedToCorrelationWithTheEnvelope) {
   add_probed("web", 60, "high");
   result("web", kT0, true);
   pass();
-  published(queue::kNotifyEvents);  // unknown → up
-  published(queue::kCorrelationEvents);
+  published(queue::kCorrelationEvents);  // unknown → up
   clock.advance_ms(60'000);
   result("web", kT0 + 60'000, false, 0, "refused");
   pass();
-  EXPECT_TRUE(published(queue::kNotifyEvents).empty());  // debounced: one failure is not a change
+  EXPECT_TRUE(published(queue::kCorrelationEvents).empty());  // debounced: one failure is not a change
   clock.advance_ms(60'000);
   result("web", kT0 + 120'000, false, 0, "refused");
   pass();
-  for (auto stream : {queue::kNotifyEvents, queue::kCorrelationEvents}) {
-    auto msgs = published(stream);
-    ASSERT_EQ(msgs.size(), 1u) << stream;
+  // Notifications come from the incidents the correlator opens, never from the deriver directly.
+  EXPECT_TRUE(published(queue::kNotifyEvents).empty());
+  {
+    auto msgs = published(queue::kCorrelationEvents);
+    ASSERT_EQ(msgs.size(), 1u);
     const auto& f = msgs[0].fields;
     EXPECT_EQ(f.at("event_type"), "posture.changed");
     EXPECT_EQ(f.at("asset_key"), "web");
@@ -69,13 +70,13 @@ TEST_F(DeriverTest, ASilentAssetGoesStaleOnTheSweepWithoutNewEvents) {
   add_probed("quiet");
   result("quiet", kT0, true);
   pass();
-  published(queue::kNotifyEvents);
+  published(queue::kCorrelationEvents);
   clock.advance_ms(301'000);
   auto p = pass();
   EXPECT_EQ(p.events, 0);
   EXPECT_EQ(status_row("quiet")->str("status"), "stale");
   EXPECT_EQ(status_row("quiet")->str("posture_state"), "amber");
-  auto msgs = published(queue::kNotifyEvents);
+  auto msgs = published(queue::kCorrelationEvents);
   ASSERT_EQ(msgs.size(), 1u);
   EXPECT_EQ(msgs[0].fields.at("to"), "stale");
 }
