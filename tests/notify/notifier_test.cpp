@@ -403,6 +403,54 @@ TEST_F(NotifierTest, OtherIncidentMovesAndPostureEventsDoNotNotify) {
   EXPECT_TRUE(nothing_pending());
 }
 
+TEST_F(NotifierTest, JiraKeepsOneIssuePerIncidentCommentingOnReopenAndResolvingIt) {
+  ChannelOptions co;
+  co.timeout_ms = 3000;
+  co.clock = &clock_;
+  std::vector<std::unique_ptr<Channel>> chans;
+  chans.push_back(std::make_unique<JiraChannel>(JiraSettings{receiver_->url(), "bot@example.com", "tok", "SEC"}, co));
+  notifier_ = std::make_unique<Notifier>(*db_, *queue_, std::move(chans), NotifierOptions{}, clock_);
+  auto calls = [&] {
+    std::vector<std::string> out;
+    for (const auto& r : receiver_->requests("/rest/"))
+      out.push_back(r["method"].get<std::string>() + " " + r["path"].get<std::string>());
+    return out;
+  };
+  // A resolve for an incident that never got an issue has nothing to follow up.
+  publish_change("other.example.com", "up", "down", "red");
+  publish_change("other.example.com", "down", "up", "green");
+  // Handle the resolve before the opening: no issue exists yet for it to follow up.
+  const auto first = next();
+  const auto second = next();
+  ASSERT_TRUE(notifier_->handle(second).ok());
+  EXPECT_TRUE(calls().empty());
+  EXPECT_EQ(deliveries(second.fields.at("event_id"))[0].status, "skipped");
+  ASSERT_TRUE(notifier_->handle(first).ok());  // the opening creates SEC-1
+  ASSERT_EQ(calls(), std::vector<std::string>{"POST /rest/api/2/issue"});
+
+  publish_change("shop.example.com", "up", "down", "red");     // SEC-2
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  publish_change("shop.example.com", "down", "up", "green");   // comment + transition on SEC-2
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  clock_.advance_ms(60'000);
+  const auto reopened = publish_change("shop.example.com", "up", "down", "red");  // comment on SEC-2
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  const std::vector<std::string> want{"POST /rest/api/2/issue",
+                                      "POST /rest/api/2/issue",
+                                      "POST /rest/api/2/issue/SEC-2/comment",
+                                      "GET /rest/api/2/issue/SEC-2/transitions",
+                                      "POST /rest/api/2/issue/SEC-2/transitions",
+                                      "POST /rest/api/2/issue/SEC-2/comment"};
+  EXPECT_EQ(calls(), want);
+  const auto d = deliveries(reopened);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].status, "sent");
+  EXPECT_EQ(d[0].remote_id, "SEC-2");
+  auto issue = notifier_->remote_id_for("jira", "2");
+  ASSERT_TRUE(issue.ok());
+  EXPECT_EQ(issue->value_or(""), "SEC-2");
+}
+
 TEST_F(NotifierTest, WorkersConsumeTheStream) {
   make_notifier();
   ASSERT_TRUE(notifier_->start(2).ok());
