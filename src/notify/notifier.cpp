@@ -232,15 +232,17 @@ Status Notifier::handle(const queue::Message& msg) {
     if (!prior.ok()) return store_failed(std::move(prior).take_error());
     if (!prior->empty() && is_final((*prior)[0].str("status"))) continue;
 
-    // A duplicate repeats the last message this channel got about the asset, within the window
-    // (down, up, down again is news every time; down, down is not).
-    auto last = db_.query(
-        "SELECT dedupe_key, created_at FROM notify_deliveries WHERE asset_key = $1 AND channel = $2 AND "
-        "status = 'sent' AND event_id <> $3 ORDER BY created_at DESC, id DESC LIMIT 1",
-        {asset_key, name, event_id});
-    if (!last.ok()) return store_failed(std::move(last).take_error());
-    if (!last->empty() && (*last)[0].str("dedupe_key") == n->dedupe_key &&
-        (*last)[0].i64("created_at") >= clock_.now_ms() - opt_.dedupe_window_s * 1000) {
+    // A duplicate repeats a message this channel got about the asset within the window with nothing
+    // different sent since (down, up, down again is news every time; down, down is not). "Since"
+    // includes the same millisecond, so a tie never swallows a real change.
+    auto dup = db_.query(
+        "SELECT 1 AS hit FROM notify_deliveries d WHERE d.asset_key = $1 AND d.channel = $2 AND d.status = 'sent' "
+        "AND d.event_id <> $3 AND d.dedupe_key = $4 AND d.created_at >= $5 AND NOT EXISTS (SELECT 1 FROM "
+        "notify_deliveries o WHERE o.asset_key = $1 AND o.channel = $2 AND o.status = 'sent' AND "
+        "o.dedupe_key <> $4 AND o.created_at >= d.created_at) LIMIT 1",
+        {asset_key, name, event_id, n->dedupe_key, clock_.now_ms() - opt_.dedupe_window_s * 1000});
+    if (!dup.ok()) return store_failed(std::move(dup).take_error());
+    if (!dup->empty()) {
       auto w = record(*ch, "suppressed_duplicate", 0, nullptr);
       if (!w.ok()) return store_failed(std::move(w).take_error());
       continue;

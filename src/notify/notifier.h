@@ -15,9 +15,10 @@
 //   1. a channel whose record for this event_id is final (sent, failed, suppressed_duplicate,
 //      skipped) is skipped: the record is the idempotency key, so a redelivered message never
 //      re-sends;
-//   2. the last delivery `sent` on this channel about the same asset (another event) has the same
-//      dedupe_key and was created within dedupe_window_s → `suppressed_duplicate`, nothing sent
-//      (down, up, down again always notifies; down, down within the window does not);
+//   2. a delivery `sent` on this channel about the same asset (another event) within
+//      dedupe_window_s has the same dedupe_key, and nothing with another key was sent on the channel
+//      about the asset at or after it → `suppressed_duplicate`, nothing sent (opened, resolved,
+//      reopened always notifies; the same message twice within the window does not);
 //   3. no rate-limit token for the channel → `rate_limited` (retryable), nothing sent;
 //   4. send; `sent`, `retrying` (retryable failure) or `failed` (permanent); attempts += 1.
 // If any channel is left retryable, the message goes back with Queue::retry() (the queue's backoff;
