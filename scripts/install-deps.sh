@@ -8,11 +8,15 @@ PACKAGES=(
   libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 libhiredis-dev redis-server libcurl4-openssl-dev libssl-dev libargon2-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev
   libhyperscan-dev libre2-dev libgit2-dev libarchive-dev
-  curl procps openssl python3 python3-websockets python3-boto3
+  curl procps openssl python3 python3-websockets python3-boto3 python3-yaml
   # OCI registry tests: the registry, an independent client, and htpasswd for its auth variant.
   docker-registry skopeo apache2-utils
   # External SAST tools the scan pipeline's adapters run (a missing one is reported "skipped").
   bandit shellcheck cppcheck flawfinder
+  # Observability: promtool checks our /metrics exposition and the example alert rules.
+  prometheus
+  # Browser tests: Playwright (npm playwright-core) drives Debian's Chromium headless.
+  chromium fonts-dejavu-core fonts-liberation
 )
 # Benchmarks only (make bench): the load generator and the FastAPI anchor.
 if [[ "${1:-}" == "--bench" ]]; then

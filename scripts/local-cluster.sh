@@ -13,7 +13,8 @@
 #   scripts/local-cluster.sh status DIR        the processes and whether they run
 #   scripts/local-cluster.sh stop DIR          stops the roles, PostgreSQL and Redis; removes DIR
 #
-# Processes are named ROLE-N; DIR/run/NAME.pid, DIR/run/api-N.port, logs in DIR/logs/NAME.log.
+# Processes are named ROLE-N; DIR/run/NAME.pid, DIR/run/NAME.port (every process listens on its own
+# port: the API, or /health, /ready and /metrics for the other roles), logs in DIR/logs/NAME.log.
 # SECPLAT_BINARY selects the binary (default: build/secplat next to this script).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,30 +36,30 @@ next_name() {  # ROLE → ROLE-N, the first N without a pid file
 }
 
 start_role() {  # ROLE → starts one process of it, prints its name
-  local role=$1 name extra=()
+  local role=$1 name port
   name=$(next_name "$role")
   if [[ $role == api ]]; then
-    local port=${api_port:-$(free_port)}
+    port=${api_port:-$(free_port)}
     api_port=""
-    echo "$port" >"$dir/run/$name.port"
-    extra=(--listen "127.0.0.1:$port")
+  else
+    port=$(free_port)
   fi
+  echo "$port" >"$dir/run/$name.port"
   # shellcheck disable=SC1091
-  (set -a && . "$dir/env" && exec "$bin" "$role" "${extra[@]}" >"$dir/logs/$name.log" 2>&1) &
+  (set -a && . "$dir/env" && exec "$bin" "$role" --listen "127.0.0.1:$port" >"$dir/logs/$name.log" 2>&1) &
   echo $! >"$dir/run/$name.pid"
-  if [[ $role == api ]]; then
-    local port
-    port=$(cat "$dir/run/$name.port")
-    for _ in $(seq 1 500); do
-      if curl -fsS -o /dev/null "http://127.0.0.1:$port/ready" 2>/dev/null; then break; fi
-      if ! running "$(cat "$dir/run/$name.pid")"; then
-        echo "$name exited:" >&2
-        cat "$dir/logs/$name.log" >&2
-        exit 1
-      fi
-      sleep 0.02
-    done
-  fi
+  # The API once it can serve; the other roles once their health endpoint answers.
+  local check=/health
+  [[ $role == api ]] && check=/ready
+  for _ in $(seq 1 500); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port$check" 2>/dev/null; then break; fi
+    if ! running "$(cat "$dir/run/$name.pid")"; then
+      echo "$name exited:" >&2
+      cat "$dir/logs/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.02
+  done
   echo "$name"
 }
 

@@ -250,7 +250,7 @@ http::Response gateway_error(const std::string& message, const std::string& requ
 
 }  // namespace
 
-std::vector<http::Route> incidents_routes(IncidentService& svc, JiraHook jira) {
+std::vector<http::Route> incidents_routes(IncidentService& svc, JiraHook jira, LinkedRiskHook linked_risk) {
   std::vector<http::Route> routes;
 
   routes.push_back(route(
@@ -291,7 +291,7 @@ std::vector<http::Route> incidents_routes(IncidentService& svc, JiraHook jira) {
 
   routes.push_back(route(
       "GET", "/incidents/{incident_id}", http::Access::viewer,
-      [&svc](http::Request& req) -> Result<http::Response> {
+      [&svc, linked_risk](http::Request& req) -> Result<http::Response> {
         ROUTES_ASSIGN(id, id_param(req));
         ROUTES_ASSIGN(inc, svc.get(id));
         ROUTES_ASSIGN(alerts, svc.alerts(id));
@@ -307,6 +307,15 @@ std::vector<http::Route> incidents_routes(IncidentService& svc, JiraHook jira) {
         out["watchers"] = items_of(watchers, watcher_json);
         out["checklist"] = items_of(checklist, item_json);
         out["decisions"] = items_of(decisions, decision_json);
+        if (linked_risk) {
+          std::vector<std::string> keys{inc.asset_key};
+          for (const auto& l : alerts) keys.push_back(l.asset_key);
+          std::sort(keys.begin(), keys.end());
+          keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+          keys.erase(std::remove(keys.begin(), keys.end(), std::string()), keys.end());
+          ROUTES_ASSIGN(risk, linked_risk(keys));
+          out["linked_risk"] = std::move(risk);
+        }
         return http::Response::json(200, out);
       },
       "One incident with its alerts, 72 h timeline, evidence, watchers, checklist and decisions"));

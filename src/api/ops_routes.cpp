@@ -162,6 +162,9 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q) {
     std::string idle =
         "# HELP secplat_queue_oldest_pending_idle_seconds Age of the oldest unacknowledged delivery.\n"
         "# TYPE secplat_queue_oldest_pending_idle_seconds gauge\n";
+    std::string lag =
+        "# HELP secplat_queue_lag Entries not yet delivered to the consumer group.\n"
+        "# TYPE secplat_queue_lag gauge\n";
     for (const auto& sg : queue::kStreams) {
       std::string name(sg.stream);
       auto st = q->stats(name);
@@ -173,9 +176,10 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q) {
         pend += "secplat_queue_pending" + labels + std::to_string(p.pending) + "\n";
         idle += "secplat_queue_oldest_pending_idle_seconds" + labels +
                 std::to_string(static_cast<double>(p.oldest_idle_ms.value_or(0)) / 1000.0) + "\n";
+        if (p.lag) lag += "secplat_queue_lag" + labels + std::to_string(*p.lag) + "\n";
       }
     }
-    out += len + dlq + pend + idle;
+    out += len + dlq + pend + idle + lag;
   });
 }
 

@@ -30,6 +30,7 @@
 #include "api/jobs_routes.h"
 #include "api/ops_routes.h"
 #include "api/posture_routes.h"
+#include "api/web_routes.h"
 #include "app/commands.h"
 #include "app/platform.h"
 #include "notify/notifier.h"
@@ -133,6 +134,35 @@ api::JiraHook jira_hook(const Config& config, notify::Notifier& notifier) {
   };
 }
 
+// The incident detail's `linked_risk`: the findings of the incident's assets, riskiest first.
+api::LinkedRiskHook linked_risk(findings::FindingsService& findings) {
+  return [&findings](const std::vector<std::string>& asset_keys) -> Result<Json> {
+    std::vector<findings::Finding> all;
+    for (const auto& key : asset_keys) {
+      findings::FindingFilter f;
+      f.asset_key = key;
+      f.limit = 1000;
+      auto page = findings.list(f);
+      if (!page.ok()) return std::move(page).take_error();
+      for (auto& x : page->items) all.push_back(std::move(x));
+    }
+    std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.risk_score > b.risk_score; });
+    int64_t active = 0;
+    for (const auto& x : all) active += (x.status == "open" || x.status == "in_progress") ? 1 : 0;
+    Json items = Json::array();
+    for (std::size_t i = 0; i < all.size() && i < 5; ++i)
+      items.push_back({{"finding_id", all[i].finding_id}, {"asset_key", all[i].asset_key}, {"title", all[i].title},
+                       {"severity", all[i].severity}, {"status", all[i].status}, {"risk_score", all[i].risk_score},
+                       {"risk_level", all[i].risk_level}});
+    return Json{{"asset_count", asset_keys.size()},
+                {"finding_count", all.size()},
+                {"active_finding_count", active},
+                {"top_risk_score", all.empty() ? Json(nullptr) : Json(all[0].risk_score)},
+                {"top_risk_level", all.empty() ? Json(nullptr) : Json(all[0].risk_level)},
+                {"items", items}};
+  };
+}
+
 std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
   const Config* config = &p.config;
   auto ops = std::make_shared<api::OpsContext>();
@@ -165,7 +195,8 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
     routes.push_back(std::move(r));
   for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::notify_routes(*p.notifier)) routes.push_back(std::move(r));
-  for (auto& r : api::incidents_routes(*p.incidents, jira_hook(*config, *p.notifier))) routes.push_back(std::move(r));
+  for (auto& r : api::incidents_routes(*p.incidents, jira_hook(*config, *p.notifier), linked_risk(*p.findings)))
+    routes.push_back(std::move(r));
   for (auto& r : api::alerts_routes(*p.alert_book, *p.suppression, *p.posture_view,
                                     [incidents = p.incidents.get()](const std::string& asset_key) {
                                       std::vector<incidents::OpenIncidentRef> refs;
@@ -181,6 +212,8 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
                                    static_cast<std::size_t>(config->assurance.upload_max_bytes), p.grants.get()}))
     routes.push_back(std::move(r));
   ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat", kVersion));
+  // The web dashboard's static files (public): served, but not part of the API document.
+  for (auto& r : api::web_routes()) routes.push_back(std::move(r));
 
   return routes;
 }
@@ -188,6 +221,22 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
 }  // namespace
 
 namespace {
+
+// Role processes without the API (worker, ingest, deriver, notifier, correlator) serve only
+// /health, /ready and /metrics on their own listen address, with the API's auth rules.
+std::vector<http::Route> role_routes(Platform& p) {
+  auto ops = std::make_shared<api::OpsContext>();
+  ops->db = p.db.get();
+  ops->queue = p.queue.get();
+  ops->metrics = &p.metrics;
+  ops->metrics_public = p.config.http.metrics_public;
+  api::register_process_metrics(p.metrics, p.queue.get());
+  std::vector<http::Route> routes = api::ops_routes(ops);
+  std::erase_if(routes, [](const http::Route& r) {
+    return r.path != "/health" && r.path != "/ready" && r.path != "/metrics";
+  });
+  return routes;
+}
 
 // `serve` (every role, one process, embedded backends or not) and the role processes share this:
 // load the config, open the platform, start the parts of the roles asked for, wait for SIGTERM.
@@ -215,6 +264,9 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
     return 1;
   }
   Platform& p = **platform;
+  p.metrics.gauge("secplat_build_info", "Build of this process (always 1) and the role it runs",
+                  {{"version", kVersion}, {"role", name}})
+      .set(1);
   auto fail = [](const std::string& what, const Error& e) {
     log::error("start-up failed", {log::str("error", what + ": " + e.message)});
     return 1;
@@ -287,6 +339,19 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
       std::printf("Created user 'admin' with password: %s\n(set SECPLAT_ADMIN_PASSWORD to choose it)\n",
                   admin_password->c_str());
     }
+  } else {
+    // Health and metrics only: a small pool is plenty.
+    HttpConfig limits = config->http;
+    limits.io_threads = 1;
+    limits.worker_threads = std::min(limits.worker_threads, 2);
+    server = std::make_unique<http::Server>(
+        http::ServerOptions{config->host, config->port, limits, config->data_dir + "/tmp"}, role_routes(p),
+        p.authenticator.get(), &p.metrics);
+    auto port = server->start();
+    if (!port) return fail("listen " + config->listen, port.error());
+    std::string url = "http://" + config->host + ":" + std::to_string(*port);
+    log::info("secplat " + name + " serving metrics", {log::str("url", url)});
+    std::printf("SecPlat %s metrics at %s/metrics\n", name.c_str(), url.c_str());
   }
   if (!single_process)
     log::info("role running", {log::str("role", name), log::str("instance", p.instance_id),

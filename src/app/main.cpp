@@ -45,7 +45,10 @@ int main(int argc, char** argv) {
     auto* cmd = app.add_subcommand(secplat::app::role_name(role),
                                    std::string(help) + " (needs SECPLAT_DATABASE_URL and SECPLAT_REDIS_URL)");
     add_common(cmd);
-    if (role == Role::api || role == Role::trust) cmd->add_option("--listen", flags.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+    cmd->add_option("--listen", flags.listen,
+                    role == Role::api || role == Role::trust
+                        ? "HOST:PORT to listen on (default 127.0.0.1:8080)"
+                        : "HOST:PORT of /health, /ready and /metrics (default 127.0.0.1:8080; 0 = a free port)");
     roles[cmd] = role;
   }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "assurance/http_upload_gate.h"
 #include "assurance/remote_manifest.h"
@@ -25,6 +26,7 @@
 #include "auth/bootstrap.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "queue/envelope.h"
 #include "queue/local_queue.h"
 #include "queue/redis_queue.h"
 #include "queue/streams.h"
@@ -152,6 +154,22 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
 
   p->assets = std::make_unique<posture::AssetRepo>(*p->db, p->clock);
   p->findings = std::make_unique<findings::FindingsService>(*p->db, p->clock, *p->audit);
+  // New serious findings open incidents and remediation resolves them: the changes go to the
+  // correlator's stream once committed. A failed publish is logged, not retried (the finding itself
+  // is stored; the next change of it is published again).
+  p->findings->set_event_sink([q = p->queue.get(), clock = &p->clock](const std::vector<findings::FindingEvent>& events) {
+    std::vector<queue::Fields> batch;
+    batch.reserve(events.size());
+    for (const auto& e : events) {
+      Json payload{{"finding_id", e.finding_id}, {"finding_key", e.finding_key}, {"title", e.title},
+                   {"severity", e.severity}, {"status", e.status}, {"source", e.source}};
+      batch.push_back(queue::make_envelope(e.type, e.asset_key, e.severity, payload, "", clock->now_ms()));
+    }
+    auto r = q->publish_batch(std::string(queue::kCorrelationEvents), batch);
+    if (!r.ok())
+      log::warn("finding events not published", {log::str("error", r.error().message),
+                                                 log::integer("events", static_cast<int64_t>(events.size()))});
+  });
 
   const auto& pc = config.posture;
   p->events = std::make_unique<posture::EventStore>(*p->db);
@@ -164,6 +182,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   dopt.sweep_interval_ms = int64_t{pc.sweep_interval_s} * 1000;
   dopt.retention_ms = int64_t{pc.events_retention_days} * 86400 * 1000;
   dopt.consumer = "deriver-" + p->instance_id;
+  dopt.metrics = &p->metrics;
   p->deriver = std::make_unique<posture::Deriver>(*p->db, p->queue.get(), p->clock, dopt);
   p->deriver->set_on_change([view = p->posture_view.get()] { view->invalidate(); });
   p->deriver->set_housekeeping([f = p->findings.get()](int64_t now) {
@@ -175,11 +194,13 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   iopt.net.allow_private = config.probe_allow_private;
   iopt.refresh_ms = int64_t{pc.target_refresh_s} * 1000;
   iopt.max_in_flight = pc.probe_max_in_flight;
+  iopt.metrics = &p->metrics;
   p->ingest = std::make_unique<posture::Ingest>(*p->assets, *p->events, p->queue.get(), iopt);
   p->jobs = std::make_unique<posture::JobService>(*p->db, *p->queue, p->clock);
   posture::JobRunnerOptions ropt;
   ropt.net.allow_private = config.probe_allow_private;
   ropt.max_attempts = config.queue.max_attempts;
+  ropt.metrics = &p->metrics;
   p->job_runner = std::make_unique<posture::JobRunner>(*p->jobs, *p->assets, *p->findings, ropt);
 
   auto key = assurance::load_or_create_signing_key(config.data_dir);
@@ -206,6 +227,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   assurance::PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance,
                                 p->signing_key.private_pem, p->signing_key.public_pem, ""};
   po.remote_manifests = p->remote_manifests.get();
+  po.metrics = &p->metrics;
   std::vector<std::shared_ptr<scanners::Scanner>> tools;
   tools.push_back(scanners::make_secrets_scanner());
   tools.push_back(scanners::make_sbom_scanner());
@@ -258,8 +280,22 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
 
   notify::NotifierOptions nopt;
   nopt.consumer = "notifier-" + p->instance_id;
-  p->notifier = std::make_unique<notify::Notifier>(*p->db, *p->queue, notify::make_channels(config.notify), nopt,
-                                                   p->clock);
+  nopt.rate_limit = config.notify.rate_limit_per_minute;
+  nopt.digest = config.notify.digest;
+  nopt.reminder_after_s = config.notify.reminder_minutes * 60;
+  nopt.metrics = &p->metrics;
+  auto channels = notify::make_channels(config.notify);
+  std::set<std::string> channel_names;
+  for (const auto& c : channels) channel_names.insert(c->name());
+  auto routes = notify::parse_routes(config.notify.routes_json, channel_names);
+  if (!routes.ok()) return std::move(routes).take_error();
+  nopt.routes = std::move(*routes);
+  nopt.asset_lookup = [assets = p->assets.get()](const std::string& key) -> std::optional<notify::AssetMeta> {
+    auto a = assets->get_by_key(key);
+    if (!a.ok()) return std::nullopt;
+    return notify::AssetMeta{a->environment, a->owner.value_or(""), a->owner_team.value_or("")};
+  };
+  p->notifier = std::make_unique<notify::Notifier>(*p->db, *p->queue, std::move(channels), nopt, p->clock);
   // Incidents: lifecycle, suppression, legacy alert states and the correlator. The correlator asks
   // the posture read side whether an asset is still down when a suppression ends.
   p->incidents = std::make_unique<incidents::IncidentService>(*p->db, p->clock, *p->audit);

@@ -88,6 +88,21 @@ ScanPipeline::ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& 
   bool has_sample = false;
   for (const auto& s : scanners_) has_sample = has_sample || s->id() == scanners::kSampleToolId;
   if (!has_sample) scanners_.push_back(scanners::make_sample_scanner());
+  if (Metrics* m = options_.metrics) {
+    const std::vector<double> buckets{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+    for (const auto& sc : scanners_) {
+      const MetricLabels l{{"scanner", sc->id()}};
+      scanner_series_[sc->id()] = {
+          &m->histogram("secplat_scanner_duration_seconds", "Duration of scanner runs", buckets, l),
+          &m->counter("secplat_scanner_bytes_total", "Bytes read by scanners", l),
+          &m->counter("secplat_scanner_files_total", "Files read by scanners", l)};
+    }
+    for (const char* status : {"succeeded", "failed", "cancelled"})
+      outcome_series_[status] = {
+          &m->counter("secplat_scans_total", "Scans that ended, by final status", {{"status", status}}),
+          &m->histogram("secplat_job_duration_seconds", "Duration of jobs that ended, by job type and outcome",
+                        buckets, {{"type", "security_scan"}, {"outcome", status}})};
+  }
 }
 
 std::string ScanPipeline::bundle_dir(const std::string& test_id) const {
@@ -314,6 +329,11 @@ Status ScanPipeline::execute(Attempt& a) {
     scanners::ScanOutcome o = std::move(*out);
     if (o.tool.empty()) o.tool = tool;
     if (o.duration_ms == 0) o.duration_ms = steady_ms() - t0;
+    if (auto series = scanner_series_.find(tool); series != scanner_series_.end()) {
+      series->second.duration->observe(static_cast<double>(o.duration_ms) / 1000.0);
+      if (o.bytes_read) series->second.bytes->inc(static_cast<double>(*o.bytes_read));
+      if (o.files_read) series->second.files->inc(static_cast<double>(*o.files_read));
+    }
     (void)events_.append(id, "tool_complete", {{"tool", tool}, {"exit_code", o.exit_code}, {"status", o.status},
                                                {"duration_ms", o.duration_ms}});
     if (o.status == "failed" || o.status == "timeout")
@@ -567,6 +587,11 @@ void ScanPipeline::complete(Attempt& a, const Status& outcome) {
   if (!a.manifest.digest.empty()) done["manifest_digest"] = a.manifest.digest;
   else if (a.rec.manifest_digest) done["manifest_digest"] = *a.rec.manifest_digest;
   std::string final_status = done.value("status", "");
+  const std::string label = final_status == kSucceeded ? "succeeded" : final_status == kFailed ? "failed" : "cancelled";
+  if (auto series = outcome_series_.find(label); series != outcome_series_.end()) {
+    series->second.first->inc();
+    series->second.second->observe(static_cast<double>(steady_ms() - a.steady_start) / 1000.0);
+  }
   (void)events_.append(id, "scan_complete", std::move(done));
   log::info("scan finished", {log::str("test_id", id), log::str("status", final_status)});
 }

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "assurance/manifest.h"
@@ -28,6 +29,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "scanners/scanner.h"
 
 namespace secplat::assurance {
@@ -44,6 +46,10 @@ struct PipelineOptions {
   std::string signing_public_pem;
   std::string temp_dir;                       // clones/extractions; "" = <data_dir>/work
   RemoteManifestSource* remote_manifests = nullptr;  // s3:// and oci:// manifest URIs; null = refused
+  // secplat_scanner_duration_seconds{scanner}, secplat_scanner_bytes_total{scanner},
+  // secplat_scanner_files_total{scanner}, secplat_scans_total{status} and
+  // secplat_job_duration_seconds{type="security_scan",outcome}. Must outlive the pipeline; null = none.
+  Metrics* metrics = nullptr;
 };
 
 // Tools this build knows by name even when not installed (reported "skipped", not "unsupported").
@@ -82,6 +88,14 @@ class ScanPipeline {
   PipelineOptions options_;
   std::vector<std::shared_ptr<scanners::Scanner>> scanners_;
   SarifImporter importer_;
+  // Metric series, looked up at construction (read-only afterwards; empty without metrics).
+  struct ScannerSeries {
+    Histogram* duration = nullptr;
+    Counter* bytes = nullptr;
+    Counter* files = nullptr;
+  };
+  std::map<std::string, ScannerSeries> scanner_series_;  // by scanner id
+  std::map<std::string, std::pair<Counter*, Histogram*>> outcome_series_;  // by final status
   struct Running {
     std::shared_ptr<std::atomic<bool>> cancelled;
     std::shared_ptr<std::atomic<bool>> lost;  // the lease went to another worker

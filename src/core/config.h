@@ -122,6 +122,10 @@ struct NotifyConfig {
   std::string jira_project_key;
   std::string smtp_url;                      // smtp://[user:pass@]host:port or smtps://...
   std::string alert_email_to;                // comma-separated recipients
+  int64_t rate_limit_per_minute = 30;        // token bucket per channel
+  bool digest = true;                        // over the limit: one digest per channel, not a retry each
+  int64_t reminder_minutes = 240;            // still firing this long after the last message: remind (0 = off)
+  std::string routes_json;                   // routing rules (notify/routing.h); empty = every channel
 };
 
 struct PostureConfig {

@@ -221,13 +221,31 @@ bool is_valid_status(std::string_view s) {
   return s == "open" || s == "in_progress" || s == "remediated" || s == "accepted_risk";
 }
 
+namespace {
+
+FindingEvent event_of(std::string type, const Finding& f) {
+  return FindingEvent{std::move(type), f.asset_key, f.finding_key, f.title, f.severity, f.status, f.source,
+                      f.finding_id};
+}
+
+}  // namespace
+
+void FindingsService::announce(const std::vector<FindingEvent>& events) const {
+  if (sink_ && !events.empty()) sink_(events);
+}
+
 Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const auth::Actor& actor) {
   SECPLAT_TRY(validate_input(input));
   const int64_t now = clock_.now_ms();
   UpsertResult out;
+  std::string prior_status;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
     auto asset_id = asset_id_of(tx, input.asset_key);
     if (!asset_id.ok()) return std::move(asset_id).take_error();
+    auto prior = tx.query("SELECT status FROM findings WHERE asset_id = $1 AND finding_key = $2",
+                          {*asset_id, input.finding_key});
+    if (!prior.ok()) return std::move(prior).take_error();
+    prior_status = prior->empty() ? std::string() : prior->front().str("status");
     auto up = upsert_in_tx(tx, *asset_id, input, now);
     if (!up.ok()) return std::move(up).take_error();
     SECPLAT_TRY(rescore(tx, up->finding_id, now));
@@ -241,6 +259,10 @@ Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const au
                      {"source", out.finding.source}});
   });
   if (!st.ok()) return std::move(st).take_error();
+  if (out.created)
+    announce({event_of("finding.created", out.finding)});
+  else if (prior_status != out.finding.status)
+    announce({event_of("finding.updated", out.finding)});
   return out;
 }
 
@@ -302,7 +324,9 @@ Result<Finding> FindingsService::set_status(int64_t finding_id, std::string_view
   }
   const int64_t now = clock_.now_ms();
   Finding out;
+  bool changed = false;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
+    changed = false;
     auto cur = load(tx, finding_id, now);
     if (!cur.ok()) return std::move(cur).take_error();
     const std::string from = cur->status;
@@ -317,10 +341,12 @@ Result<Finding> FindingsService::set_status(int64_t finding_id, std::string_view
     auto f = load(tx, finding_id, now);
     if (!f.ok()) return std::move(f).take_error();
     out = std::move(*f);
+    changed = true;
     return audit_in(audit_, tx, "finding_status", actor, out.asset_key,
                     {{"finding_id", finding_id}, {"finding_key", out.finding_key}, {"from", from}, {"status", to}});
   });
   if (!st.ok()) return std::move(st).take_error();
+  if (changed) announce({event_of("finding.updated", out)});
   return out;
 }
 
@@ -348,14 +374,19 @@ Result<Finding> FindingsService::accept_risk(int64_t finding_id, const std::stri
                      {"expires_at", format_rfc3339(expires_ms)}});
   });
   if (!st.ok()) return std::move(st).take_error();
+  announce({event_of("finding.updated", out)});
   return out;
 }
 
 Result<int64_t> FindingsService::expire_accepted_risks(int64_t now_ms) {
   int64_t count = 0;
+  std::vector<FindingEvent> events;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
+    count = 0;
+    events.clear();
     auto rows = tx.query(
-        "SELECT f.finding_id, f.finding_key, a.asset_key, f.accepted_risk_expires_at FROM findings f "
+        "SELECT f.finding_id, f.finding_key, f.title, f.severity, f.source, a.asset_key, f.accepted_risk_expires_at "
+        "FROM findings f "
         "JOIN assets a ON a.asset_id = f.asset_id "
         "WHERE f.status = 'accepted_risk' AND f.accepted_risk_expires_at <= $1",
         {now_ms});
@@ -370,10 +401,13 @@ Result<int64_t> FindingsService::expire_accepted_risks(int64_t now_ms) {
                                      {"expired_at", format_rfc3339(r.i64("accepted_risk_expires_at"))}},
                                 ""));
       ++count;
+      events.push_back({"finding.updated", r.str("asset_key"), r.str("finding_key"), r.str("title"),
+                        r.str("severity"), "open", r.str("source"), id});
     }
     return ok_status();
   });
   if (!st.ok()) return std::move(st).take_error();
+  announce(events);
   return count;
 }
 
@@ -407,7 +441,11 @@ Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_ke
   const int64_t now = clock_.now_ms();
   SarifImportResult out;
   out.total = static_cast<int64_t>(items.size());
+  std::vector<FindingEvent> events;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
+    out = SarifImportResult{};
+    out.total = static_cast<int64_t>(items.size());
+    events.clear();
     auto asset_id = asset_id_of(tx, asset_key);
     if (!asset_id.ok()) return std::move(asset_id).take_error();
     std::set<std::string> seen(undecided.begin(), undecided.end());
@@ -428,6 +466,8 @@ Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_ke
       SECPLAT_TRY(rescore(tx, up->finding_id, now));
       if (up->created) {
         ++out.created;
+        events.push_back({"finding.created", asset_key, in.finding_key, in.title, in.severity.value_or("medium"),
+                          "open", src, up->finding_id});
       } else {
         const store::Row& p = prior->front();
         const bool same = p.str("status") != "remediated" && p.str("title") == in.title &&
@@ -437,11 +477,15 @@ Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_ke
                           p.str("category") == in.category.value_or(p.str("category")) &&
                           p.str("scanner_metadata_json") == in.scanner_metadata_json.value_or("{}");
         ++(same ? out.unchanged : out.updated);
+        if (p.str("status") == "remediated")  // seen again: reopened
+          events.push_back({"finding.updated", asset_key, in.finding_key, in.title, in.severity.value_or(p.str("severity")),
+                            "open", src, up->finding_id});
       }
     }
     // Auto-remediation: what this source reported before on this asset but not now is gone.
     auto stale = tx.query(
-        "SELECT finding_id, finding_key FROM findings WHERE asset_id = $1 AND source = $2 AND status <> 'remediated'",
+        "SELECT finding_id, finding_key, title, severity FROM findings WHERE asset_id = $1 AND source = $2 AND "
+        "status <> 'remediated'",
         {*asset_id, src});
     if (!stale.ok()) return std::move(stale).take_error();
     for (const auto& r : *stale) {
@@ -450,12 +494,15 @@ Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_ke
       if (!n.ok()) return std::move(n).take_error();
       SECPLAT_TRY(rescore(tx, r.i64("finding_id"), now));
       ++out.remediated;
+      events.push_back({"finding.updated", asset_key, r.str("finding_key"), r.str("title"), r.str("severity"),
+                        "remediated", src, r.i64("finding_id")});
     }
     return audit_in(audit_, tx, audit_action, actor, asset_key,
                     {{"asset_key", asset_key}, {"source", src}, {"created", out.created}, {"updated", out.updated},
                      {"unchanged", out.unchanged}, {"remediated", out.remediated}, {"total", out.total}});
   });
   if (!st.ok()) return std::move(st).take_error();
+  announce(events);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,16 @@ struct SarifImportResult {
   int64_t created = 0, updated = 0, unchanged = 0, remediated = 0, total = 0;
 };
 
+// A change other parts react to (the correlator opens an incident for a new serious finding and
+// resolves it when the finding is remediated or its risk accepted). Only the fields a consumer needs.
+struct FindingEvent {
+  std::string type;  // finding.created | finding.updated
+  std::string asset_key, finding_key, title, severity, status, source;
+  int64_t finding_id = 0;
+};
+// Called after the change committed (never inside a transaction), from the caller's thread.
+using FindingEventSink = std::function<void(const std::vector<FindingEvent>&)>;
+
 class FindingsService {
  public:
   FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit)
@@ -94,6 +105,10 @@ class FindingsService {
   // last_seen moves to now, given values overwrite, a remediated (or expired accepted) finding is
   // reopened. Unknown asset → Errc::not_found. Audit `finding.upsert`.
   Result<UpsertResult> upsert(const FindingInput& input, const auth::Actor& actor);
+
+  // Where committed changes are announced: creations, status changes (set_status, accept_risk,
+  // expiry, a reopen by upsert) and auto-remediation. Set once, before use.
+  void set_event_sink(FindingEventSink sink) { sink_ = std::move(sink); }
 
   Result<Finding> get(int64_t finding_id);  // Errc::not_found "Finding not found"
   Result<FindingPage> list(const FindingFilter& filter);
@@ -133,6 +148,8 @@ class FindingsService {
   store::Db& db_;
   const Clock& clock_;
   auth::AuditLog& audit_;
+  FindingEventSink sink_;
+  void announce(const std::vector<FindingEvent>& events) const;
 };
 
 }  // namespace secplat::findings

@@ -263,7 +263,8 @@ Status Correlator::handle(const queue::Message& msg) {
     const std::string status = str_field(payload, "status");
     if (event_type == "finding.updated" && (status == "remediated" || status == "accepted_risk")) {
       st = release(key, event_id, "Finding " + status);
-    } else if (event_type == "finding.created") {
+    } else if (event_type == "finding.created" && (severity == "critical" || severity == "high")) {
+      // Only serious findings are incidents; the rest stay in the findings queue.
       const std::string title = str_field(payload, "title");
       Signal s = signal("finding", asset_key, "Finding: " + (title.empty() ? finding_key : title) + " on " + asset_key,
                         "Finding " + finding_key + " reported", event_id);

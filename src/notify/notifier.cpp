@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <set>
 #include <string_view>
 
 #include "core/ids.h"
@@ -32,8 +33,21 @@ constexpr const char* kDeliveriesSql =
     "CREATE INDEX notify_deliveries_dedupe ON notify_deliveries (asset_key, channel, created_at);"
     "CREATE INDEX notify_deliveries_created ON notify_deliveries (created_at)";
 
+// The digest's one line per held message, and the reminder's title.
+constexpr const char* kSummarySql =
+    "ALTER TABLE notify_deliveries ADD COLUMN summary TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX notify_deliveries_channel_status ON notify_deliveries (channel, status)";
+
 bool is_final(const std::string& status) {
-  return status == "sent" || status == "failed" || status == "suppressed_duplicate" || status == "skipped";
+  return status == "sent" || status == "failed" || status == "suppressed_duplicate" || status == "skipped" ||
+         status == "digest_pending" || status == "sent_in_digest";
+}
+
+// "[HIGH] shop is down" / "Resolved: shop is down": what a person sees first.
+std::string summary_of(const Notification& n) {
+  std::string sev = n.severity;
+  for (auto& c : sev) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return n.status == "resolved" ? "Resolved: " + n.title : "[" + sev + "] " + n.title;
 }
 
 std::string str_field(const Json& j, const char* key) {
@@ -128,7 +142,8 @@ Delivery to_delivery(const store::Row& r) {
 }  // namespace
 
 std::vector<store::Migration> notify_migrations() {
-  return {{800, "notify_deliveries", kDeliveriesSql, kDeliveriesSql}};
+  return {{800, "notify_deliveries", kDeliveriesSql, kDeliveriesSql},
+          {801, "notify_deliveries_summary", kSummarySql, kSummarySql}};
 }
 
 Notifier::Notifier(store::Db& db, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
@@ -158,8 +173,158 @@ void Notifier::stop() {
   workers_.clear();
 }
 
+void Notifier::count(const std::string& channel, const std::string& outcome) {
+  if (!opt_.metrics) return;
+  opt_.metrics
+      ->counter("secplat_notify_deliveries_total", "Notification delivery records written, by channel and outcome",
+                {{"channel", channel}, {"outcome", outcome}})
+      .inc();
+}
+
+void Notifier::honour_retry_after(const std::string& channel, const DeliveryResult& d) {
+  if (d.ok || !d.retryable || d.retry_after_ms < 0) return;
+  const int64_t wait = std::min(d.retry_after_ms, opt_.max_retry_after_ms);
+  limiter_.hold(channel, clock_.now_ms() + wait);
+  log::info("notify channel paused by Retry-After", {log::str("channel", channel), log::integer("wait_ms", wait)});
+}
+
+Status Notifier::flush_digests() {
+  const int64_t now = clock_.now_ms();
+  // A digest claimed by a process that died before sending goes back to the pool.
+  SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = 'digest_pending', error = '', updated_at = $1 "
+                       "WHERE status = 'digest_sending' AND updated_at < $2",
+                       {now, now - 5 * 60 * 1000}));
+  for (const auto& ch : channels_) {
+    const std::string name = ch->name();
+    auto held = db_.query(
+        "SELECT 1 AS hit FROM notify_deliveries WHERE channel = $1 AND status = 'digest_pending' LIMIT 1", {name});
+    if (!held.ok()) return std::move(held).take_error();
+    if (held->empty() || !limiter_.try_acquire(name)) continue;
+    // Claim every held row for this channel under one id, then send one message about them.
+    const std::string digest_id = "digest-" + new_uuid();
+    SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = 'digest_sending', error = $2, updated_at = $3 "
+                         "WHERE channel = $1 AND status = 'digest_pending'",
+                         {name, digest_id, now}));
+    auto rows = db_.query(
+        "SELECT summary, event_id FROM notify_deliveries WHERE channel = $1 AND status = 'digest_sending' AND error = $2 "
+        "ORDER BY created_at, id",
+        {name, digest_id});
+    if (!rows.ok()) return std::move(rows).take_error();
+    if (rows->empty()) continue;  // another notifier took them first
+    const std::size_t n = rows->size();
+    Notification d;
+    d.event_type = "notify.digest";  // no severity: each line carries its own
+    d.status = "firing";
+    d.dedupe_key = digest_id;
+    d.title = n == 1 ? (*rows)[0].str("summary")
+                     : "SecPlat digest: " + std::to_string(n) + " notifications held back by the rate limit";
+    for (std::size_t i = 0; i < n && i < static_cast<std::size_t>(std::max(1, opt_.digest_max_lines)); ++i)
+      d.text += (d.text.empty() ? "" : "\n") + std::string("- ") + (*rows)[i].str("summary");
+    if (n > static_cast<std::size_t>(std::max(1, opt_.digest_max_lines)))
+      d.text += "\n… and " + std::to_string(n - static_cast<std::size_t>(std::max(1, opt_.digest_max_lines))) +
+                " more (GET /notifications?status=sent_in_digest)";
+    d.fields["held"] = std::to_string(n);
+    const DeliveryResult r = ch->send(d);
+    honour_retry_after(name, r);
+    const std::string status = r.ok ? "sent_in_digest" : r.retryable ? "digest_pending" : "failed";
+    SECPLAT_TRY(db_.exec(
+        "UPDATE notify_deliveries SET status = $1, attempts = attempts + 1, http_status = $2, error = $3, "
+        "remote_id = $4, updated_at = $5 WHERE channel = $6 AND status = 'digest_sending' AND error = $7",
+        {status, int64_t{r.http_status}, r.ok ? std::string() : r.error, r.ok ? digest_id : std::string(),
+         clock_.now_ms(), name, digest_id}));
+    if (opt_.metrics)
+      opt_.metrics
+          ->counter("secplat_notify_deliveries_total", "Notification delivery records written, by channel and outcome",
+                    {{"channel", name}, {"outcome", status}})
+          .inc(static_cast<double>(n));
+    if (r.ok)
+      log::info("notification digest sent", {log::str("channel", name), log::integer("held", static_cast<int64_t>(n))});
+    else
+      log::warn("notification digest not delivered",
+                {log::str("channel", name), log::str("status", status), log::str("error", r.error)});
+  }
+  return ok_status();
+}
+
+Status Notifier::send_reminders() {
+  if (opt_.reminder_after_s <= 0) return ok_status();
+  const int64_t now = clock_.now_ms();
+  const int64_t due = now - opt_.reminder_after_s * 1000;
+  // The latest firing message per incident and channel, old enough for a reminder (only recent
+  // history is scanned: a reminder is itself a firing row, so a live incident always has one).
+  const int64_t horizon = now - std::max<int64_t>(7 * 24 * 3600, 2 * opt_.reminder_after_s) * 1000;
+  auto rows = db_.query(
+      "SELECT dedupe_key, channel, MAX(created_at) AS last_ms FROM notify_deliveries "
+      "WHERE dedupe_key LIKE 'incident:%:firing' AND status IN ('sent', 'sent_in_digest') AND created_at >= $1 "
+      "GROUP BY dedupe_key, channel HAVING MAX(created_at) <= $2",
+      {horizon, due});
+  if (!rows.ok()) return std::move(rows).take_error();
+  for (const auto& r : *rows) {
+    const std::string key = r.str("dedupe_key"), name = r.str("channel");
+    const int64_t last = r.i64("last_ms");
+    Channel* ch = nullptr;
+    for (const auto& c : channels_)
+      if (c->name() == name) ch = c.get();
+    if (!ch || dynamic_cast<JiraChannel*>(ch)) continue;  // Jira: the open issue is the reminder
+    const std::string base = key.substr(0, key.size() - std::string_view(":firing").size());
+    auto ended = db_.query(
+        "SELECT 1 AS hit FROM notify_deliveries WHERE channel = $1 AND dedupe_key IN ($2, $3) AND created_at >= $4 "
+        "LIMIT 1",
+        {name, base + ":resolved", base + ":closed", last});
+    if (!ended.ok()) return std::move(ended).take_error();
+    if (!ended->empty()) continue;
+    auto latest = db_.query(
+        "SELECT summary, asset_key, event_id FROM notify_deliveries WHERE channel = $1 AND dedupe_key = $2 AND "
+        "created_at = $3 ORDER BY id LIMIT 1",
+        {name, key, last});
+    if (!latest.ok()) return std::move(latest).take_error();
+    if (latest->empty()) continue;
+    std::string summary = (*latest)[0].str("summary");
+    if (summary.starts_with("Reminder: ")) summary = summary.substr(10);
+    // One reminder per incident, channel and reminder period, whichever notifier gets there first;
+    // a failed one is tried again in the next period.
+    const std::string event_id = "reminder:" + base + ":" + std::to_string(now / (opt_.reminder_after_s * 1000));
+    if (!limiter_.try_acquire(name)) continue;  // next pass
+    // Claim first: with several notifiers, the unique (event_id, channel) lets one of them send it.
+    auto claimed = db_.exec(
+        "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, created_at, updated_at, "
+        "asset_key, summary) VALUES ($1, $2, 'incident.reminder', $3, $4, 'sending', $5, $5, $6, $7) "
+        "ON CONFLICT (event_id, channel) DO NOTHING",
+        {new_uuid(), event_id, key, name, now, (*latest)[0].str("asset_key"), "Reminder: " + summary});
+    if (!claimed.ok()) return std::move(claimed).take_error();
+    if (*claimed == 0) continue;
+    Notification n;
+    n.event_type = "incident.reminder";  // the summary already carries the severity
+    n.status = "firing";
+    n.asset_key = (*latest)[0].str("asset_key");
+    n.dedupe_key = key;
+    n.title = "Reminder: " + summary;
+    n.text = "Still open, no resolution since " + format_rfc3339(last) + ": " + summary;
+    const DeliveryResult d = ch->send(n);
+    honour_retry_after(name, d);
+    const std::string status = d.ok ? "sent" : "failed";
+    SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = $1, attempts = 1, http_status = $2, error = $3, "
+                         "updated_at = $4 WHERE event_id = $5 AND channel = $6",
+                         {status, int64_t{d.http_status}, d.ok ? std::string() : d.error, clock_.now_ms(), event_id,
+                          name}));
+    count(name, status);
+  }
+  return ok_status();
+}
+
 void Notifier::run(const std::string& consumer) {
+  int64_t next_reminders_ms = 0;
   while (!stopping_) {
+    if (consumer == opt_.consumer + "-0") {
+      // One worker per process does the housekeeping between reads (a read blocks ≤ read_block_ms).
+      if (auto st = flush_digests(); !st.ok())
+        log::warn("notify digest flush failed", {log::str("error", st.error().message)});
+      if (const int64_t now = clock_.now_ms(); now >= next_reminders_ms) {
+        next_reminders_ms = now + 60'000;
+        if (auto st = send_reminders(); !st.ok())
+          log::warn("notify reminders failed", {log::str("error", st.error().message)});
+      }
+    }
     auto msgs = queue_.read(opt_.stream, opt_.group, consumer, opt_.read_count, opt_.read_block_ms);
     if (!msgs.ok()) {
       log::warn("notify read failed", {log::str("stream", opt_.stream), log::str("error", msgs.error().message)});
@@ -201,7 +366,25 @@ Status Notifier::handle(const queue::Message& msg) {
   }
   // posture.changed and the rest: the correlator turns posture changes into incidents, and the
   // incident events are what notify (so suppression and dedupe by incident come first).
-  if (!n) return queue_.ack(msg.stream, opt_.group, msg.id);
+  if (!n) {
+    // A closed incident sends nothing, but its reminders stop: one `skipped` row per channel says so.
+    if (event_type == "incident.updated" && str_field(payload, "action") == "closed") {
+      const std::string id = number_text(payload, "incident_id");
+      for (const auto& ch : channels_) {
+        auto w = db_.exec(
+            "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, created_at, "
+            "updated_at, asset_key, summary) VALUES ($1, $2, $3, $4, $5, 'skipped', $6, $6, $7, $8) "
+            "ON CONFLICT (event_id, channel) DO NOTHING",
+            {new_uuid(), event_id, event_type, "incident:" + id + ":closed", ch->name(), clock_.now_ms(),
+             str_field(payload, "asset_key"), "Closed: " + str_field(payload, "title")});
+        if (!w.ok()) {
+          (void)queue_.retry(msg, opt_.group, "notify store: " + w.error().message);
+          return std::move(w).take_error();
+        }
+      }
+    }
+    return queue_.ack(msg.stream, opt_.group, msg.id);
+  }
   const std::string asset_key = n->asset_key;
   const std::string incident_id = number_text(payload, "incident_id");
 
@@ -211,22 +394,35 @@ Status Notifier::handle(const queue::Message& msg) {
     (void)r;
     return e;
   };
+  const std::string summary = summary_of(*n);
   auto record = [&](const Channel& ch, const std::string& status, int64_t attempt, const DeliveryResult* d) {
     const int64_t now = clock_.now_ms();
-    return db_.exec(
+    auto w = db_.exec(
         "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, attempts, http_status, "
-        "error, remote_id, created_at, updated_at, asset_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) "
+        "error, remote_id, created_at, updated_at, asset_key, summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $11, $12, $13) "
         "ON CONFLICT (event_id, channel) DO UPDATE SET status = excluded.status, "
         "attempts = notify_deliveries.attempts + excluded.attempts, http_status = excluded.http_status, "
         "error = excluded.error, remote_id = excluded.remote_id, updated_at = excluded.updated_at",
         {new_uuid(), event_id, event_type, n->dedupe_key, ch.name(), status, attempt,
          int64_t{d ? d->http_status : 0}, d ? d->error : std::string(), d ? d->remote_id : std::string(), now,
-         asset_key});
+         asset_key, summary});
+    if (w.ok()) count(ch.name(), status);
+    return w;
   };
+
+  // Routing rules pick the channels; without rules, all of them.
+  std::optional<std::set<std::string>> routed;
+  if (!opt_.routes.empty()) {
+    std::optional<AssetMeta> meta;
+    if (!asset_key.empty() && opt_.asset_lookup) meta = opt_.asset_lookup(asset_key);
+    routed = route_channels(opt_.routes, *n, meta);
+  }
 
   std::string retry_error;
   for (const auto& ch : channels_) {
     const std::string name = ch->name();
+    if (routed && !routed->count(name)) continue;
     auto prior = db_.query("SELECT status FROM notify_deliveries WHERE event_id = $1 AND channel = $2",
                            {event_id, name});
     if (!prior.ok()) return store_failed(std::move(prior).take_error());
@@ -249,9 +445,11 @@ Status Notifier::handle(const queue::Message& msg) {
     }
 
     if (!limiter_.try_acquire(name)) {
-      auto w = record(*ch, "rate_limited", 0, nullptr);
+      // Over the limit: held for the channel's next digest, or (Jira, digests off) retried later.
+      const bool digest = opt_.digest && dynamic_cast<JiraChannel*>(ch.get()) == nullptr;
+      auto w = record(*ch, digest ? "digest_pending" : "rate_limited", 0, nullptr);
       if (!w.ok()) return store_failed(std::move(w).take_error());
-      if (retry_error.empty()) retry_error = name + ": rate limited";
+      if (!digest && retry_error.empty()) retry_error = name + ": rate limited";
       continue;
     }
 
@@ -263,6 +461,7 @@ Status Notifier::handle(const queue::Message& msg) {
       continue;
     }
     const DeliveryResult& d = **attempt;
+    honour_retry_after(name, d);
     const std::string status = d.ok ? "sent" : d.retryable ? "retrying" : "failed";
     auto w = record(*ch, status, 1, &d);
     if (!w.ok()) return store_failed(std::move(w).take_error());

@@ -45,8 +45,10 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "notify/channel.h"
 #include "notify/rate_limiter.h"
+#include "notify/routing.h"
 #include "queue/queue.h"
 #include "store/db.h"
 
@@ -62,6 +64,19 @@ struct NotifierOptions {
   int64_t dedupe_window_s = 300;
   int64_t rate_limit = 30;                // sends per channel per interval
   int64_t rate_interval_ms = 60000;
+  // A message a channel has no token for is held for that channel's next digest (one message listing
+  // everything held) instead of being retried on its own; false = retried through the queue. Jira
+  // never digests (one issue per incident).
+  bool digest = true;
+  int digest_max_lines = 20;              // lines listed in one digest; the rest are counted
+  // An incident still firing this long after the last message about it gets a reminder (0 = never).
+  int64_t reminder_after_s = 4 * 3600;
+  int64_t max_retry_after_ms = 3600 * 1000;  // a server's Retry-After is honoured up to this
+  Metrics* metrics = nullptr;             // secplat_notify_deliveries_total{channel,outcome}
+  // Routing (routing.h): empty = every channel gets every notification. asset_lookup gives the
+  // environment and owner of a notification's asset for rules that ask (unset = unknown).
+  std::vector<RouteRule> routes;
+  AssetLookup asset_lookup;
   int read_count = 10;
   int64_t read_block_ms = 1000;
 };
@@ -73,7 +88,9 @@ struct Delivery {
   std::string event_type;
   std::string dedupe_key;
   std::string channel;
-  std::string status;  // sent | failed | retrying | suppressed_duplicate | rate_limited | skipped
+  // sent | failed | retrying | suppressed_duplicate | rate_limited | skipped | digest_pending |
+  // sent_in_digest (remote_id = the digest's id)
+  std::string status;
   int64_t attempts = 0;  // send attempts made (suppressed and rate-limited passes do not count)
   int64_t http_status = 0;  // of the last attempt; 0 when none
   std::string error;        // of the last attempt; never holds a secret
@@ -116,6 +133,12 @@ class Notifier {
 
   Result<DeliveryPage> list(const DeliveryFilter& filter);
 
+  // Housekeeping the workers run about once a second (public for tests): sends each channel's digest
+  // of held messages when it has a token, and reminders for incidents still firing after
+  // reminder_after_s. Safe with any number of notifier processes (rows are claimed before sending).
+  Status flush_digests();
+  Status send_reminders();
+
   // The remote id (Jira issue key) the channel returned for an incident's first delivered
   // message, if any.
   Result<std::optional<std::string>> remote_id_for(const std::string& channel, const std::string& incident_id);
@@ -125,6 +148,8 @@ class Notifier {
   // incident that never got an issue).
   Result<std::optional<DeliveryResult>> deliver(Channel& ch, const Notification& n, const std::string& incident_id);
   void run(const std::string& consumer);
+  void count(const std::string& channel, const std::string& outcome);
+  void honour_retry_after(const std::string& channel, const DeliveryResult& d);
 
   store::Db& db_;
   queue::Queue& queue_;

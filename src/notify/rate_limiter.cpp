@@ -13,8 +13,9 @@ RateLimiter::RateLimiter(const Clock& clock, int64_t capacity, int64_t interval_
 
 RateLimiter::Bucket& RateLimiter::refill(const std::string& channel) {
   const int64_t now = clock_.now_ms();
-  auto [it, inserted] = buckets_.try_emplace(channel, Bucket{static_cast<double>(capacity_), now});
+  auto [it, inserted] = buckets_.try_emplace(channel, Bucket{static_cast<double>(capacity_), now, 0});
   Bucket& b = it->second;
+  if (now < b.held_until_ms) return b;  // hold() left one token for the moment it ends
   if (!inserted && now > b.last_ms) {
     const double rate = static_cast<double>(capacity_) / static_cast<double>(interval_ms_);
     b.tokens = std::min(static_cast<double>(capacity_), b.tokens + rate * static_cast<double>(now - b.last_ms));
@@ -26,7 +27,7 @@ RateLimiter::Bucket& RateLimiter::refill(const std::string& channel) {
 bool RateLimiter::try_acquire(const std::string& channel) {
   std::lock_guard lock(mu_);
   Bucket& b = refill(channel);
-  if (b.tokens < 1.0) return false;
+  if (clock_.now_ms() < b.held_until_ms || b.tokens < 1.0) return false;
   b.tokens -= 1.0;
   return true;
 }
@@ -34,9 +35,19 @@ bool RateLimiter::try_acquire(const std::string& channel) {
 int64_t RateLimiter::wait_ms(const std::string& channel) {
   std::lock_guard lock(mu_);
   Bucket& b = refill(channel);
+  if (const int64_t now = clock_.now_ms(); now < b.held_until_ms) return b.held_until_ms - now;
   if (b.tokens >= 1.0) return 0;
   const double rate = static_cast<double>(capacity_) / static_cast<double>(interval_ms_);
   return static_cast<int64_t>(std::ceil((1.0 - b.tokens) / rate));
+}
+
+void RateLimiter::hold(const std::string& channel, int64_t until_ms) {
+  std::lock_guard lock(mu_);
+  Bucket& b = refill(channel);
+  if (until_ms <= b.held_until_ms || until_ms <= clock_.now_ms()) return;
+  b.held_until_ms = until_ms;
+  b.tokens = 1.0;  // one try when the server said we may, then the usual pace
+  b.last_ms = until_ms;
 }
 
 std::optional<int64_t> parse_retry_after(std::string_view value, int64_t now_ms) {

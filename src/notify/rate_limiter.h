@@ -26,11 +26,15 @@ class RateLimiter {
   bool try_acquire(const std::string& channel);
   // Milliseconds until `channel` has a token again (0 = one is available now).
   int64_t wait_ms(const std::string& channel);
+  // The channel's server asked us to wait (429/503 with Retry-After): no token before `until_ms`,
+  // and the bucket is empty then (refilling from that moment). A later hold never shortens one.
+  void hold(const std::string& channel, int64_t until_ms);
 
  private:
   struct Bucket {
     double tokens;
     int64_t last_ms;
+    int64_t held_until_ms = 0;
   };
   Bucket& refill(const std::string& channel);  // requires mu_
 

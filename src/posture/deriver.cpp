@@ -1,5 +1,6 @@
 #include "posture/deriver.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/json.h"
@@ -63,7 +64,15 @@ std::string severity_for(const PostureChange& c, const std::string& criticality)
 }  // namespace
 
 Deriver::Deriver(store::Db& db, queue::Queue* queue, const Clock& clock, DeriverOptions options)
-    : db_(db), queue_(queue), clock_(clock), opt_(std::move(options)) {}
+    : db_(db), queue_(queue), clock_(clock), opt_(std::move(options)) {
+  if (Metrics* m = opt_.metrics) {
+    lag_seconds_ = &m->histogram("secplat_derive_lag_seconds",
+                                 "Time from a health event's observation to the commit of its derivation",
+                                 {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300});
+    events_total_ = &m->counter("secplat_derive_events_total", "Health events folded into asset status");
+    batches_total_ = &m->counter("secplat_derive_batches_total", "Batches of health events derived");
+  }
+}
 
 Deriver::~Deriver() { stop(); }
 
@@ -145,6 +154,8 @@ Result<DerivePass> Deriver::run_once(bool sweep) {
 
   std::vector<PostureChange> changes;
   int64_t cursor = cursor_;
+  std::vector<int64_t> observed_ms;  // per folded event, for the lag histogram
+  int64_t batches = 0;
   for (;;) {
     auto events = [&]() -> Result<std::vector<HealthEvent>> {
       auto rows = db_.query(
@@ -180,6 +191,11 @@ Result<DerivePass> Deriver::run_once(bool sweep) {
     if (events->empty()) break;
     cursor = events->back().event_id;
     pass.events += static_cast<int64_t>(events->size());
+    ++batches;
+    if (lag_seconds_) {
+      observed_ms.reserve(observed_ms.size() + events->size());
+      for (const auto& e : *events) observed_ms.push_back(e.ts_ms);
+    }
     if (!reloaded) {  // an asset created since the last reload must not lose its first results
       for (const auto& e : *events) {
         if (assets_.count(e.asset_key)) continue;
@@ -241,6 +257,13 @@ Result<DerivePass> Deriver::run_once(bool sweep) {
   }
   for (const auto& key : deleted) states_.erase(key);
   cursor_ = cursor;
+  if (lag_seconds_ && pass.events > 0) {
+    const int64_t derived_ms = clock_.now_ms();
+    for (int64_t ts : observed_ms)
+      lag_seconds_->observe(static_cast<double>(std::max<int64_t>(0, derived_ms - ts)) / 1000.0);
+    events_total_->inc(static_cast<double>(pass.events));
+    batches_total_->inc(static_cast<double>(batches));
+  }
   pass.rows_written = static_cast<int64_t>(dirty.size());
   pass.rows_deleted = static_cast<int64_t>(deleted.size());
   pass.changes = static_cast<int64_t>(changes.size());

@@ -12,6 +12,10 @@
 // Assets with asset_type "repository" and no probe get their state from their active findings
 // (reference §3.8): red with an open critical/high finding, amber with any, else green.
 //
+// Metrics (when DeriverOptions::metrics is set): secplat_derive_lag_seconds (event observed →
+// its pass committed), secplat_derive_events_total, secplat_derive_batches_total (event reads
+// that folded at least one event).
+//
 // Threading: run_once() is serialised by an internal mutex; start() runs passes on one thread,
 // woken by `secplat.jobs.derive` messages and by the sweep timer.
 #pragma once
@@ -27,6 +31,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "posture/derive_rules.h"
 #include "queue/queue.h"
 #include "store/db.h"
@@ -39,6 +44,7 @@ struct DeriverOptions {
   int64_t retention_ms = int64_t{90} * 86400 * 1000;  // events older than this are deleted (hourly)
   int64_t batch = 20000;                            // events read per query
   std::string consumer = "deriver";
+  Metrics* metrics = nullptr;  // must outlive the Deriver; null = no metrics
 };
 
 struct DerivePass {
@@ -91,6 +97,9 @@ class Deriver {
   queue::Queue* queue_;
   const Clock& clock_;
   DeriverOptions opt_;
+  Histogram* lag_seconds_ = nullptr;
+  Counter* events_total_ = nullptr;
+  Counter* batches_total_ = nullptr;
 
   std::mutex pass_mu_;  // one pass at a time
   bool loaded_ = false;

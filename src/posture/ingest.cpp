@@ -1,6 +1,7 @@
 #include "posture/ingest.h"
 
 #include <chrono>
+#include <string_view>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -8,6 +9,18 @@
 #include "queue/streams.h"
 
 namespace secplat::posture {
+namespace {
+
+// The prober's error classes, folded into the reasons the metrics promise.
+std::string_view failure_reason(const std::string& error_class) {
+  if (error_class == "timeout") return "timeout";
+  if (error_class == "refused" || error_class == "dns") return "connect";
+  if (error_class == "tls") return "tls";
+  if (error_class == "http_error") return "http_status";
+  return "other";
+}
+
+}  // namespace
 
 std::optional<ProbeTarget> probe_target(const Asset& a) {
   if (!a.is_active || !a.probe || a.probe->url.empty()) return std::nullopt;
@@ -24,7 +37,11 @@ std::optional<ProbeTarget> probe_target(const Asset& a) {
 }
 
 Ingest::Ingest(AssetRepo& assets, EventStore& events, queue::Queue* queue, IngestOptions options)
-    : assets_(assets), events_(events), queue_(queue), opt_(std::move(options)) {}
+    : assets_(assets), events_(events), queue_(queue), opt_(std::move(options)) {
+  if (opt_.metrics)
+    probe_duration_ = &opt_.metrics->histogram("secplat_probe_duration_seconds", "Duration of health probes",
+                                               default_latency_buckets());
+}
 
 Ingest::~Ingest() { stop(); }
 
@@ -66,7 +83,40 @@ void Ingest::stop() {
   prober_.reset();
 }
 
+void Ingest::record_metrics(const ProbeResult& r) {
+  if (!opt_.metrics) return;
+  const double seconds = static_cast<double>(r.latency_ms) / 1000.0;
+  probe_duration_->observe(seconds);
+  auto it = series_.find(r.asset_key);
+  if (it == series_.end()) {
+    AssetSeries s;
+    Metrics& m = *opt_.metrics;
+    s.latency = &m.gauge("secplat_probe_latency_seconds", "Latency of the last probe of the asset",
+                         {{"asset", r.asset_key}});
+    const char* help = "Probes completed, by asset and result";
+    s.up = &m.counter("secplat_probes_total", help, {{"asset", r.asset_key}, {"result", "up"}});
+    s.down = &m.counter("secplat_probes_total", help, {{"asset", r.asset_key}, {"result", "down"}});
+    it = series_.emplace(r.asset_key, std::move(s)).first;
+  }
+  AssetSeries& s = it->second;
+  s.latency->set(seconds);
+  if (r.up) {
+    s.up->inc();
+    return;
+  }
+  s.down->inc();
+  const std::string_view reason = failure_reason(r.error_class);
+  auto f = s.failures.find(reason);
+  if (f == s.failures.end()) {
+    Counter& c = opt_.metrics->counter("secplat_probe_failures_total", "Failed probes, by asset and reason",
+                                       {{"asset", r.asset_key}, {"reason", std::string(reason)}});
+    f = s.failures.emplace(std::string(reason), &c).first;
+  }
+  f->second->inc();
+}
+
 void Ingest::on_result(ProbeResult r) {
+  record_metrics(r);
   std::lock_guard lk(mu_);
   pending_.push_back(std::move(r));
   if (pending_.size() >= opt_.max_batch) cv_.notify_all();

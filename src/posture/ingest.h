@@ -6,11 +6,16 @@
 // target list is re-read from the asset inventory every `refresh_ms` (and on refresh_targets()),
 // so assets created, edited or removed through the API are picked up without a restart.
 //
+// Metrics (when IngestOptions::metrics is set): secplat_probe_duration_seconds,
+// secplat_probe_latency_seconds{asset}, secplat_probes_total{asset,result} and
+// secplat_probe_failures_total{asset,reason}; per-asset series are looked up once per asset.
+//
 // Threading: start()/stop() from one thread; refresh_targets() and stats() from any.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +24,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/metrics.h"
 #include "core/net_guard.h"
 #include "posture/asset_repo.h"
 #include "posture/events.h"
@@ -33,6 +39,7 @@ struct IngestOptions {
   int64_t flush_ms = 200;
   std::size_t max_batch = 2000;
   int max_in_flight = 512;
+  Metrics* metrics = nullptr;  // must outlive the Ingest; null = no metrics
 };
 
 // The probe settings of an asset as a prober target (nullopt when it is not probed).
@@ -58,6 +65,7 @@ class Ingest {
 
  private:
   void on_result(ProbeResult r);
+  void record_metrics(const ProbeResult& r);
   void writer_loop();
   void flush(std::vector<ProbeResult>& batch);
 
@@ -66,6 +74,16 @@ class Ingest {
   queue::Queue* queue_;
   IngestOptions opt_;
   std::unique_ptr<Prober> prober_;
+
+  // Probe series, touched only on the prober thread (the sink).
+  struct AssetSeries {
+    Gauge* latency = nullptr;
+    Counter* up = nullptr;
+    Counter* down = nullptr;
+    std::map<std::string, Counter*, std::less<>> failures;  // by reason
+  };
+  Histogram* probe_duration_ = nullptr;
+  std::map<std::string, AssetSeries, std::less<>> series_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

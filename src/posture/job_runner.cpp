@@ -1,7 +1,9 @@
 #include "posture/job_runner.h"
 
 #include <charconv>
+#include <vector>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "scanners/web/web_checks.h"
 
@@ -16,7 +18,33 @@ std::string origin_of(const std::string& url) {
   return url.substr(0, path);
 }
 
+constexpr const char* kDurationHelp = "Duration of jobs that ended, by job type and outcome";
+const std::vector<double>& job_buckets() {
+  static const std::vector<double> b{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
+  return b;
+}
+
 }  // namespace
+
+JobRunner::JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings,
+                     JobRunnerOptions options)
+    : jobs_(jobs), assets_(assets), findings_(findings), opt_(options) {
+  if (!opt_.metrics) return;
+  for (const char* type : {"web_exposure", "tls_headers", "health_http", "score_recompute"})
+    for (bool ok : {true, false})
+      durations_[{type, ok}] = &opt_.metrics->histogram("secplat_job_duration_seconds", kDurationHelp, job_buckets(),
+                                                        {{"type", type}, {"outcome", ok ? "succeeded" : "failed"}});
+}
+
+void JobRunner::observe(const std::string& job_type, bool ok, double seconds) {
+  if (!opt_.metrics) return;
+  auto it = durations_.find({job_type, ok});
+  Histogram& h = it != durations_.end()
+                     ? *it->second
+                     : opt_.metrics->histogram("secplat_job_duration_seconds", kDurationHelp, job_buckets(),
+                                               {{"type", job_type}, {"outcome", ok ? "succeeded" : "failed"}});
+  h.observe(seconds);
+}
 
 Result<std::string> JobRunner::target_url(const Asset& a, const std::string& job_type) {
   if (a.type == "external_web") return "https://" + a.name;
@@ -49,13 +77,18 @@ JobRunner::Handled JobRunner::handle(const queue::Message& m) {
 
 JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   const int64_t id = job.job_id;
+  const int64_t t0 = steady_ms();
+  auto finish = [&](bool ok, const std::optional<std::string>& error) {
+    (void)jobs_.finish(id, ok, error);
+    observe(job.job_type, ok, static_cast<double>(steady_ms() - t0) / 1000.0);
+  };
   auto log_line = [&](const std::string& line) {
     if (auto s = jobs_.append_log(id, line); !s.ok())
       log::warn("job log append failed", {log::integer("job_id", id), log::str("error", s.error().message)});
   };
   auto fail = [&](const std::string& error) -> Handled {
     log_line("Failed: " + error);
-    (void)jobs_.finish(id, false, "retryable=false error=" + error);
+    finish(false, "retryable=false error=" + error);
     return {Outcome::ack, ""};
   };
   log_line("Worker dispatch job_type=" + job.job_type + " attempt=" + std::to_string(attempts));
@@ -76,7 +109,7 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
       }
     }
     log_line("Recomputed risk for " + std::to_string(assets_done) + " asset(s)");
-    (void)jobs_.finish(id, true, std::nullopt);
+    finish(true, std::nullopt);
     log_line("Done");
     return {Outcome::ack, ""};
   }
@@ -132,7 +165,7 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   }
   log_line("Findings: " + std::to_string(rec->created) + " new, " + std::to_string(rec->updated + rec->unchanged) +
            " still present, " + std::to_string(rec->remediated) + " remediated");
-  (void)jobs_.finish(id, true, std::nullopt);
+  finish(true, std::nullopt);
   log_line("Done");
   return {Outcome::ack, ""};
 }

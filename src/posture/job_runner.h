@@ -7,11 +7,17 @@
 // keys: a re-run updates, a finding that is gone is remediated). score_recompute re-scores findings.
 // Log lines are appended to the job as they happen.
 //
+// Metrics (when JobRunnerOptions::metrics is set): secplat_job_duration_seconds{type,outcome} for
+// every job that ends here (outcome succeeded or failed; a retried attempt is not an end).
+//
 // Threading: handle() may run on several worker threads at once (claims are atomic).
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
 
+#include "core/metrics.h"
 #include "core/net_guard.h"
 #include "findings/findings_service.h"
 #include "posture/asset_repo.h"
@@ -24,12 +30,12 @@ struct JobRunnerOptions {
   NetPolicy net;
   int timeout_ms = 8000;
   int max_attempts = 5;  // deliveries of one message; the last failed attempt fails the job
+  Metrics* metrics = nullptr;  // must outlive the runner; null = no metrics
 };
 
 class JobRunner {
  public:
-  JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings, JobRunnerOptions options)
-      : jobs_(jobs), assets_(assets), findings_(findings), opt_(options) {}
+  JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings, JobRunnerOptions options);
 
   enum class Outcome { ack, retry, dead_letter };
   struct Handled {
@@ -44,11 +50,14 @@ class JobRunner {
 
  private:
   Handled run(const Job& job, int attempts);
+  void observe(const std::string& job_type, bool ok, double seconds);
 
   JobService& jobs_;
   AssetRepo& assets_;
   findings::FindingsService& findings_;
   JobRunnerOptions opt_;
+  // (job type, succeeded) → series, filled for every known type at construction (read-only after).
+  std::map<std::pair<std::string, bool>, Histogram*> durations_;
 };
 
 }  // namespace secplat::posture

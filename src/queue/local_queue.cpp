@@ -247,6 +247,16 @@ class LocalQueue final : public Queue {
       }
       out.groups.emplace(row.str("group_name"), std::move(s));
     }
+    // Lag: entries past the group's last delivered id (what its next read would hand out new).
+    auto lag = db_.query(
+        "SELECT g.group_name AS group_name, (SELECT COUNT(*) FROM queue_entries e WHERE e.stream = g.stream "
+        "AND e.seq > g.last_delivered_seq) AS lag FROM queue_groups g WHERE g.stream = $1",
+        {stream});
+    if (!lag) return std::move(lag).take_error();
+    for (const auto& row : *lag) {
+      auto it = out.groups.find(row.str("group_name"));
+      if (it != out.groups.end()) it->second.lag = row.i64("lag");
+    }
     return out;
   }
 

@@ -40,6 +40,9 @@ struct PendingSummary {
   std::optional<std::string> min_id;
   std::optional<std::string> max_id;
   std::optional<int64_t> oldest_idle_ms;
+  // Entries not yet delivered to the group (Redis: XINFO GROUPS `lag`); nullopt when the backend
+  // cannot tell (Redis after certain trims or deletions).
+  std::optional<int64_t> lag;
 };
 
 struct StreamStats {

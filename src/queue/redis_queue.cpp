@@ -107,14 +107,18 @@ return 1
 )lua");
 
 // KEYS: stream, dlq stream. ARGV: key prefix of the delayed sets.
-// Returns {length, dlq length, {{group, pending, min id, max id, oldest idle or -1, scheduled}...}}.
+// Returns {length, dlq length, {{group, pending, min id, max id, oldest idle or -1, scheduled,
+// lag or -1}...}}.
 RedisScript g_stats(R"lua(
 local stream, dlq, prefix = KEYS[1], KEYS[2], ARGV[1]
 local out = {redis.call('XLEN', stream), redis.call('XLEN', dlq), {}}
 if redis.call('EXISTS', stream) == 0 then return out end
 for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-  local name
-  for i = 1, #g, 2 do if g[i] == 'name' then name = g[i + 1] end end
+  local name, lag = nil, -1
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] end
+    if g[i] == 'lag' and type(g[i + 1]) == 'number' then lag = g[i + 1] end
+  end
   local sum = redis.call('XPENDING', stream, name)
   local idle = -1
   if sum[1] > 0 then
@@ -122,7 +126,7 @@ for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
     if first[1] then idle = first[1][3] end
   end
   local scheduled = redis.call('ZCARD', prefix .. stream .. ':' .. name)
-  out[3][#out[3] + 1] = {name, sum[1], sum[2] or '', sum[3] or '', idle, scheduled}
+  out[3][#out[3] + 1] = {name, sum[1], sum[2] or '', sum[3] or '', idle, scheduled, lag}
 end
 return out
 )lua");
@@ -338,6 +342,7 @@ class RedisQueue final : public Queue {
       if (!g.elements[2].str.empty()) p.min_id = g.elements[2].str;
       if (!g.elements[3].str.empty()) p.max_id = g.elements[3].str;
       if (g.elements[4].integer >= 0) p.oldest_idle_ms = g.elements[4].integer;
+      if (g.elements.size() >= 7 && g.elements[6].integer >= 0) p.lag = g.elements[6].integer;
       st.groups[g.elements[0].str] = std::move(p);
     }
     return st;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ struct ScanOutcome {
   std::vector<std::string> outputs;  // files written, relative to output_dir ("reports/secrets/secrets.sarif.json")
   int64_t findings = 0;      // results reported (SARIF results, SBOM components for sbom)
   std::map<std::string, int64_t> by_severity;  // "critical","high","medium","low","info" → count
+  // What the scanner read, when it can tell (for throughput metrics); nullopt = not reported.
+  std::optional<int64_t> bytes_read;
+  std::optional<int64_t> files_read;
 };
 
 class Scanner {

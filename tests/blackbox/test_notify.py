@@ -230,5 +230,38 @@ class NotifyTest(unittest.TestCase):
         target.healthy = True
         wait_for(lambda: self.incidents_of("pay-api")[0]["status"] == "resolved", timeout=30, what="pay-api resolved")
 
+    def test_a_serious_finding_opens_an_incident_and_its_remediation_resolves_it(self):
+        r = self.srv.request("POST", "/assets/", token=self.token, body={
+            "asset_key": "ledger", "name": "ledger", "type": "app", "environment": "prod"})
+        self.assertIn(r.status, (200, 201), r)
+        low = self.srv.request("POST", "/findings/", token=self.token, body={
+            "asset_key": "ledger", "finding_key": "banner", "title": "Server banner", "severity": "low"})
+        self.assertIn(low.status, (200, 201), low)
+        high = self.srv.request("POST", "/findings/", token=self.token, body={
+            "asset_key": "ledger", "finding_key": "sqli", "title": "SQL injection in /search", "severity": "high"})
+        self.assertIn(high.status, (200, 201), high)
+        wait_for(lambda: len(self.incidents_of("SQL injection")) == 1, timeout=20, what="finding incident")
+        inc = self.incidents_of("SQL injection")[0]
+        self.assertEqual(self.incidents_of("Server banner"), [])  # low findings stay findings
+        wait_for(lambda: all(len(c) == 1 for c in self.by_channel("SQL injection")), timeout=10,
+                 what="finding incident message")
+        # The incident shows the risk of its asset's findings, riskiest first.
+        detail = self.srv.request("GET", f"/incidents/{inc['id']}", token=self.token).json()
+        risk = detail["linked_risk"]
+        self.assertEqual(risk["asset_count"], 1)
+        self.assertEqual(risk["finding_count"], 2)
+        self.assertEqual(risk["active_finding_count"], 2)
+        self.assertEqual(risk["items"][0]["title"], "SQL injection in /search")
+        self.assertEqual(risk["top_risk_score"], risk["items"][0]["risk_score"])
+        self.assertGreaterEqual(risk["items"][0]["risk_score"], risk["items"][1]["risk_score"])
+        fid = high.json()["finding_id"]
+        r = self.srv.request("PATCH", f"/findings/{fid}/status", token=self.token, body={"status": "remediated"})
+        self.assertEqual(r.status, 200, r)
+        wait_for(lambda: self.srv.request("GET", f"/incidents/{inc['id']}", token=self.token).json()["status"]
+                 == "resolved", timeout=20, what="finding incident resolved")
+        wait_for(lambda: all(len(c) == 2 for c in self.by_channel("SQL injection")), timeout=10,
+                 what="resolve message")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

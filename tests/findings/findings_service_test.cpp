@@ -271,5 +271,49 @@ TEST_F(FindingsServiceTest, ListFiltersPagesAndCountsTotal) {
   EXPECT_EQ(findings->list(q)->total, 1);
 }
 
+// Committed changes are announced once each (the correlator's input): a creation, a status move,
+// an accepted risk, a reconcile's new and auto-remediated findings. A refused move announces nothing.
+TEST_F(FindingsServiceTest, CommittedChangesAreAnnouncedToTheEventSink) {
+  std::vector<FindingEvent> seen;
+  findings->set_event_sink([&](const std::vector<FindingEvent>& events) {
+    seen.insert(seen.end(), events.begin(), events.end());
+  });
+  make_asset("web-1");
+  auto in = input("web-1", "tls:weak", "Weak TLS");
+  in.severity = "high";
+  auto f = findings->upsert(in, actor);
+  ASSERT_TRUE(f.ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, "finding.created");
+  EXPECT_EQ(seen[0].asset_key, "web-1");
+  EXPECT_EQ(seen[0].finding_key, "tls:weak");
+  EXPECT_EQ(seen[0].severity, "high");
+  ASSERT_TRUE(findings->upsert(in, actor).ok());  // seen again, nothing changed
+  EXPECT_EQ(seen.size(), 1u);
+
+  ASSERT_TRUE(findings->set_status(f->finding.finding_id, "in_progress", actor).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].type, "finding.updated");
+  EXPECT_EQ(seen[1].status, "in_progress");
+  EXPECT_FALSE(findings->set_status(f->finding.finding_id, "accepted_risk", actor).ok());
+  EXPECT_EQ(seen.size(), 2u);
+  ASSERT_TRUE(findings->accept_risk(f->finding.finding_id, "compensating control", kT0 + 86'400'000, actor).ok());
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2].status, "accepted_risk");
+
+  // A scanner's result set: one new finding, and the one it no longer reports is remediated.
+  auto a = input("web-1", "scan:a", "A");
+  auto b = input("web-1", "scan:b", "B");
+  ASSERT_TRUE(findings->reconcile("web-1", "scanner", {a, b}, actor, "finding.import").ok());
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[3].type, "finding.created");
+  EXPECT_EQ(seen[4].type, "finding.created");
+  ASSERT_TRUE(findings->reconcile("web-1", "scanner", {a}, actor, "finding.import").ok());
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[5].type, "finding.updated");
+  EXPECT_EQ(seen[5].finding_key, "scan:b");
+  EXPECT_EQ(seen[5].status, "remediated");
+}
+
 }  // namespace
 }  // namespace secplat::findings::testing

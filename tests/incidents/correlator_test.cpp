@@ -328,9 +328,16 @@ TEST_F(CorrelatorTest, FindingsOpenAndRemediationResolvesAndFindingRulesSuppress
 
   SuppressionRuleInput rule{"finding", std::string("noisy"), range(kT0 - 1000, kT0 + 3'600'000), std::nullopt};
   ASSERT_TRUE(suppression_->create_rule(rule, {"admin", ""}).ok());
-  publish(queue::make_envelope("finding.created", "shop", "low", Json{{"finding_key", "noisy"}}, "", clock_.now_ms()));
+  publish(queue::make_envelope("finding.created", "shop", "high", Json{{"finding_key", "noisy"}}, "", clock_.now_ms()));
+  handle_next();
+  EXPECT_EQ(all_incidents().size(), 1u);  // held by the rule
+  // Medium and low findings stay in the findings queue: no incident.
+  publish(queue::make_envelope("finding.created", "shop", "medium", Json{{"finding_key", "banner"}}, "", clock_.now_ms()));
   handle_next();
   EXPECT_EQ(all_incidents().size(), 1u);
+  publish(queue::make_envelope("finding.created", "shop", "critical", Json{{"finding_key", "rce"}}, "", clock_.now_ms()));
+  handle_next();
+  EXPECT_EQ(all_incidents().size(), 2u);
 }
 
 TEST_F(CorrelatorTest, MalformedMessagesAreDeadLetteredAndUnknownOnesIgnored) {

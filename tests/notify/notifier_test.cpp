@@ -321,6 +321,7 @@ TEST_F(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
   NotifierOptions o;
   o.rate_limit = 1;
   o.rate_interval_ms = 60'000;
+  o.digest = false;  // the queue retries each message (the digest path is tested below)
   make_notifier(o);
   publish_change("a.example.com", "up", "down", "red");
   ASSERT_TRUE(notifier_->handle(next()).ok());
@@ -339,6 +340,150 @@ TEST_F(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
   EXPECT_EQ(d[0].attempts, 1);
   EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
   EXPECT_EQ(receiver_->requests(kHookPath).size(), 2u);
+}
+
+// A burst over the limit: the first messages go out on their own, the rest are held and go out as
+// one digest per channel when the bucket has a token again; nothing is lost, nothing sent twice.
+TEST_F(NotifierTest, BurstOverTheRateLimitBecomesOneDigestPerChannel) {
+  Metrics metrics;
+  NotifierOptions o;
+  o.rate_limit = 2;
+  o.rate_interval_ms = 60'000;
+  o.metrics = &metrics;
+  make_notifier(o);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 7; ++i) {
+    ids.push_back(publish_change("host" + std::to_string(i) + ".example.com", "up", "down", "red"));
+    ASSERT_TRUE(notifier_->handle(next()).ok());
+  }
+  EXPECT_TRUE(nothing_pending());  // held messages are acked: the digest owns them now
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
+  EXPECT_EQ(deliveries(ids[2])[0].status, "digest_pending");
+  // No token yet: nothing more goes out.
+  ASSERT_TRUE(notifier_->flush_digests().ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
+
+  clock_.advance_ms(30'000);  // one token per channel
+  ASSERT_TRUE(notifier_->flush_digests().ok());
+  const auto slack = receiver_->requests("/slack/");
+  ASSERT_EQ(slack.size(), 3u);
+  const std::string body = slack[2]["body"];
+  const std::string text = Json::parse(body)["text"];
+  EXPECT_EQ(text, "SecPlat digest: 5 notifications held back by the rate limit");
+  for (int i = 2; i < 7; ++i)
+    EXPECT_NE(body.find("- [HIGH] host" + std::to_string(i) + ".example.com is down"), std::string::npos) << body;
+  const auto hook = receiver_->requests(kHookPath);
+  ASSERT_EQ(hook.size(), 3u);
+  EXPECT_EQ(Json::parse(hook[2]["body"].get<std::string>())["event_type"], "notify.digest");
+  for (int i = 2; i < 7; ++i) {
+    const auto d = deliveries(ids[static_cast<std::size_t>(i)]);
+    for (const auto& x : d) {
+      EXPECT_EQ(x.status, "sent_in_digest") << x.channel;
+      EXPECT_EQ(x.remote_id.rfind("digest-", 0), 0u) << x.remote_id;
+    }
+  }
+  // Flushing again sends nothing: every held row went out once.
+  clock_.advance_ms(60'000);
+  ASSERT_TRUE(notifier_->flush_digests().ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 3u);
+  const std::string text_metrics = metrics.render();
+  EXPECT_NE(text_metrics.find("secplat_notify_deliveries_total{channel=\"slack\",outcome=\"sent_in_digest\"} 5"),
+            std::string::npos)
+      << text_metrics;
+  EXPECT_NE(text_metrics.find("secplat_notify_deliveries_total{channel=\"slack\",outcome=\"sent\"} 2"),
+            std::string::npos)
+      << text_metrics;
+}
+
+// A 429 with Retry-After pauses the channel for that long: the next message is held, not sent
+// into the storm, and the digest goes out once the server said it may.
+TEST_F(NotifierTest, RetryAfterPausesTheChannelUntilTheServerSaysSo) {
+  make_notifier();
+  receiver_->plan(Json::array({{{"status", 429}, {"headers", {{"Retry-After", "120"}}}}, {{"status", 200}}}));
+  const auto first = publish_change("a.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(deliveries(first)[0].status, "retrying");
+  EXPECT_EQ(deliveries(first)[0].http_status, 429);
+  const auto second = publish_change("b.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(deliveries(second)[0].status, "digest_pending");  // slack is paused
+  EXPECT_EQ(deliveries(second)[1].status, "sent");            // the webhook is not
+  clock_.advance_ms(60'000);
+  ASSERT_TRUE(notifier_->flush_digests().ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);  // still inside the 120 s
+  clock_.advance_ms(61'000);
+  ASSERT_TRUE(notifier_->flush_digests().ok());
+  ASSERT_EQ(receiver_->requests("/slack/").size(), 2u);
+  EXPECT_EQ(deliveries(second)[0].status, "sent_in_digest");
+  // The first message's queue retry, once the bucket has refilled (30/min: 2 s a token), delivers it.
+  clock_.advance_ms(2'000);
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(deliveries(first)[0].status, "sent");
+}
+
+// An incident still firing gets a reminder per period on each channel; once it resolves (or is
+// closed), reminders stop.
+TEST_F(NotifierTest, StillFiringIncidentsGetRemindersUntilResolved) {
+  NotifierOptions o;
+  o.reminder_after_s = 3600;
+  make_notifier(o);
+  publish_change("a.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  publish_change("b.example.com", "up", "down", "red");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  ASSERT_TRUE(notifier_->send_reminders().ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);  // not due yet
+
+  clock_.advance_ms(3'600'000);
+  ASSERT_TRUE(notifier_->send_reminders().ok());
+  auto slack = receiver_->requests("/slack/");
+  ASSERT_EQ(slack.size(), 4u);
+  std::set<std::string> texts;
+  for (std::size_t i = 2; i < 4; ++i) texts.insert(Json::parse(slack[i]["body"].get<std::string>())["text"]);
+  EXPECT_TRUE(texts.count("Reminder: [HIGH] a.example.com is down")) << *texts.begin();
+  EXPECT_TRUE(texts.count("Reminder: [HIGH] b.example.com is down"));
+  ASSERT_TRUE(notifier_->send_reminders().ok());  // once per period
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 4u);
+
+  // a resolves; b is closed by hand (no message, but its reminders stop too).
+  publish_change("a.example.com", "down", "up", "green");
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  Json closed{{"incident_id", incident_ids_["b.example.com"]}, {"title", "b.example.com is down"},
+              {"asset_key", "b.example.com"}, {"action", "closed"}, {"status", "closed"}};
+  ASSERT_TRUE(queue_->publish(kStream, queue::make_envelope("incident.updated", "b.example.com", "high", closed, "",
+                                                            clock_.now_ms()))
+                  .ok());
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 5u);  // the resolve message only
+  clock_.advance_ms(4 * 3'600'000);
+  ASSERT_TRUE(notifier_->send_reminders().ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 5u);
+}
+
+// Routing rules decide the channels: an unrouted channel gets nothing and has no record.
+TEST_F(NotifierTest, RoutingRulesPickTheChannelsPerAssetEnvironment) {
+  NotifierOptions o;
+  auto rules = parse_routes(R"([{"channels": ["webhook"], "environments": ["prod"]},
+                               {"channels": ["slack"], "min_severity": "critical"}])",
+                            {"slack", "webhook"});
+  ASSERT_TRUE(rules.ok()) << rules.error().message;
+  o.routes = *rules;
+  o.asset_lookup = [](const std::string& key) -> std::optional<AssetMeta> {
+    if (key == "shop.example.com") return AssetMeta{"prod", "alice", "web"};
+    return AssetMeta{"dev", "", ""};
+  };
+  make_notifier(o);
+  const auto prod = publish_change("shop.example.com", "up", "down", "red");  // high, prod
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  const auto dev = publish_change("lab.example.com", "up", "down", "red");  // high, dev
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_TRUE(nothing_pending());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 0u);
+  ASSERT_EQ(receiver_->requests(kHookPath).size(), 1u);
+  const auto d = deliveries(prod);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].channel, "webhook");
+  EXPECT_TRUE(deliveries(dev).empty());
 }
 
 TEST_F(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {

@@ -488,13 +488,19 @@ TEST_P(QueueConformance, StatsReportLengthsAndPending) {
   ASSERT_TRUE(busy.oldest_idle_ms.has_value());
   EXPECT_GE(*busy.oldest_idle_ms, 0);
   EXPECT_EQ(st->groups.at("idle").pending, 0);
+  EXPECT_EQ(busy.lag, std::optional<int64_t>(0)) << "every entry was delivered to busy";
+  EXPECT_EQ(st->groups.at("idle").lag, std::optional<int64_t>(3)) << "idle has read nothing yet";
 
   ASSERT_TRUE(q->ack(stream_, "busy", ids[0]).ok());
+  publish_ok(*q, stream_, {{"i", "3"}});
+  ASSERT_EQ(read_now(*q, stream_, "idle", "c3", 1).size(), 1u);
   st = q->stats(stream_);
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->groups.at("busy").pending, 2);
   EXPECT_EQ(st->groups.at("busy").min_id, ids[1]);
-  EXPECT_EQ(st->length, 3) << "acking does not remove the entry from the stream";
+  EXPECT_EQ(st->length, 4) << "acking does not remove the entry from the stream";
+  EXPECT_EQ(st->groups.at("busy").lag, std::optional<int64_t>(1)) << "a new entry is lag, an acked one is not";
+  EXPECT_EQ(st->groups.at("idle").lag, std::optional<int64_t>(3));
 }
 
 TEST_P(QueueConformance, UnknownGroupIsNotFoundAndEnsureGroupIsIdempotent) {

@@ -127,6 +127,8 @@ class SecretsScanner final : public Scanner {
     SECPLAT_TRY(write_sarif_file(sarif, sarif_path));
     out.outputs.push_back(kSecretsSarifPath);
     out.findings = static_cast<int64_t>(res.findings.size());
+    out.bytes_read = res.bytes_scanned;
+    out.files_read = res.files_scanned;
     out.duration_ms = steady_ms() - started;
 
     std::string summary = std::to_string(res.findings.size()) + " secrets in " +
