@@ -1,6 +1,7 @@
 """Black-box harness: starts the real `secplat` binary on a free loopback port with a temporary
 data dir, and talks to it over HTTP like any client would. Standard library only."""
 import http.client
+import http.server
 import hashlib
 import json
 import os
@@ -8,10 +9,34 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
 BINARY = os.environ.get("SECPLAT_BINARY", "build/secplat")
+
+
+class Switch:
+    """A loopback HTTP target the prober can reach, whose health a test flips (200 / 503)."""
+
+    def __init__(self):
+        self.healthy = True
+        target = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200 if target.healthy else 503)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
 ADMIN_PASSWORD = "admin-test-password-1"
 
 

@@ -8,46 +8,22 @@ shows every delivery."""
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Server, wait_for  # noqa: E402
+from harness import Server, Switch, wait_for  # noqa: E402
 
 RECEIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "notify", "receiver.py")
 SLACK_PATH = "/services/T0001/B0001/s3cr3tT0ken"
 SECRET = "webhook-signing-secret"
 
 
-class Switch:
-    """An HTTP target whose health the test flips."""
-
-    def __init__(self):
-        self.healthy = True
-        target = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                status = 200 if target.healthy else 503
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
 
 
 class NotifyTest(unittest.TestCase):

@@ -6,13 +6,11 @@ target, findings, a scan job, incidents), expands each panel's rawSql the way Gr
 implies, cross-checked against the API."""
 import csv
 import datetime
-import http.server
 import io
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import unittest
 
@@ -23,7 +21,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "blackbox"))
 sys.path.insert(0, HERE)
 from grafana_sql import ExpansionError, Expander  # noqa: E402
-from harness import Server, wait_for  # noqa: E402
+from harness import Server, Switch, wait_for  # noqa: E402
 
 DASHBOARDS = os.path.join(ROOT, "deploy", "grafana", "dashboards")
 PROVISIONING = os.path.join(ROOT, "deploy", "grafana", "provisioning")
@@ -32,27 +30,6 @@ STATUS_NUMS = {"1", "0", "-1", "-2"}
 POSTURE_STATES = {"green", "amber", "red"}
 
 
-class Switch:
-    """A local HTTP target whose health the test flips."""
-
-    def __init__(self):
-        self.healthy = True
-        target = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200 if target.healthy else 503)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
 
 
 def load_dashboards():
