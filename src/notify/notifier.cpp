@@ -173,12 +173,12 @@ void Notifier::stop() {
   workers_.clear();
 }
 
-void Notifier::count(const std::string& channel, const std::string& outcome) {
+void Notifier::count(const std::string& channel, const std::string& outcome, double n) {
   if (!opt_.metrics) return;
   opt_.metrics
       ->counter("secplat_notify_deliveries_total", "Notification delivery records written, by channel and outcome",
                 {{"channel", channel}, {"outcome", outcome}})
-      .inc();
+      .inc(n);
 }
 
 void Notifier::honour_retry_after(const std::string& channel, const DeliveryResult& d) {
@@ -218,10 +218,11 @@ Status Notifier::flush_digests() {
     d.dedupe_key = digest_id;
     d.title = n == 1 ? (*rows)[0].str("summary")
                      : "SecPlat digest: " + std::to_string(n) + " notifications held back by the rate limit";
-    for (std::size_t i = 0; i < n && i < static_cast<std::size_t>(std::max(1, opt_.digest_max_lines)); ++i)
+    const std::size_t max_lines = static_cast<std::size_t>(std::max(1, opt_.digest_max_lines));
+    for (std::size_t i = 0; i < n && i < max_lines; ++i)
       d.text += (d.text.empty() ? "" : "\n") + std::string("- ") + (*rows)[i].str("summary");
-    if (n > static_cast<std::size_t>(std::max(1, opt_.digest_max_lines)))
-      d.text += "\n… and " + std::to_string(n - static_cast<std::size_t>(std::max(1, opt_.digest_max_lines))) +
+    if (n > max_lines)
+      d.text += "\n… and " + std::to_string(n - max_lines) +
                 " more (GET /notifications?status=sent_in_digest)";
     d.fields["held"] = std::to_string(n);
     const DeliveryResult r = ch->send(d);
@@ -232,11 +233,7 @@ Status Notifier::flush_digests() {
         "remote_id = $4, updated_at = $5 WHERE channel = $6 AND status = 'digest_sending' AND error = $7",
         {status, int64_t{r.http_status}, r.ok ? std::string() : r.error, r.ok ? digest_id : std::string(),
          clock_.now_ms(), name, digest_id}));
-    if (opt_.metrics)
-      opt_.metrics
-          ->counter("secplat_notify_deliveries_total", "Notification delivery records written, by channel and outcome",
-                    {{"channel", name}, {"outcome", status}})
-          .inc(static_cast<double>(n));
+    count(name, status, static_cast<double>(n));
     if (r.ok)
       log::info("notification digest sent", {log::str("channel", name), log::integer("held", static_cast<int64_t>(n))});
     else

@@ -148,7 +148,7 @@ class Notifier {
   // incident that never got an issue).
   Result<std::optional<DeliveryResult>> deliver(Channel& ch, const Notification& n, const std::string& incident_id);
   void run(const std::string& consumer);
-  void count(const std::string& channel, const std::string& outcome);
+  void count(const std::string& channel, const std::string& outcome, double n = 1.0);
   void honour_retry_after(const std::string& channel, const DeliveryResult& d);
 
   store::Db& db_;
