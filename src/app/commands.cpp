@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "http/openapi.h"
 #include "http/server.h"
+#include "posture/index/opensearch_mirror.h"
 #include "posture/verification.h"
 
 namespace secplat::app {
@@ -307,6 +308,9 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   // Posture: the deriver folds health events into asset_status; the prober feeds it.
   if (has(Role::deriver)) {
     if (auto s = p.deriver->start(); !s.ok()) return fail("deriver", s.error());
+    // The OpenSearch mirror copies the deriver's input (events) and output (status), on its own thread.
+    if (p.opensearch)
+      if (auto s = p.opensearch->start(); !s.ok()) return fail("opensearch mirror", s.error());
   }
   if (has(Role::notifier)) {
     if (auto s = p.notifier->start(); !s.ok()) return fail("notifier", s.error());
@@ -370,6 +374,7 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   p.notifier->stop();
   p.ingest->stop();
   p.deriver->stop();
+  if (p.opensearch) p.opensearch->stop();
   p.scan_worker->stop();  // running scans finish (a SIGKILL instead leaves them to another worker)
   log::info("stopped");
   return 0;

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   // a process whose blocking work runs on a bounded pool: idle RSS stays small.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   mallopt(M_ARENA_MAX, 2);
+  // Keep up to 16 MiB free at the top of each heap instead of giving it back after every request:
+  // the default (128 KiB) made write-heavy requests (SQLite page buffers) fault the same pages in
+  // again each time, about a quarter of POST /findings/'s CPU.
+  mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
   CLI::App app{"secplat: security posture platform and assurance scan pipeline in one binary"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

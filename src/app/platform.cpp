@@ -22,6 +22,7 @@
 #include "objects/oci_registry.h"
 #include "auth/migrations.h"
 #include "findings/migrations.h"
+#include "posture/index/opensearch_mirror.h"
 #include "posture/migrations.h"
 #include "auth/bootstrap.h"
 #include "core/ids.h"
@@ -161,10 +162,12 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
     std::vector<queue::Fields> batch;
     batch.reserve(events.size());
     for (const auto& e : events) {
+      if (!incidents::Correlator::acts_on_finding_event(e.type, e.severity, e.status)) continue;
       Json payload{{"finding_id", e.finding_id}, {"finding_key", e.finding_key}, {"title", e.title},
                    {"severity", e.severity}, {"status", e.status}, {"source", e.source}};
       batch.push_back(queue::make_envelope(e.type, e.asset_key, e.severity, payload, "", clock->now_ms()));
     }
+    if (batch.empty()) return;
     auto r = q->publish_batch(std::string(queue::kCorrelationEvents), batch);
     if (!r.ok())
       log::warn("finding events not published", {log::str("error", r.error().message),
@@ -190,6 +193,19 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
     if (!n.ok()) log::warn("accepted-risk expiry failed", {log::str("error", n.error().message)});
     else if (*n > 0) log::info("accepted risks expired", {log::integer("findings", *n)});
   });
+  if (!config.opensearch.url.empty()) {
+    const auto& oc = config.opensearch;
+    posture::opensearch::MirrorOptions mo;
+    mo.url = oc.url;
+    mo.username = oc.username;
+    mo.password = oc.password;
+    mo.batch_size = oc.batch_size;
+    mo.flush_interval_ms = oc.flush_interval_ms;
+    mo.timeout_ms = oc.timeout_ms;
+    mo.status_refresh_ms = oc.status_refresh_s * 1000;
+    mo.metrics = &p->metrics;
+    p->opensearch = std::make_unique<posture::opensearch::Mirror>(*p->db, p->clock, mo);
+  }
   posture::IngestOptions iopt;
   iopt.net.allow_private = config.probe_allow_private;
   iopt.refresh_ms = int64_t{pc.target_refresh_s} * 1000;

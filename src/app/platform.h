@@ -49,6 +49,9 @@ class OciRegistry;
 namespace secplat::notify {
 class Notifier;
 }  // namespace secplat::notify
+namespace secplat::posture::opensearch {
+class Mirror;
+}  // namespace secplat::posture::opensearch
 namespace secplat::incidents {
 class IncidentService;
 class Suppression;
@@ -89,6 +92,9 @@ struct Platform {
   std::unique_ptr<posture::Ingest> ingest;    // started by the roles that probe (serve, ingest)
   std::unique_ptr<posture::JobService> jobs;
   std::unique_ptr<posture::JobRunner> job_runner;  // runs on the scan worker's threads
+  // Health events and asset status → OpenSearch, when opensearch.url is set (started by the roles
+  // that derive).
+  std::unique_ptr<posture::opensearch::Mirror> opensearch;
 
   crypto::EcKeyPair signing_key;  // the instance key: bundles, attestations, manifest.sig
   std::unique_ptr<assurance::ScanStore> scans;

@@ -195,6 +195,15 @@ const std::vector<Key>& keys() {
       str_key("notify.routes", [](Config& c, const std::string& v) { c.notify.routes_json = v; }),
       int_key("notify.reminder_minutes", 0, 7 * 24 * 60,
               [](Config& c, int64_t v) { c.notify.reminder_minutes = v; }),
+      str_key("opensearch.url", [](Config& c, const std::string& v) { c.opensearch.url = v; }),
+      str_key("opensearch.username", [](Config& c, const std::string& v) { c.opensearch.username = v; }),
+      str_key("opensearch.password", [](Config& c, const std::string& v) { c.opensearch.password = v; }),
+      int_key("opensearch.batch_size", 1, 10000, [](Config& c, int64_t v) { c.opensearch.batch_size = v; }),
+      int_key("opensearch.flush_interval_ms", 10, 600000,
+              [](Config& c, int64_t v) { c.opensearch.flush_interval_ms = v; }),
+      int_key("opensearch.timeout_ms", 100, 600000, [](Config& c, int64_t v) { c.opensearch.timeout_ms = v; }),
+      int_key("opensearch.status_refresh_s", 1, 86400,
+              [](Config& c, int64_t v) { c.opensearch.status_refresh_s = v; }),
       str_key("oci.registry", [](Config& c, const std::string& v) { c.oci.registry = v; }),
       str_key("oci.repository", [](Config& c, const std::string& v) { c.oci.repository = v; }),
       bool_key("oci.insecure", [](Config& c, bool v) { c.oci.insecure = v; }),
@@ -298,6 +307,37 @@ Status parse_listen(Config& c) {
   return {};
 }
 
+// opensearch.url: an http(s) base URL with a host and no credentials, query or fragment (the URL
+// appears in logs; credentials go in opensearch.username / opensearch.password).
+Status check_opensearch(const OpenSearchConfig& o) {
+  if (o.url.empty()) {
+    if (!o.username.empty() || !o.password.empty())
+      return bad_key("opensearch.username", "set without opensearch.url");
+    return {};
+  }
+  const std::string& u = o.url;
+  std::size_t scheme_end = u.rfind("http://", 0) == 0 ? 7 : u.rfind("https://", 0) == 0 ? 8 : 0;
+  if (scheme_end == 0) return bad_key("opensearch.url", "expected an http:// or https:// URL");
+  const std::size_t auth_end = u.find('/', scheme_end);
+  const std::string authority = u.substr(scheme_end, auth_end == std::string::npos ? std::string::npos : auth_end - scheme_end);
+  if (authority.empty() || authority.front() == ':')
+    return bad_key("opensearch.url", "expected http(s)://HOST[:PORT][/PATH]");
+  if (authority.find('@') != std::string::npos)
+    return bad_key("opensearch.url", "must not carry credentials; use opensearch.username and opensearch.password");
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    const std::string port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) < 1 || std::stoi(port) > 65535)
+      return bad_key("opensearch.url", "expected a port 1..65535 after the host");
+  }
+  if (u.find_first_of("?# \t") != std::string::npos)
+    return bad_key("opensearch.url", "expected http(s)://HOST[:PORT][/PATH] without query, fragment or spaces");
+  if (!o.password.empty() && o.username.empty())
+    return bad_key("opensearch.username", "must be set when opensearch.password is");
+  return {};
+}
+
 }  // namespace
 
 std::string env_name_for(const std::string& key) {
@@ -390,6 +430,7 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   if (!c.oci.registry.empty() && c.oci.repository.empty()) return bad_key("oci.repository", "must not be empty");
   if (!c.trust.url.empty() && c.trust.url.rfind("http://", 0) != 0 && c.trust.url.rfind("https://", 0) != 0)
     return bad_key("trust.url", "expected an http:// or https:// URL");
+  SECPLAT_TRY(check_opensearch(c.opensearch));
   for (const auto& root : c.allowed_source_roots)
     if (root.empty() || root.front() != '/')
       return bad_key("allowed_source_roots", "every root must be an absolute path, got '" + root + "'");

@@ -128,6 +128,18 @@ struct NotifyConfig {
   std::string routes_json;                   // routing rules (notify/routing.h); empty = every channel
 };
 
+// Mirror of health events and asset status into OpenSearch (posture/index/), for dashboards that
+// read the reference system's indices. Off unless `url` is set.
+struct OpenSearchConfig {
+  std::string url;                           // http(s)://host:port[/prefix]; empty = no mirror
+  std::string username;                      // basic auth (optional)
+  std::string password;                      // never logged
+  int64_t batch_size = 500;                  // documents per _bulk request
+  int64_t flush_interval_ms = 1000;          // a partial batch waits at most this long
+  int64_t timeout_ms = 10000;                // one request
+  int64_t status_refresh_s = 60;             // every status document re-sent (fresh @timestamp) this often
+};
+
 struct PostureConfig {
   bool probing = true;                       // run the prober (ingest role) in this process
   int stale_seconds = 300;                   // no result for longer (or 3 probe intervals) → stale
@@ -161,6 +173,7 @@ struct Config {
   OciConfig oci;
   TrustConfig trust;
   NotifyConfig notify;
+  OpenSearchConfig opensearch;
   // Config-as-code assets: the YAML `assets:` list (or SECPLAT_ASSETS, a JSON array) as JSON text,
   // each item an asset object as POST /assets/ takes it. Applied at start-up; the file wins.
   std::string declared_assets_json = "[]";

@@ -111,8 +111,9 @@ Result<Finding> load(store::Tx& tx, int64_t finding_id, int64_t now) {
   return to_finding(**row, now);
 }
 
-// Recomputes and stores the risk of one finding from its row and its asset.
-Status rescore(store::Tx& tx, int64_t finding_id, int64_t now) {
+// Recomputes and stores the risk of one finding from its row and its asset; returns the finding as
+// stored (one read of the row, not a second one after the update).
+Result<Finding> rescore_and_load(store::Tx& tx, int64_t finding_id, int64_t now) {
   auto row = load_row(tx, finding_id);
   if (!row.ok()) return std::move(row).take_error();
   if (!row->has_value()) return Error::not_found("Finding not found");
@@ -120,6 +121,18 @@ Status rescore(store::Tx& tx, int64_t finding_id, int64_t now) {
   auto n = tx.exec("UPDATE findings SET risk_score = $1, risk_level = $2, risk_factors_json = $3 WHERE finding_id = $4",
                    {int64_t{r.score}, r.level, r.factors_json, finding_id});
   if (!n.ok()) return std::move(n).take_error();
+  Finding f = to_finding(**row, now);
+  if (!is_expired(**row, now)) {  // to_finding already scored an expired acceptance as open
+    f.risk_score = r.score;
+    f.risk_level = r.level;
+    f.risk_factors_json = r.factors_json;
+  }
+  return f;
+}
+
+Status rescore(store::Tx& tx, int64_t finding_id, int64_t now) {
+  auto f = rescore_and_load(tx, finding_id, now);
+  if (!f.ok()) return std::move(f).take_error();
   return ok_status();
 }
 
@@ -240,22 +253,24 @@ Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const au
   UpsertResult out;
   std::string prior_status;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
-    auto asset_id = asset_id_of(tx, input.asset_key);
-    if (!asset_id.ok()) return std::move(asset_id).take_error();
-    auto prior = tx.query("SELECT status FROM findings WHERE asset_id = $1 AND finding_key = $2",
-                          {*asset_id, input.finding_key});
+    // The asset and the finding's current status (if any) in one read.
+    auto prior = tx.query(
+        "SELECT a.asset_id, f.status FROM assets a "
+        "LEFT JOIN findings f ON f.asset_id = a.asset_id AND f.finding_key = $2 WHERE a.asset_key = $1",
+        {input.asset_key, input.finding_key});
     if (!prior.ok()) return std::move(prior).take_error();
-    prior_status = prior->empty() ? std::string() : prior->front().str("status");
-    auto up = upsert_in_tx(tx, *asset_id, input, now);
+    if (prior->empty()) return Error::not_found("Asset not found: " + input.asset_key);
+    const int64_t asset_id = prior->front().i64("asset_id");
+    prior_status = prior->front().str("status", "");
+    auto up = upsert_in_tx(tx, asset_id, input, now);
     if (!up.ok()) return std::move(up).take_error();
-    SECPLAT_TRY(rescore(tx, up->finding_id, now));
-    auto f = load(tx, up->finding_id, now);
+    auto f = rescore_and_load(tx, up->finding_id, now);
     if (!f.ok()) return std::move(f).take_error();
     out.finding = std::move(*f);
     out.created = up->created;
     return audit_in(audit_, tx, "finding.upsert", actor, input.asset_key,
                     {{"finding_key", input.finding_key}, {"finding_id", up->finding_id},
-                     {"asset_key", input.asset_key}, {"asset_id", *asset_id}, {"updated", !up->created},
+                     {"asset_key", input.asset_key}, {"asset_id", asset_id}, {"updated", !up->created},
                      {"source", out.finding.source}});
   });
   if (!st.ok()) return std::move(st).take_error();
@@ -337,8 +352,7 @@ Result<Finding> FindingsService::set_status(int64_t finding_id, std::string_view
     if (!transition_allowed(from, to)) return transition_error(from, to);
     auto n = tx.exec("UPDATE findings SET status = $1 WHERE finding_id = $2", {to, finding_id});
     if (!n.ok()) return std::move(n).take_error();
-    SECPLAT_TRY(rescore(tx, finding_id, now));
-    auto f = load(tx, finding_id, now);
+    auto f = rescore_and_load(tx, finding_id, now);
     if (!f.ok()) return std::move(f).take_error();
     out = std::move(*f);
     changed = true;
@@ -365,8 +379,7 @@ Result<Finding> FindingsService::accept_risk(int64_t finding_id, const std::stri
         "accepted_risk_reason = $3, accepted_risk_by = $4 WHERE finding_id = $5",
         {now, expires_ms, reason, actor.user_name, finding_id});
     if (!n.ok()) return std::move(n).take_error();
-    SECPLAT_TRY(rescore(tx, finding_id, now));
-    auto f = load(tx, finding_id, now);
+    auto f = rescore_and_load(tx, finding_id, now);
     if (!f.ok()) return std::move(f).take_error();
     out = std::move(*f);
     return audit_in(audit_, tx, "accept_risk", actor, out.asset_key,

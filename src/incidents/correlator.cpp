@@ -261,9 +261,11 @@ Status Correlator::handle(const queue::Message& msg) {
     if (asset_key.empty() || finding_key.empty()) return malformed(event_type + " without asset_key or finding_key");
     const std::string key = "finding:" + asset_key + ":" + finding_key;
     const std::string status = str_field(payload, "status");
-    if (event_type == "finding.updated" && (status == "remediated" || status == "accepted_risk")) {
+    if (!acts_on_finding_event(event_type, severity, status)) {
+      // nothing to open or release
+    } else if (event_type == "finding.updated") {
       st = release(key, event_id, "Finding " + status);
-    } else if (event_type == "finding.created" && (severity == "critical" || severity == "high")) {
+    } else {
       // Only serious findings are incidents; the rest stay in the findings queue.
       const std::string title = str_field(payload, "title");
       Signal s = signal("finding", asset_key, "Finding: " + (title.empty() ? finding_key : title) + " on " + asset_key,
@@ -283,6 +285,12 @@ Status Correlator::handle(const queue::Message& msg) {
   auto relayed = incidents_.relay_outbox(queue_);
   if (!relayed.ok()) log::warn("incident outbox relay failed", {log::str("error", relayed.error().message)});
   return ok_status();
+}
+
+bool Correlator::acts_on_finding_event(std::string_view type, std::string_view severity, std::string_view status) {
+  if (type == "finding.updated") return status == "remediated" || status == "accepted_risk";
+  if (type == "finding.created") return severity == "critical" || severity == "high";
+  return false;
 }
 
 Result<int64_t> Correlator::sweep() {

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,6 +81,10 @@ class Correlator {
 
   // Handles one message of the correlation stream, then acks, retries or dead-letters it.
   Status handle(const queue::Message& msg);
+  // Whether a finding event can change an incident: a new critical or high finding opens one, a
+  // finding that became remediated or accepted_risk releases one. Producers skip the others (a new
+  // medium finding is the common case and would only cost the stream a write and a read).
+  static bool acts_on_finding_event(std::string_view type, std::string_view severity, std::string_view status);
   // Re-evaluates held signals and relays the incident outbox. Returns how many held signals were
   // released into incidents.
   Result<int64_t> sweep();

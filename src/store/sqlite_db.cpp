@@ -3,7 +3,9 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cctype>
+#include <exception>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -13,6 +15,7 @@
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "core/log.h"
 
@@ -24,6 +27,8 @@ constexpr std::size_t kStatementCacheCapacity = 256;
 struct StatementCounters {
   std::atomic<int64_t> prepared{0};
   std::atomic<int64_t> hits{0};
+  std::atomic<int64_t> transactions{0};
+  std::atomic<int64_t> commits{0};
 };
 
 struct StatementDeleter {
@@ -375,42 +380,61 @@ class SqliteDb final : public Db {
       }
       // A write (e.g. INSERT ... RETURNING): fall through to the writer.
     }
-    if (holds_writer()) return nested_error();
-    WriterLock lock(*this);
-    return query_on(*writer_, sql, params);
+    // Writes join the commit group like a one-statement transaction.
+    Rows rows;
+    Status st = transact([&](Tx& tx) -> Status {
+      auto r = tx.query(sql, params);
+      if (!r.ok()) return std::move(r).take_error();
+      rows = std::move(*r);
+      return ok_status();
+    });
+    if (!st.ok()) return std::move(st).take_error();
+    return rows;
   }
 
   Result<int64_t> exec(std::string_view sql, const Params& params) override {
-    if (holds_writer()) return nested_error();
-    WriterLock lock(*this);
-    return exec_on(*writer_, sql, params);
+    int64_t changed = 0;
+    Status st = transact([&](Tx& tx) -> Status {
+      auto r = tx.exec(sql, params);
+      if (!r.ok()) return std::move(r).take_error();
+      changed = *r;
+      return ok_status();
+    });
+    if (!st.ok()) return std::move(st).take_error();
+    return changed;
   }
 
+  // Group commit: concurrent transact() calls are run by one thread (the first to find no group
+  // running) in a single SQLite transaction, each in its own SAVEPOINT, and committed together.
+  // A member that fails or throws rolls back to its savepoint only; the others commit. Callers
+  // return only after the commit, so "transact returned ok" still means "durable and visible".
+  // Under load this turns N commits (each appending every page it dirtied to the WAL) into one;
+  // alone, a call runs at once as a plain BEGIN IMMEDIATE … COMMIT.
   Status transact(const std::function<Status(Tx&)>& fn) override {
     if (holds_writer()) return nested_error();
-    WriterLock lock(*this);
-    {
-      auto begin = exec_on(*writer_, "BEGIN IMMEDIATE", {});
-      if (!begin.ok()) return std::move(begin).take_error();
+    GroupMember me;
+    me.fn = &fn;
+    std::unique_lock<std::mutex> lock(group_mu_);
+    queued_.push_back(&me);
+    while (!me.done) {
+      if (group_running_) {
+        group_done_.wait(lock);
+        continue;
+      }
+      group_running_ = true;
+      const std::size_t n = std::min(queued_.size(), kMaxGroup);
+      std::vector<GroupMember*> group(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+      queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+      lock.unlock();
+      run_group(group);
+      lock.lock();
+      for (GroupMember* m : group) m->done = true;
+      group_running_ = false;
+      group_done_.notify_all();
     }
-    SqliteTx tx(*writer_);
-    Status result;
-    try {
-      result = fn(tx);
-    } catch (...) {
-      rollback();
-      throw;
-    }
-    if (!result.ok()) {
-      rollback();
-      return result;
-    }
-    auto commit = exec_on(*writer_, "COMMIT", {});
-    if (!commit.ok()) {
-      rollback();
-      return std::move(commit).take_error();
-    }
-    return ok_status();
+    lock.unlock();
+    if (me.thrown) std::rethrow_exception(me.thrown);
+    return me.result;
   }
 
   Status check_writable() override {
@@ -433,7 +457,8 @@ class SqliteDb final : public Db {
   }
 
   SqliteStats stats() const {
-    return {counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed)};
+    return {counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed),
+            counters_.transactions.load(std::memory_order_relaxed), counters_.commits.load(std::memory_order_relaxed)};
   }
 
  private:
@@ -476,6 +501,80 @@ class SqliteDb final : public Db {
 
   bool holds_writer() const { return writer_owner_.load() == std::this_thread::get_id(); }
 
+  static constexpr std::size_t kMaxGroup = 64;
+
+  struct GroupMember {
+    const std::function<Status(Tx&)>* fn = nullptr;
+    Status result;
+    std::exception_ptr thrown;
+    bool done = false;  // guarded by group_mu_
+  };
+
+  // Runs one group on the writer connection (see transact()).
+  void run_group(const std::vector<GroupMember*>& group) {
+    WriterLock lock(*this);
+    counters_.transactions.fetch_add(static_cast<int64_t>(group.size()), std::memory_order_relaxed);
+    counters_.commits.fetch_add(1, std::memory_order_relaxed);
+    auto fail_all = [&](const Error& e) {
+      for (GroupMember* m : group) {
+        if (!m->thrown) m->result = e;
+      }
+    };
+    if (auto begin = exec_on(*writer_, "BEGIN IMMEDIATE", {}); !begin.ok()) {
+      fail_all(begin.error());
+      return;
+    }
+    SqliteTx tx(*writer_);
+    if (group.size() == 1) {
+      GroupMember& m = *group.front();
+      try {
+        m.result = (*m.fn)(tx);
+      } catch (...) {
+        m.thrown = std::current_exception();
+      }
+      if (m.thrown || !m.result.ok()) {
+        rollback();
+        return;
+      }
+    } else {
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        GroupMember& m = *group[i];
+        if (auto sp = exec_on(*writer_, "SAVEPOINT secplat_member", {}); !sp.ok()) {
+          m.result = sp.error();
+          continue;
+        }
+        try {
+          m.result = (*m.fn)(tx);
+        } catch (...) {
+          m.thrown = std::current_exception();
+        }
+        if (sqlite3_get_autocommit(writer_->handle())) {
+          // SQLite rolled the whole transaction back (an I/O or full-disk error): the members before
+          // this one lost their writes too, and the rest never ran in it.
+          Error lost = Error::unavailable("database error: transaction rolled back, retry");
+          if (!m.thrown && m.result.ok()) m.result = lost;
+          for (std::size_t j = 0; j < group.size(); ++j) {
+            if (j != i && !group[j]->thrown && (j > i || group[j]->result.ok())) group[j]->result = lost;
+          }
+          return;
+        }
+        if (m.thrown || !m.result.ok()) {
+          auto undo = exec_on(*writer_, "ROLLBACK TO secplat_member", {});
+          if (!undo.ok()) log::error("rollback to savepoint failed", {log::str("error", undo.error().message)});
+        }
+        if (auto rel = exec_on(*writer_, "RELEASE secplat_member", {}); !rel.ok() && m.result.ok() && !m.thrown) {
+          m.result = rel.error();
+        }
+      }
+    }
+    if (auto commit = exec_on(*writer_, "COMMIT", {}); !commit.ok()) {
+      rollback();
+      for (GroupMember* m : group) {
+        if (!m->thrown && m->result.ok()) m->result = commit.error();
+      }
+    }
+  }
+
   static Error nested_error() {
     return Error::internal("database error: Db used for a write from inside transact(); use the Tx");
   }
@@ -488,6 +587,10 @@ class SqliteDb final : public Db {
 
   SqliteOptions options_;
   StatementCounters counters_;
+  std::mutex group_mu_;
+  std::condition_variable group_done_;
+  std::vector<GroupMember*> queued_;  // guarded by group_mu_
+  bool group_running_ = false;        // guarded by group_mu_
   std::mutex writer_mu_;
   std::atomic<std::thread::id> writer_owner_{};
   std::unique_ptr<Connection> writer_;  // guarded by writer_mu_

@@ -25,6 +25,8 @@ Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options);
 struct SqliteStats {
   int64_t statements_prepared = 0;  // cache misses: a statement was compiled
   int64_t statement_cache_hits = 0;
+  int64_t transactions = 0;  // write transactions run (transact(), and exec()/writing query() calls)
+  int64_t commits = 0;       // SQLite transactions they ran in (fewer under load: group commit)
 };
 
 // The counters of a Db made by open_sqlite(); nullopt for any other Db.
