@@ -151,7 +151,8 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
                                                    *p->access_tokens, *p->audit);
   p->accounts = std::make_unique<auth::UserAccounts>(*p->db, *p->users, *p->refresh_tokens, *p->audit);
   p->grants = std::make_unique<auth::WorkspaceGrants>(*p->db, p->clock, *p->audit);
-  p->authenticator = std::make_unique<auth::AuthService>(*p->access_tokens, *p->users, *p->api_keys);
+  p->authenticator =
+      std::make_unique<auth::AuthService>(*p->access_tokens, *p->users, *p->api_keys, config.auth.user_check_ms);
 
   p->assets = std::make_unique<posture::AssetRepo>(*p->db, p->clock);
   p->findings = std::make_unique<findings::FindingsService>(*p->db, p->clock, *p->audit);

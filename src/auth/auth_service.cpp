@@ -14,7 +14,7 @@ Result<http::Principal> AuthService::authenticate(std::string_view bearer) {
   }
   auto claims = tokens_.verify(bearer);
   if (!claims.ok()) return std::move(claims).take_error();
-  auto user = users_.find_by_id(claims->user_id);
+  auto user = users_.find_by_id_recent(claims->user_id, user_check_ms_);
   if (!user.ok()) return std::move(user).take_error();
   if (!*user) return invalid_token();
   const User& u = **user;

@@ -19,8 +19,10 @@ namespace secplat::auth {
 
 class AuthService final : public http::Authenticator {
  public:
-  AuthService(const AccessTokens& tokens, UserRepo& users, ApiKeys& api_keys)
-      : tokens_(tokens), users_(users), api_keys_(api_keys) {}
+  // user_check_ms: how old the user row behind a token may be (UserRepo::find_by_id_recent);
+  // 0 reads it on every request.
+  AuthService(const AccessTokens& tokens, UserRepo& users, ApiKeys& api_keys, int64_t user_check_ms = 0)
+      : tokens_(tokens), users_(users), api_keys_(api_keys), user_check_ms_(user_check_ms) {}
 
   // Errc::unauthorized "Invalid or expired token" for any unacceptable credential; store failures
   // pass through (e.g. Errc::unavailable), so an outage is not reported as a bad token.
@@ -30,6 +32,7 @@ class AuthService final : public http::Authenticator {
   const AccessTokens& tokens_;
   UserRepo& users_;
   ApiKeys& api_keys_;
+  int64_t user_check_ms_;
 };
 
 }  // namespace secplat::auth

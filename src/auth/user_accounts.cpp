@@ -79,6 +79,7 @@ Result<User> UserAccounts::change(std::string_view username, std::optional<http:
     if (role) details["previous_role"] = role_to_string((*before)->role);
     return audit_.append(tx, action, actor.user_name, "", details, actor.request_id);
   }));
+  users_.forget_recent();  // committed: the next request reads the new row
   return std::move(*updated);
 }
 
@@ -109,12 +110,13 @@ Result<User> UserAccounts::reset_password(std::string_view username, std::string
     return audit_.append(tx, "user.reset_password", actor.user_name, "", Json{{"username", updated->username}},
                          actor.request_id);
   }));
+  users_.forget_recent();
   return std::move(*updated);
 }
 
 Status UserAccounts::remove(std::string_view username, const Actor& actor) {
   if (username == kBootstrapAdmin) return Error::bad_request("the admin user cannot be deleted");
-  return db_.transact([&](store::Tx& tx) -> Status {
+  Status st = db_.transact([&](store::Tx& tx) -> Status {
     auto user = users_.find_by_name(tx, username);
     if (!user.ok()) return std::move(user).take_error();
     if (!*user) return Error::not_found("user not found");
@@ -125,6 +127,8 @@ Status UserAccounts::remove(std::string_view username, const Actor& actor) {
     return audit_.append(tx, "user.delete", actor.user_name, "", Json{{"username", std::string(username)}},
                          actor.request_id);
   });
+  users_.forget_recent();
+  return st;
 }
 
 }  // namespace secplat::auth

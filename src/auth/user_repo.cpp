@@ -1,5 +1,7 @@
 #include "auth/user_repo.h"
 
+#include <chrono>
+
 namespace secplat::auth {
 namespace {
 
@@ -89,6 +91,41 @@ Result<std::optional<User>> UserRepo::find_by_id(int64_t id) {
   return first_user(db_.query(select_where("id = $1"), {id}));
 }
 
+namespace {
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Result<std::optional<User>> UserRepo::find_by_id_recent(int64_t id, int64_t max_age_ms) {
+  if (max_age_ms <= 0) return find_by_id(id);
+  uint64_t generation = 0;
+  {
+    std::lock_guard lk(recent_mu_);
+    if (auto it = recent_.find(id); it != recent_.end() && steady_now_ms() - it->second.read_at_ms < max_age_ms)
+      return std::optional<User>(it->second.user);
+    generation = recent_generation_;
+  }
+  const int64_t read_at = steady_now_ms();
+  auto user = find_by_id(id);
+  if (user.ok() && user->has_value()) {
+    std::lock_guard lk(recent_mu_);
+    // A change committed while we read makes this row suspect: do not remember it.
+    if (recent_generation_ == generation) {
+      if (recent_.size() >= 4096) recent_.clear();  // bounded; refilled on demand
+      recent_[id] = Recent{**user, read_at};
+    }
+  }
+  return user;
+}
+
+void UserRepo::forget_recent() {
+  std::lock_guard lk(recent_mu_);
+  recent_.clear();
+  ++recent_generation_;
+}
+
 Result<std::vector<User>> UserRepo::list() {
   auto rows = db_.query(std::string("SELECT ") + kColumns + " FROM users ORDER BY username");
   if (!rows.ok()) return std::move(rows).take_error();
@@ -100,6 +137,7 @@ Result<std::vector<User>> UserRepo::list() {
 
 Result<User> UserRepo::update(store::Tx& tx, std::string_view username, std::optional<http::Role> role,
                               std::optional<bool> disabled) {
+  forget_recent();
   auto cur = find_by_name(tx, username);
   if (!cur.ok()) return std::move(cur).take_error();
   if (!*cur) return user_not_found();
@@ -117,6 +155,7 @@ Result<User> UserRepo::update(store::Tx& tx, std::string_view username, std::opt
 }
 
 Result<User> UserRepo::set_password(store::Tx& tx, std::string_view username, const std::string& password_hash) {
+  forget_recent();
   auto rows = tx.query(std::string("UPDATE users SET password_hash = $1, disabled = 0, token_version = token_version + 1, "
                                    "updated_at = $2 WHERE username = $3 RETURNING ") +
                            kColumns,
@@ -127,6 +166,7 @@ Result<User> UserRepo::set_password(store::Tx& tx, std::string_view username, co
 }
 
 Status UserRepo::remove(store::Tx& tx, std::string_view username) {
+  forget_recent();
   auto n = tx.exec("DELETE FROM users WHERE username = $1", {std::string(username)});
   if (!n.ok()) return std::move(n).take_error();
   if (*n == 0) return user_not_found();

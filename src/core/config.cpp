@@ -115,6 +115,7 @@ const std::vector<Key>& keys() {
               [](Config& c, int64_t v) { c.auth.refresh_token_minutes = int(v); }),
       int_key("auth.login_max_failures", 1, 1000, [](Config& c, int64_t v) { c.auth.login_max_failures = int(v); }),
       int_key("auth.login_window_s", 1, 86400, [](Config& c, int64_t v) { c.auth.login_window_s = int(v); }),
+      int_key("auth.user_check_ms", 0, 60000, [](Config& c, int64_t v) { c.auth.user_check_ms = v; }),
       bool_key("posture.probing", [](Config& c, bool v) { c.posture.probing = v; }),
       int_key("posture.stale_seconds", 1, 86400 * 30, [](Config& c, int64_t v) { c.posture.stale_seconds = int(v); }),
       int_key("posture.debounce_samples", 1, 100, [](Config& c, int64_t v) { c.posture.debounce_samples = int(v); }),

@@ -34,6 +34,7 @@ struct AuthConfig {
   int refresh_token_minutes = 43200;
   int login_max_failures = 5;                // per user and per client address ...
   int login_window_s = 60;                   // ... within this window, then 429 until it passes
+  int64_t user_check_ms = 1000;              // a token's user row is re-read at most this old (0 = every request)
 };
 
 struct QueueConfig {

@@ -49,7 +49,9 @@ class AuthFixture : public ::testing::Test {
     tokens = std::make_unique<AccessTokens>(kTestSecret, clock, 60);
     login = std::make_unique<LoginService>(*users, *refresh, *limiter, *tokens, *audit, kCheapArgon);
     accounts = std::make_unique<UserAccounts>(*db_, *users, *refresh, *audit, kCheapArgon);
-    authenticator = std::make_unique<AuthService>(*tokens, *users, *api_keys);
+    // A long memory of checked users: changes made through the accounts service must still apply
+    // to the very next request.
+    authenticator = std::make_unique<AuthService>(*tokens, *users, *api_keys, int64_t{60000});
   }
 
   void TearDown() override {

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "auth_fixture.h"
 #include "core/json.h"
 #include "crypto/jwt.h"
@@ -45,6 +48,35 @@ TEST_F(AuthServiceTest, RoleComesFromTheRowNotTheToken) {
   auto demoted = authenticator->authenticate(fresh->access_token);
   ASSERT_TRUE(demoted.ok());
   EXPECT_EQ(demoted->role, http::Role::viewer);
+}
+
+// A change this process did not make (another API replica's, written straight to the table) is
+// seen once the remembered row is older than user_check_ms.
+TEST_F(AuthServiceTest, ChangeByAnotherProcessIsSeenWithinTheCheckAge) {
+  User u = make_user("bob", http::Role::analyst);
+  std::string token = tokens->issue(u);
+  AuthService replica(*tokens, *users, *api_keys, 300);
+  ASSERT_TRUE(replica.authenticate(token).ok());
+  ASSERT_TRUE(db().exec("UPDATE users SET disabled = 1 WHERE id = $1", {u.id}).ok());
+  const auto changed = std::chrono::steady_clock::now();
+  bool refused = false;
+  while (std::chrono::steady_clock::now() - changed < std::chrono::seconds(2)) {
+    auto r = replica.authenticate(token);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, Errc::unauthorized);
+      refused = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_LE(std::chrono::steady_clock::now() - changed, std::chrono::milliseconds(300 + 100));
+  // With 0 the row is read on every request.
+  AuthService strict(*tokens, *users, *api_keys, 0);
+  ASSERT_TRUE(db().exec("UPDATE users SET disabled = 0 WHERE id = $1", {u.id}).ok());
+  EXPECT_TRUE(strict.authenticate(token).ok());
+  ASSERT_TRUE(db().exec("UPDATE users SET disabled = 1 WHERE id = $1", {u.id}).ok());
+  EXPECT_FALSE(strict.authenticate(token).ok());
 }
 
 TEST_F(AuthServiceTest, TokenWithoutRoleOrVersionIsRefused) {
