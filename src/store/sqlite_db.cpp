@@ -426,7 +426,16 @@ class SqliteDb final : public Db {
       std::vector<GroupMember*> group(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
       queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
       lock.unlock();
-      run_group(group);
+      try {
+        run_group(group);
+      } catch (...) {  // out of memory in the machinery itself: no member's outcome is known
+        {
+          WriterLock writer(*this);
+          rollback();
+        }
+        for (GroupMember* m : group)
+          if (!m->thrown) m->thrown = std::current_exception();
+      }
       lock.lock();
       for (GroupMember* m : group) m->done = true;
       group_running_ = false;
