@@ -26,7 +26,9 @@ long resident_bytes() {
 }
 
 Json pending_json(const queue::PendingSummary& p) {
-  Json j = {{"pending", p.pending}, {"min_id", nullptr}, {"max_id", nullptr}, {"oldest_idle_ms", nullptr}};
+  Json j = {{"pending", p.pending}, {"min_id", nullptr}, {"max_id", nullptr}, {"oldest_idle_ms", nullptr},
+            {"lag", nullptr}};  // lag: entries not yet delivered to the group (ours; null when unknown)
+  if (p.lag) j["lag"] = *p.lag;
   if (p.min_id) j["min_id"] = *p.min_id;
   if (p.max_id) j["max_id"] = *p.max_id;
   if (p.oldest_idle_ms) j["oldest_idle_ms"] = *p.oldest_idle_ms;

@@ -6,6 +6,8 @@ replicas, workers, ingest, deriver), and how they fail:
 * workers are killed with SIGKILL in the middle of scans, over a couple of hundred scans: every
   scan is reclaimed and completes exactly once, nothing is lost, no finding is duplicated;
 * the deriver stopped: the API keeps serving the last posture; restarted, it catches up;
+* the correlator and the notifier stopped: their streams' backlog grows, the API keeps answering
+  without waiting for them; restarted, they drain it;
 * a role without PostgreSQL and Redis refuses to start and says why.
 """
 import asyncio
@@ -272,6 +274,56 @@ class ClusterTest(unittest.TestCase):
         self.cluster.run("add", "deriver")
         wait_for(lambda: (posture() or {}).get("status") == "red", timeout=30, interval=0.2,
                  what="the restarted deriver to catch up")
+
+    def test_5_correlator_and_notifier_stopped_the_api_does_not_wait(self):
+        r = self.api1.request("POST", "/assets/", token=self.token, body={
+            "asset_key": "corr-stopped", "type": "app", "name": "corr", "environment": "prod"})
+        self.assertEqual(r.status, 201, r)
+
+        def lag(stream, group):
+            r = self.api2.request("GET", "/queue/health", token=self.token)
+            self.assertEqual(r.status, 200, r)
+            return r.json()["pending"][stream][group]["lag"]
+
+        def timed(n):
+            took = []
+            for _ in range(n):
+                t0 = time.monotonic()
+                r = self.api1.request("GET", "/posture/summary", token=self.token)
+                took.append(time.monotonic() - t0)
+                self.assertEqual(r.status, 200, r)
+            return sorted(took)
+
+        before = timed(40)
+        for role in ("correlator", "notifier"):
+            for name in self.cluster.alive(role):
+                self.cluster.run("kill", name, "TERM")
+        wait_for(lambda: not self.cluster.alive("correlator") and not self.cluster.alive("notifier"), timeout=30,
+                 what="the correlator and the notifier to stop")
+        correlation_lag = lag("secplat.events.correlation", "correlators")
+        # Serious findings are correlation events: nobody consumes them now.
+        for i in range(20):
+            r = self.api1.request("POST", "/findings/", token=self.token, body={
+                "asset_key": "corr-stopped", "finding_key": f"stopped-{i}", "title": "Exposed admin console",
+                "severity": "high"})
+            self.assertEqual(r.status, 201, r)
+        self.assertGreaterEqual(lag("secplat.events.correlation", "correlators"), correlation_lag + 20)
+        during = timed(40)
+        print(f"[ cluster ] /posture/summary median {before[20] * 1000:.1f} ms with the correlator and notifier up, "
+              f"{during[20] * 1000:.1f} ms with both stopped and their backlog growing")
+        # The API never waits on them: no request took long (figures belong in bench/, this is a bound).
+        self.assertLess(during[-1], 2.0, during)
+
+        notify_lag = lag("secplat.events.notify", "notifiers")
+        self.cluster.run("add", "correlator")
+        wait_for(lambda: lag("secplat.events.correlation", "correlators") == 0, timeout=60, interval=0.3,
+                 what="the restarted correlator to drain its backlog")
+        # Each finding opened an incident, whose message now waits for the notifier.
+        wait_for(lambda: lag("secplat.events.notify", "notifiers") >= notify_lag + 20, timeout=30, interval=0.3,
+                 what="incident messages queued for the stopped notifier")
+        self.cluster.run("add", "notifier")
+        wait_for(lambda: lag("secplat.events.notify", "notifiers") == 0, timeout=60, interval=0.3,
+                 what="the restarted notifier to drain its backlog")
 
     def test_4_a_role_without_postgres_and_redis_refuses_to_start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECPLAT_")}

@@ -101,8 +101,10 @@ class Foundation(unittest.TestCase):
             self.assertEqual(body["backend"], "redis")
             self.assertEqual(body["redis"], "ok")
             self.assertRegex(body["redis_version"], r"^\d+\.\d+")
-            self.assertEqual(set(body["pending"]["secplat.jobs.scan"]["workers"]),
-                             {"pending", "min_id", "max_id", "oldest_idle_ms"})
+            # The reference's four fields, plus our `lag` (entries not yet delivered to the group).
+            group = body["pending"]["secplat.jobs.scan"]["workers"]
+            self.assertEqual(set(group), {"pending", "min_id", "max_id", "oldest_idle_ms", "lag"})
+            self.assertIsInstance(group["lag"], int)
         else:
             self.assertEqual(body["backend"], "local")
 
