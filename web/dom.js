@@ -40,6 +40,11 @@ export function replace(el, ...children) {
   return el;
 }
 
+// The one row a table body shows when it has nothing to list.
+export function emptyRow(colspan, text) {
+  return h("tr", null, h("td", { colspan, class: "muted", text }));
+}
+
 // "2026-11-24T01:38:45Z" → local "2026-11-24 02:38:45"; "" for null.
 export function fmtTime(iso) {
   if (!iso) return "";

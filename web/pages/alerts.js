@@ -1,6 +1,6 @@
 // Alerts: tabs Firing / Acknowledged / Suppressed / Resolved; ack, suppress, resolve, assign.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, postureBadge, localToIso, isoToLocal } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, postureBadge, localToIso, isoToLocal, emptyRow } from "../dom.js";
 
 const TABS = [
   ["firing", "Firing"],
@@ -133,7 +133,7 @@ export async function render(ctx) {
                     actions(a),
                   ),
                 )
-              : h("tr", null, h("td", { colspan: heads.length, class: "muted", text: "Nothing here." })),
+              : emptyRow(heads.length, "Nothing here."),
           ),
         ),
       ),

@@ -1,5 +1,5 @@
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, fmtAgo, postureBadge, select, field } from "../dom.js";
+import { h, replace, fmt, fmtTime, fmtAgo, postureBadge, select, field, emptyRow } from "../dom.js";
 import { timeChart, toEpoch } from "../charts.js";
 
 export async function render(ctx) {
@@ -148,7 +148,7 @@ export async function render(ctx) {
       findingsBody,
       p.items.length
         ? p.items.map((f) => h("tr", null, h("td", { text: f.title }), h("td", { text: fmt(f.severity) }), h("td", { text: `${fmt(f.risk_score)} ${f.risk_level || ""}` }), h("td", { text: fmt(f.status) }), h("td", { text: fmtTime(f.last_seen) })))
-        : h("tr", null, h("td", { colspan: 5, class: "muted", text: "No findings for this asset." })),
+        : emptyRow(5, "No findings for this asset."),
     );
   }
 

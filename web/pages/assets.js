@@ -2,7 +2,7 @@
 // filter, sort, search and CSV export run on it, and only one page of rows is in the DOM, so
 // 5,000 assets stay fast. Refreshed every 5 s.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtAgo, postureBadge, field, select, saveBlob, toCsv } from "../dom.js";
+import { h, replace, fmt, fmtAgo, postureBadge, field, select, saveBlob, toCsv, emptyRow } from "../dom.js";
 
 const PAGE_SIZE = 100;
 const FETCH_PAGE = 1000;
@@ -166,7 +166,7 @@ export async function render(ctx) {
     // Replace only what changed, so focus and scroll survive a refresh.
     const current = Array.from(tbody.children);
     const same = current.length === rows.length && current.every((tr, i) => tr === rows[i]);
-    if (!same) replace(tbody, rows.length ? rows : h("tr", null, h("td", { colspan: COLUMNS.length, class: "muted", text: state.items.length ? "No asset matches the filters." : "No assets yet." })));
+    if (!same) replace(tbody, rows.length ? rows : emptyRow(COLUMNS.length, state.items.length ? "No asset matches the filters." : "No assets yet."));
     const pages = Math.max(1, Math.ceil(state.view.length / PAGE_SIZE));
     pageInfo.textContent = `Page ${state.page + 1} of ${pages}`;
     prev.disabled = state.page === 0;

@@ -1,6 +1,6 @@
 // Findings: server-side filters and paging (limit/offset, X-Total-Count), triage in the row.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, emptyRow } from "../dom.js";
 
 const PAGE_SIZE = 100;
 export const FINDING_STATUSES = ["open", "in_progress", "remediated", "accepted_risk"];
@@ -183,7 +183,7 @@ export async function render(ctx) {
     for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
     const current = Array.from(tbody.children);
     if (!(current.length === trs.length && current.every((tr, i) => tr === trs[i])))
-      replace(tbody, trs.length ? trs : h("tr", null, h("td", { colspan: canMutate ? 8 : 7, class: "muted", text: "No findings match." })));
+      replace(tbody, trs.length ? trs : emptyRow(canMutate ? 8 : 7, "No findings match."));
     const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
     pageInfo.textContent = `Page ${state.page + 1} of ${pages}`;
     prev.disabled = state.page === 0;

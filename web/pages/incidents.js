@@ -1,6 +1,6 @@
 // Incidents: filters, counts, create, list.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, emptyRow } from "../dom.js";
 
 export const INCIDENT_STATUSES = ["new", "triaged", "contained", "resolved", "closed"];
 export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
@@ -70,7 +70,7 @@ export async function render(ctx) {
               h("td", { text: fmtTime(i.created_at) }),
             ),
           )
-        : h("tr", null, h("td", { colspan: 7, class: "muted", text: "No incidents." })),
+        : emptyRow(7, "No incidents."),
     );
     const total = p.total ?? items.length;
     const active = items.filter((i) => ["new", "triaged", "contained"].includes(i.status)).length;

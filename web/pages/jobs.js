@@ -1,6 +1,6 @@
 // Jobs: enqueue, list with a status filter, detail with its log (polled while it runs), retry.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, emptyRow } from "../dom.js";
 
 const JOB_TYPES = ["web_exposure", "tls_headers", "health_http", "score_recompute"];
 const STATUSES = [["", "All"], ["queued", "Queued"], ["running", "Running"], ["done", "Done"], ["failed", "Failed"]];
@@ -60,7 +60,7 @@ export async function render(ctx) {
               h("td", { text: fmt(j.retry_count) }),
             ),
           )
-        : h("tr", null, h("td", { colspan: 8, class: "muted", text: "No jobs." })),
+        : emptyRow(8, "No jobs."),
     );
   }
 

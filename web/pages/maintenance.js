@@ -1,6 +1,6 @@
 // Maintenance windows and suppression rules: list, create, delete.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select, localToIso, isoToLocal } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, localToIso, isoToLocal, emptyRow } from "../dom.js";
 
 export async function render(ctx) {
   const { main, canMutate } = ctx;
@@ -90,13 +90,13 @@ export async function render(ctx) {
       winBody,
       wi.length
         ? wi.map((x) => h("tr", { "data-window-id": String(x.id) }, h("td", { text: x.asset_key }), h("td", { text: fmtTime(x.start_at) }), h("td", { text: fmtTime(x.end_at) }), h("td", { text: active(x.start_at, x.end_at) ? "active" : "inactive" }), h("td", { text: fmt(x.reason) }), delBtn(`maintenance window ${x.id} for ${x.asset_key}`, `/suppression/maintenance-windows/${x.id}`, "Window deleted.")))
-        : h("tr", null, h("td", { colspan: cols, class: "muted", text: "No maintenance windows." })),
+        : emptyRow(cols, "No maintenance windows."),
     );
     replace(
       ruleBody,
       ri.length
         ? ri.map((x) => h("tr", { "data-rule-id": String(x.id) }, h("td", { text: `${x.scope}${x.scope_value ? ": " + x.scope_value : ""}` }), h("td", { text: fmtTime(x.starts_at) }), h("td", { text: fmtTime(x.ends_at) }), h("td", { text: active(x.starts_at, x.ends_at) ? "active" : "inactive" }), h("td", { text: fmt(x.reason) }), delBtn(`suppression rule ${x.id}`, `/suppression/rules/${x.id}`, "Rule deleted.")))
-        : h("tr", null, h("td", { colspan: cols, class: "muted", text: "No suppression rules." })),
+        : emptyRow(cols, "No suppression rules."),
     );
   }
   const th = (cols) => h("thead", null, h("tr", null, [...cols, ...(canMutate ? [""] : [])].map((x) => h("th", { scope: "col", text: x }))));

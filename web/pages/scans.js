@@ -1,6 +1,6 @@
 // Scans: submit (git, directory or uploaded archive) and the list.
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, emptyRow } from "../dom.js";
 
 const PAGE_SIZE = 50;
 const STATUSES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
@@ -127,7 +127,7 @@ export async function render(ctx) {
               h("td", { text: fmtTime(s.created_at || s.submitted_at) || "—" }),
             ),
           )
-        : h("tr", null, h("td", { colspan: 8, class: "muted", text: "No scans yet." })),
+        : emptyRow(8, "No scans yet."),
     );
     const total = p.total ?? items.length;
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));

@@ -1,6 +1,6 @@
 // Users and API keys (admins only; the API enforces it too).
 import * as api from "../api.js";
-import { h, replace, fmt, fmtTime, field, select } from "../dom.js";
+import { h, replace, fmt, fmtTime, field, select, emptyRow } from "../dom.js";
 
 const ROLES = ["viewer", "analyst", "admin"];
 
@@ -113,7 +113,7 @@ export async function render(ctx) {
               h("td", null, x.revoked_at ? h("span", { class: "muted", text: `revoked ${fmtTime(x.revoked_at)}` }) : h("button", { type: "button", class: "danger small", text: "Revoke", "aria-label": `Revoke key ${x.name}`, onclick: () => confirm(`Revoke API key ${x.name}?`) && run(() => api.del(`/auth/api-keys/${x.id}`), `Key ${x.name} revoked.`) })),
             ),
           )
-        : h("tr", null, h("td", { colspan: 7, class: "muted", text: "No API keys." })),
+        : emptyRow(7, "No API keys."),
     );
   }
 
