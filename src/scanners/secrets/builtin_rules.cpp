@@ -118,7 +118,8 @@ std::vector<SecretRule> builtin_secret_rules() {
   b.add("azure-storage-account-key", "Azure storage account key",
         ctx("(?:azure|storage|account)[_-]?(?:storage[_-]?)?(?:account[_-]?)?key") +
             "([A-Za-z0-9+/]{86}==)",
-        {"key"}, "critical", {"cloud", "azure"}, 4.0);
+        {"key"}, "critical", {"cloud", "azure"}, 4.0)
+      .prefilter = "(?i)(?:azure|storage|account)[_-]?(?:storage[_-]?)?(?:account[_-]?)?key";
   b.add("azure-sas-token", "Azure shared access signature",
         "sv=20\\d\\d-\\d\\d-\\d\\d&[A-Za-z0-9&=%:._-]{0,300}?sig=([A-Za-z0-9%/+]{40,100})",
         {"sig="}, "high", {"cloud", "azure"}, 3.5);
@@ -141,7 +142,8 @@ std::vector<SecretRule> builtin_secret_rules() {
         "high", cloud, 3.0);
   b.add("heroku-api-key", "Heroku API key",
         ctx("heroku") + "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})" + kEnd,
-        {"heroku"}, "high", cloud);
+        {"heroku"}, "high", cloud)
+      .prefilter = "(?i)heroku";
   b.add("heroku-api-key-v2", "Heroku API key", "\\b(HRKU-[A-Za-z0-9_-]{60})" + kEnd, {"hrku-"},
         "high", cloud);
   b.add("cloudflare-origin-ca-key", "Cloudflare origin CA key",
@@ -274,7 +276,8 @@ std::vector<SecretRule> builtin_secret_rules() {
   b.add("microsoft-teams-webhook", "Microsoft Teams incoming webhook URL",
         "(https://[a-z0-9-]+\\.webhook\\.office\\.com/webhookb2/[a-z0-9-]{36}@[a-z0-9-]{36}/"
         "IncomingWebhook/[a-f0-9]{32}/[a-z0-9-]{36})",
-        {"webhook.office.com"}, "high", chat);
+        {"webhook.office.com"}, "high", chat)
+      .prefilter = "\\.webhook\\.office\\.com/webhookb2/";
 
   // ---- Messaging / email ------------------------------------------------------------------
   b.add("twilio-api-key", "Twilio API key SID", "\\b(SK[0-9a-f]{32})" + kEnd, {"sk"}, "high", saas,
@@ -307,7 +310,8 @@ std::vector<SecretRule> builtin_secret_rules() {
         {"access_token$production$"}, "critical", pay);
   b.add("paypal-client-secret", "PayPal client secret",
         ctx("paypal[a-z0-9_.-]{0,20}secret") + "([A-Za-z0-9_-]{80})" + kEnd, {"paypal"}, "high", pay,
-        3.5);
+        3.5)
+      .prefilter = "(?i)paypal";
   b.add("shopify-token", "Shopify access token / shared secret",
         "\\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})" + kEnd, {"shpat_", "shpca_", "shppa_", "shpss_"},
         "high", pay);
@@ -325,7 +329,8 @@ std::vector<SecretRule> builtin_secret_rules() {
         "critical", reg, 3.0);
   b.add("npmrc-auth-token", "npm registry auth token in .npmrc",
         "//[A-Za-z0-9.-]+(?:/[A-Za-z0-9._-]+)*/:_authToken=([A-Za-z0-9_.=-]{20,})", {"_authtoken"},
-        "critical", reg, 3.0);
+        "critical", reg, 3.0)
+      .prefilter = ":_authToken=";
   b.add("pypi-token", "PyPI upload token", "\\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})" + kEnd,
         {"pypi-ageichlwas5vcmc"}, "critical", reg);
   b.add("rubygems-api-key", "RubyGems API key", "\\b(rubygems_[a-f0-9]{48})" + kEnd, {"rubygems_"},
@@ -391,7 +396,8 @@ std::vector<SecretRule> builtin_secret_rules() {
   // ---- Tokens and URLs with credentials ---------------------------------------------------
   b.add("jwt", "JSON Web Token",
         "\\b(ey[A-Za-z0-9_-]{10,}\\.ey[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,})" + kEnd, {"ey"},
-        "medium", {"jwt"}, 3.0);
+        "medium", {"jwt"}, 3.0)
+      .prefilter = "\\.ey";
   const char* dbs[][3] = {
       {"postgres-url-password", "PostgreSQL connection URL with password", "postgres(?:ql)?|postgis"},
       {"mysql-url-password", "MySQL connection URL with password", "mysql(?:x)?|mariadb"},
@@ -415,7 +421,8 @@ std::vector<SecretRule> builtin_secret_rules() {
   b.add("url-basic-auth", "Credentials embedded in URL",
         "\\b(?:https?|ftp|ftps|smtp|smtps|ldaps?|ssh|git\\+https)://[^:/\\s\"'@<>]{1,64}:"
         "([^@/\\s\"'<>]{6,128})@[A-Za-z0-9._-]{1,253}",
-        {"://"}, "high", {"url"});
+        {"://"}, "high", {"url"})
+      .prefilter = "://[^/@\\s]+@";
   b.add("http-basic-auth-header", "HTTP Basic Authorization header",
         "(?i:authorization[\"']?[ \\t]*[:=][ \\t]*[\"']?basic)[ \\t]+([A-Za-z0-9+/]{16,}={0,2})",
         {"basic"}, "high", {"http"}, 3.0);
@@ -424,29 +431,42 @@ std::vector<SecretRule> builtin_secret_rules() {
         {"bearer"}, "high", {"http"}, 3.5);
   b.add("netrc-password", "Password in .netrc",
         "(?i:machine)[ \\t]+[^\\s]+[ \\t]+(?i:login)[ \\t]+[^\\s]+[ \\t]+(?i:password)[ \\t]+([^\\s]{4,})",
-        {"machine"}, "high", gen);
+        {"machine"}, "high", gen)
+      .prefilter = "(?i)password[ \\t]";
 
   // ---- Generic assignments (last: specific rules win on overlap) --------------------------
   // Values that are identifiers (no digit) or file paths are code, not secrets.
   const std::vector<std::string> not_code{"^[A-Za-z_.:-]+$", "^(?:/|\\./|~/|\\.\\./)"};
-  b.add("generic-password", "Hard-coded password",
+  {
+    auto& r = b.add("generic-password", "Hard-coded password",
         "(?i:pass(?:word|wd|phrase)?|pwd)[A-Za-z0-9_.-]{0,20}[\"']?[ \\t]*(?:=|:=|:|=>)[ \\t]*[\"'`]"
         "([^\"'`\\s]{8,100})[\"'`]",
-        {"pass", "pwd"}, "high", gen, 3.0)
-      .allowlist.regexes = {"^(?:/|\\./|~/|\\.\\./)"};
-  b.add("generic-secret", "Hard-coded secret",
+        {"pass", "pwd"}, "high", gen, 3.0);
+    r.allowlist.regexes = {"^(?:/|\\./|~/|\\.\\./)"};
+    r.prefilter = "(?i)(?:pass|pwd)";
+  }
+  {
+    auto& r = b.add("generic-secret", "Hard-coded secret",
         ctx("secret|private[_-]?key|signing[_-]?key|encryption[_-]?key") +
             "([A-Za-z0-9_+/=.~-]{16,200})" + kEnd,
-        {"secret", "private", "signing", "encryption"}, "high", gen, 3.5)
-      .allowlist.regexes = not_code;
-  b.add("generic-api-key", "Hard-coded API key",
+        {"secret", "private", "signing", "encryption"}, "high", gen, 3.5);
+    r.allowlist.regexes = not_code;
+    r.prefilter = "(?i)(?:secret|private[_-]?key|signing[_-]?key|encryption[_-]?key)";
+  }
+  {
+    auto& r = b.add("generic-api-key", "Hard-coded API key",
         ctx("api[_.-]?key|apikey|access[_.-]?key|app[_.-]?key") + "([A-Za-z0-9_+/=.~-]{16,200})" + kEnd,
-        {"api", "key"}, "high", gen, 3.5)
-      .allowlist.regexes = not_code;
-  b.add("generic-token", "Hard-coded token",
+        {"api", "key"}, "high", gen, 3.5);
+    r.allowlist.regexes = not_code;
+    r.prefilter = "(?i)(?:api[_.-]?key|apikey|access[_.-]?key|app[_.-]?key)";
+  }
+  {
+    auto& r = b.add("generic-token", "Hard-coded token",
         ctx("token|auth[_.-]?key|credentials?") + "([A-Za-z0-9_+/=.~-]{20,200})" + kEnd,
-        {"token", "auth", "credential"}, "medium", gen, 3.7)
-      .allowlist.regexes = not_code;
+        {"token", "auth", "credential"}, "medium", gen, 3.7);
+    r.allowlist.regexes = not_code;
+    r.prefilter = "(?i)(?:token|auth[_.-]?key|credential)";
+  }
   return std::move(b.rules);
 }
 

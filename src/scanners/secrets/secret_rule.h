@@ -31,6 +31,12 @@ struct SecretRule {
   // Hyperscan-only pattern that marks where a match may start, for secrets that span lines
   // (PEM blocks). Empty = prefilter with `regex` itself.
   std::string start_marker;
+  // Hyperscan-only pattern that every match of `regex` contains, on the match's line: the
+  // engine confirms with RE2 only on lines where it occurs. For single-line rules whose regex
+  // begins with a common prefix (a URL scheme, `//`, a keyword that is everywhere in source
+  // code), a short distinctive part is far cheaper for Hyperscan to track than the whole
+  // regex. Empty = prefilter with `regex` itself.
+  std::string prefilter;
   // The regex may match across lines (`\s` or explicit newlines). Set automatically for rules
   // loaded from TOML; built-in single-line rules leave it false, which keeps scanning cheap.
   bool spans_lines = false;

@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -106,8 +110,15 @@ struct CompiledRule {
 
 struct Candidate {
   uint32_t rule;
+  uint32_t segment;   // which file of a packed buffer
   size_t begin, end;  // secret span in the buffer
   double entropy;
+};
+
+// The bytes of one file inside a scanned buffer.
+struct Segment {
+  size_t begin, end;
+  std::string_view path;
 };
 
 }  // namespace
@@ -147,14 +158,17 @@ struct SecretsEngine::Impl {
     scratch_free.push_back(s);
   }
 
-  // One buffer's matching state; lives for a single scan_buffer / redact call.
+  // One buffer's matching state; lives for a single scan (of one file, a pack of files, or a
+  // log line). A pack holds several files back to back (each followed by a '\n'); every
+  // confirmation window is clipped to the file of its hit, so no match spans two files.
   struct Pass {
     const Impl* impl;
     std::string_view buf;
-    std::string_view path;
+    const std::vector<Segment>* segments;
     bool apply_filters;
     std::vector<size_t> covered;  // per rule: buffer offset up to which RE2 already ran
     std::vector<Candidate> out;
+    uint32_t seg = 0;             // segment of the last hit (hits arrive in offset order)
   };
 
   static size_t line_start(std::string_view b, size_t pos) {
@@ -166,12 +180,27 @@ struct SecretsEngine::Impl {
     return p ? static_cast<const char*>(p) - b.data() : b.size();
   }
 
+  // The segment holding buffer offset `pos` (which may be its trailing separator).
+  static uint32_t segment_of(Pass& pass, size_t pos) {
+    const auto& segs = *pass.segments;
+    if (pass.seg < segs.size() && segs[pass.seg].begin <= pos &&
+        (pass.seg + 1 == segs.size() || pos < segs[pass.seg + 1].begin))
+      return pass.seg;
+    auto it = std::upper_bound(segs.begin(), segs.end(), pos,
+                               [](size_t p, const Segment& s) { return p < s.begin; });
+    pass.seg = static_cast<uint32_t>(it == segs.begin() ? 0 : it - segs.begin() - 1);
+    return pass.seg;
+  }
+
   // A prefilter hit for `rule` ending at `to`: confirm with RE2 around it.
   void on_hit(Pass& pass, uint32_t rule, size_t to) const {
     if (to == 0 || to - 1 < pass.covered[rule]) return;
     const SecretRule& r = rules[rule];
     std::string_view b = pass.buf;
     size_t last = to - 1;
+    uint32_t seg = segment_of(pass, last);
+    const Segment& sg = (*pass.segments)[seg];
+    if (last >= sg.end) return;  // the separator after the file
     size_t ws = line_start(b, last);
     size_t we = line_end(b, last);
     bool multiline = !r.start_marker.empty();
@@ -180,12 +209,15 @@ struct SecretsEngine::Impl {
     } else if (r.spans_lines || compiled[rule].prefilter == Prefilter::keywords) {
       ws = line_start(b, last > kSpanLookback ? last - kSpanLookback : 0);
     }
-    size_t matched_to = confirm(pass, rule, ws, we);
-    pass.covered[rule] = multiline ? std::max(line_end(b, last), matched_to) : we;
+    ws = std::max(ws, sg.begin);
+    we = std::min(we, sg.end);
+    size_t matched_to = confirm(pass, rule, seg, ws, we);
+    pass.covered[rule] = multiline ? std::max(std::min(line_end(b, last), sg.end), matched_to) : we;
   }
 
-  // Runs the rule's RE2 over [ws, we) and records candidates; returns the end of the last match.
-  size_t confirm(Pass& pass, uint32_t rule, size_t ws, size_t we) const {
+  // Runs the rule's RE2 over [ws, we) (within segment `seg`) and records candidates; returns
+  // the end of the last match.
+  size_t confirm(Pass& pass, uint32_t rule, uint32_t seg, size_t ws, size_t we) const {
     const SecretRule& r = rules[rule];
     const CompiledRule& c = compiled[rule];
     std::string_view b = pass.buf;
@@ -204,8 +236,8 @@ struct SecretsEngine::Impl {
       size_t begin = static_cast<size_t>(sec.data() - b.data());
       std::string_view secret(sec.data(), sec.size());
       double h = shannon_entropy(secret);
-      if (pass.apply_filters && !accept(r, c, secret, h, pass.path)) continue;
-      pass.out.push_back({rule, begin, begin + secret.size(), h});
+      if (pass.apply_filters && !accept(r, c, secret, h, (*pass.segments)[seg].path)) continue;
+      pass.out.push_back({rule, seg, begin, begin + secret.size(), h});
     }
     return last_end;
   }
@@ -228,9 +260,11 @@ struct SecretsEngine::Impl {
     return 0;
   }
 
-  // All accepted, non-overlapping candidates in buffer order.
-  std::vector<Candidate> run(std::string_view buf, std::string_view path, bool filters) const {
-    Pass pass{this, buf, path, filters, std::vector<size_t>(rules.size(), 0), {}};
+  // All accepted, non-overlapping candidates in buffer order. `segments` (ascending, disjoint,
+  // non-empty list) says which bytes belong to which file.
+  std::vector<Candidate> run(std::string_view buf, const std::vector<Segment>& segments,
+                             bool filters) const {
+    Pass pass{this, buf, &segments, filters, std::vector<size_t>(rules.size(), 0), {}};
     bool prefiltered = false;
     if (db && !buf.empty() && buf.size() <= std::numeric_limits<unsigned>::max()) {
       hs_scratch_t* s = acquire();
@@ -238,13 +272,17 @@ struct SecretsEngine::Impl {
                             &Impl::on_match, &pass) == HS_SUCCESS;
       release(s);
     }
+    auto confirm_everywhere = [&](uint32_t rule) {
+      for (uint32_t k = 0; k < segments.size(); ++k)
+        confirm(pass, rule, k, segments[k].begin, segments[k].end);
+    };
     if (prefiltered || !db) {
-      for (uint32_t rule : whole_buffer_rules) confirm(pass, rule, 0, buf.size());
+      for (uint32_t rule : whole_buffer_rules) confirm_everywhere(rule);
     } else if (!buf.empty()) {
       // Hyperscan could not scan (buffer over 4 GiB, or an internal error): RE2 over everything
       // is slow but never misses what the prefilter would have found.
       pass.out.clear();
-      for (uint32_t rule = 0; rule < rules.size(); ++rule) confirm(pass, rule, 0, buf.size());
+      for (uint32_t rule = 0; rule < rules.size(); ++rule) confirm_everywhere(rule);
     }
     auto& c = pass.out;
     if (c.empty()) return {};
@@ -281,7 +319,9 @@ Status compile_hyperscan(SecretsEngine::Impl& impl) {
       const auto& r = impl.rules[i];
       auto& c = impl.compiled[i];
       if (c.prefilter == Prefilter::regex) {
-        exprs.push_back(r.start_marker.empty() ? r.regex : r.start_marker);
+        exprs.push_back(!r.start_marker.empty() ? r.start_marker
+                        : !r.prefilter.empty()  ? r.prefilter
+                                                : r.regex);
         flags.push_back(HS_FLAG_PREFILTER | HS_FLAG_MULTILINE | HS_FLAG_ALLOWEMPTY);
         impl.pattern_rule.push_back(i);
       } else if (c.prefilter == Prefilter::keywords) {
@@ -326,6 +366,25 @@ Status compile_hyperscan(SecretsEngine::Impl& impl) {
   }
 }
 
+// Newlines in [p, end): 16 bytes per step (SSE2 is part of x86-64), bytes one by one elsewhere.
+size_t count_newlines(const char* p, const char* end) {
+  size_t n = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  while (end - p >= 16) {
+    // Per-byte counters (a match is -1, so subtract), summed before any of them can overflow.
+    __m128i acc = _mm_setzero_si128();
+    for (int k = 0; k < 255 && end - p >= 16; ++k, p += 16)
+      acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), nl));
+    __m128i sums = _mm_sad_epu8(acc, _mm_setzero_si128());
+    n += static_cast<size_t>(_mm_cvtsi128_si32(sums)) +
+         static_cast<size_t>(_mm_cvtsi128_si32(_mm_srli_si128(sums, 8)));
+  }
+#endif
+  for (; p < end; ++p) n += *p == '\n';
+  return n;
+}
+
 // Incrementally converts ascending buffer offsets into (line, column).
 class LineCursor {
  public:
@@ -336,16 +395,16 @@ class LineCursor {
       line_ = 1;
       line_start_ = 0;
     }
-    for (const char* p = b_.data() + pos_; pos_ < pos;) {
-      const void* nl = std::memchr(p, '\n', pos - pos_);
-      if (!nl) break;
-      size_t at = static_cast<const char*>(nl) - b_.data();
-      ++line_;
-      line_start_ = at + 1;
-      pos_ = at + 1;
-      p = b_.data() + pos_;
+    if (pos > pos_) {  // newlines in [pos_, pos): a vectorised count, then one memrchr
+      const char* from = b_.data() + pos_;
+      size_t n = count_newlines(from, b_.data() + pos);
+      if (n > 0) {
+        line_ += static_cast<int>(n);
+        line_start_ = static_cast<size_t>(static_cast<const char*>(memrchr(from, '\n', pos - pos_)) -
+                                          b_.data()) + 1;
+      }
+      pos_ = pos;
     }
-    pos_ = std::max(pos_, line_start_);
     int col = 1;
     for (size_t i = line_start_; i < pos; ++i)
       if ((static_cast<unsigned char>(b_[i]) & 0xC0) != 0x80) ++col;
@@ -361,73 +420,61 @@ class LineCursor {
 
 bool is_cancelled(const std::atomic<bool>* c) { return c && c->load(std::memory_order_relaxed); }
 
-// One file's bytes: small files are read into a per-thread buffer (cheaper than mmap+munmap for
-// the typical source file); files of kMmapThreshold bytes or more are memory-mapped.
+// Files of kMmapThreshold bytes or more are memory-mapped and scanned on their own; smaller
+// ones (the typical source file) are read straight into a per-thread pack of about kPackBytes
+// and scanned together: one Hyperscan call per pack instead of per file, and no mmap/munmap.
 constexpr size_t kMmapThreshold = 256 * 1024;
+constexpr size_t kPackBytes = 1024 * 1024;
+constexpr size_t kFilesPerClaim = 16;  // files a thread takes at a time (mostly one directory)
 
-class FileBytes {
+class MappedFile {
  public:
-  enum class State { ok, unreadable, too_large };
-  FileBytes(const std::string& path, uint64_t max_bytes, std::vector<char>& buffer) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return;
-    }
-    size_t size = static_cast<size_t>(st.st_size);
-    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
-      state_ = State::too_large;
-    } else if (size >= kMmapThreshold) {
-      void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p != MAP_FAILED) {
-        map_ = p;
-        ::madvise(p, size, MADV_SEQUENTIAL);
-        view_ = {static_cast<const char*>(p), size};
-        state_ = State::ok;
-      }
-    } else {
-      if (buffer.size() < size + 1) buffer.resize(std::max(size + 1, size_t{64 * 1024}));
-      size_t got = 0;
-      while (got < size) {
-        ssize_t n = ::read(fd, buffer.data() + got, size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-      }
-      view_ = {buffer.data(), got};  // a file that shrank while reading is scanned as read
-      state_ = State::ok;
-    }
-    ::close(fd);
+  MappedFile(int fd, size_t size) {
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) return;
+    map_ = p;
+    ::madvise(p, size, MADV_SEQUENTIAL);
+    view_ = {static_cast<const char*>(p), size};
   }
-  ~FileBytes() {
+  ~MappedFile() {
     if (map_) ::munmap(map_, view_.size());
   }
-  FileBytes(const FileBytes&) = delete;
-  FileBytes& operator=(const FileBytes&) = delete;
-  State state() const { return state_; }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  bool ok() const { return map_ != nullptr; }
   std::string_view view() const { return view_; }
 
  private:
-  State state_ = State::unreadable;
   void* map_ = nullptr;
   std::string_view view_;
 };
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+// Reads up to `size` bytes of `fd` into `out`; returns how many it got (a file that shrank
+// while reading is scanned as read).
+size_t read_fully(int fd, char* out, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd, out + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
 }
 
-const char* const kSkippedDirs[] = {
+bool is_binary(std::string_view v) {
+  return std::memchr(v.data(), 0, std::min(v.size(), kBinaryProbe)) != nullptr;
+}
+
+constexpr std::string_view kSkippedDirs[] = {
     "node_modules", "vendor", "third_party", "third-party", "thirdparty", "bower_components",
     ".git", ".hg", ".svn", "dist", ".venv", "venv", "__pycache__", ".tox", ".mypy_cache",
     "site-packages", "Pods", ".terraform", ".gradle", ".idea", "jspm_packages"};
-const char* const kSkippedNames[] = {
+constexpr std::string_view kSkippedNames[] = {
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock",
     "go.sum", "poetry.lock", "Pipfile.lock", "Gemfile.lock", "composer.lock", "packages.lock.json",
     "mix.lock", "pubspec.lock", "Podfile.lock", "flake.lock", "uv.lock", "bun.lockb"};
-const char* const kSkippedSuffixes[] = {
+constexpr std::string_view kSkippedSuffixes[] = {  // lower-case
     ".min.js", ".min.css", ".js.map", ".css.map", ".pb.go", "_pb2.py", "_pb2_grpc.py", ".pb.cc",
     ".pb.h", ".g.dart", ".designer.cs", ".generated.cs", ".generated.go", ".lock",
     // Binary formats (the NUL probe catches most, this avoids opening them).
@@ -437,8 +484,26 @@ const char* const kSkippedSuffixes[] = {
     ".mov", ".avi", ".wasm", ".iso", ".dmg", ".deb", ".rpm"};
 
 bool is_skipped_dir_name(std::string_view name) {
-  for (const char* d : kSkippedDirs)
+  for (std::string_view d : kSkippedDirs)
     if (name == d) return true;
+  return false;
+}
+
+// `s` ends with the lower-case `suffix`, ignoring ASCII case.
+bool ends_with_nocase(std::string_view s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  const char* p = s.data() + s.size() - suffix.size();
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(p[i])) != suffix[i]) return false;
+  return true;
+}
+
+bool is_skipped_file_name(std::string_view name) {
+  for (std::string_view n : kSkippedNames)
+    if (name == n) return true;
+  if (name.find(".generated.") != std::string_view::npos) return true;
+  for (std::string_view s : kSkippedSuffixes)
+    if (ends_with_nocase(name, s)) return true;
   return false;
 }
 
@@ -446,22 +511,12 @@ bool is_skipped_dir_name(std::string_view name) {
 
 bool is_skipped_path(std::string_view rel) {
   size_t start = 0;
-  while (start <= rel.size()) {
+  for (;;) {
     size_t slash = rel.find('/', start);
-    std::string_view part = rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start);
-    if (slash == std::string_view::npos) {
-      for (const char* n : kSkippedNames)
-        if (part == n) return true;
-      if (part.find(".generated.") != std::string_view::npos) return true;
-      std::string low = lower(part);
-      for (const char* s : kSkippedSuffixes)
-        if (ends_with(low, s)) return true;
-      return false;
-    }
-    if (is_skipped_dir_name(part)) return true;
+    if (slash == std::string_view::npos) return is_skipped_file_name(rel.substr(start));
+    if (is_skipped_dir_name(rel.substr(start, slash - start))) return true;
     start = slash + 1;
   }
-  return false;
 }
 
 double shannon_entropy(std::string_view s) {
@@ -520,32 +575,52 @@ Result<std::unique_ptr<SecretsEngine>> SecretsEngine::compile_builtin() {
   return compile(builtin_secret_rules(), builtin_secret_allowlist());
 }
 
-std::vector<SecretFinding> SecretsEngine::scan_buffer(std::string_view path,
-                                                      std::string_view bytes) const {
-  auto cands = impl_->run(bytes, path, /*filters=*/true);
-  std::vector<SecretFinding> out;
-  out.reserve(cands.size());
-  LineCursor cursor(bytes);
-  for (const auto& c : cands) {
-    const SecretRule& r = impl_->rules[c.rule];
-    std::string_view secret = bytes.substr(c.begin, c.end - c.begin);
+namespace {
+
+// Findings of a scanned buffer, one list per segment.
+std::vector<std::vector<SecretFinding>> to_findings(const std::vector<SecretRule>& rules,
+                                                   std::string_view buf,
+                                                   const std::vector<Segment>& segments,
+                                                   const std::vector<Candidate>& cands) {
+  std::vector<std::vector<SecretFinding>> out(segments.size());
+  std::optional<LineCursor> cursor;
+  uint32_t cursor_seg = 0;
+  for (const auto& c : cands) {  // in buffer order, so grouped by segment
+    const Segment& sg = segments[c.segment];
+    if (!cursor || cursor_seg != c.segment) {
+      cursor.emplace(buf.substr(sg.begin, sg.end - sg.begin));
+      cursor_seg = c.segment;
+    }
+    const SecretRule& r = rules[c.rule];
+    std::string_view secret = buf.substr(c.begin, c.end - c.begin);
     SecretFinding f;
     f.rule_id = r.id;
     f.description = r.description;
     f.severity = r.severity;
-    f.path = std::string(path);
-    std::tie(f.line, f.column) = cursor.at(c.begin);
-    std::tie(f.end_line, f.end_column) = cursor.at(c.end);
+    f.path = std::string(sg.path);
+    std::tie(f.line, f.column) = cursor->at(c.begin - sg.begin);
+    std::tie(f.end_line, f.end_column) = cursor->at(c.end - sg.begin);
     f.redacted = redact_value(secret);
-    f.fingerprint = sha256_hex(r.id + ":" + std::string(path) + ":" + sha256_hex(secret));
+    f.fingerprint = sha256_hex(r.id + ":" + f.path + ":" + sha256_hex(secret));
     f.entropy = c.entropy;
-    out.push_back(std::move(f));
+    out[c.segment].push_back(std::move(f));
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<SecretFinding> SecretsEngine::scan_buffer(std::string_view path,
+                                                      std::string_view bytes) const {
+  std::vector<Segment> segments{{0, bytes.size(), path}};
+  auto cands = impl_->run(bytes, segments, /*filters=*/true);
+  if (cands.empty()) return {};
+  return std::move(to_findings(impl_->rules, bytes, segments, cands)[0]);
+}
+
 std::string SecretsEngine::redact(std::string_view line) const {
-  auto cands = impl_->run(line, "", /*filters=*/false);
+  std::vector<Segment> segments{{0, line.size(), ""}};
+  auto cands = impl_->run(line, segments, /*filters=*/false);
   if (cands.empty()) return std::string(line);
   std::string out;
   size_t at = 0;
@@ -562,10 +637,12 @@ ScanTreeResult SecretsEngine::scan_tree(const std::string& root, const ScanTreeO
                                         const std::atomic<bool>* cancelled) const {
   ScanTreeResult result;
   struct File {
+    uint32_t dir;      // index into dirs
+    uint32_t name_at;  // rel.substr(name_at) is the file name
     std::string rel;
-    std::string abs;
   };
-  std::vector<File> files;
+  std::vector<std::string> dirs;  // relative ("" = the root)
+  std::vector<File> files;        // walk order: the files of one directory are adjacent
   // readdir-based walk: d_type avoids a stat per entry; symlinks are never followed.
   std::string base = root;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
@@ -576,6 +653,8 @@ ScanTreeResult SecretsEngine::scan_tree(const std::string& root, const ScanTreeO
     std::string abs_dir = rel_dir.empty() ? base : base + "/" + rel_dir;
     DIR* d = ::opendir(abs_dir.c_str());
     if (!d) continue;
+    auto dir_index = static_cast<uint32_t>(dirs.size());
+    dirs.push_back(rel_dir);
     while (const dirent* de = ::readdir(d)) {
       std::string_view name = de->d_name;
       if (name == "." || name == "..") continue;
@@ -590,60 +669,128 @@ ScanTreeResult SecretsEngine::scan_tree(const std::string& root, const ScanTreeO
         if (name == ".git" || (options.skip_vendored && is_skipped_dir_name(name))) continue;
         pending.push_back(std::move(rel));
       } else if (type == DT_REG) {
-        if (options.skip_vendored && is_skipped_path(rel)) {
+        if (options.skip_vendored && is_skipped_file_name(name)) {  // its dirs were checked
           ++result.files_skipped;
           continue;
         }
-        std::string abs = base + "/" + rel;
-        files.push_back({std::move(rel), std::move(abs)});
+        auto name_at = static_cast<uint32_t>(rel.size() - name.size());
+        files.push_back({dir_index, name_at, std::move(rel)});
       }
     }
     ::closedir(d);
   }
-  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.rel < b.rel; });
 
   std::vector<std::vector<SecretFinding>> per_file(files.size());
   std::atomic<size_t> next{0};
   std::atomic<int64_t> scanned{0}, skipped{0}, bytes{0};
   std::atomic<bool> stop_cancel{false}, stop_deadline{false};
   auto worker = [&] {
-    std::vector<char> buffer;  // per-thread read buffer for small files
-    for (;;) {
-      if (is_cancelled(cancelled)) {
-        stop_cancel = true;
+    auto pack = std::make_unique<char[]>(kPackBytes + kMmapThreshold);
+    size_t used = 0;
+    std::vector<Segment> segments;
+    std::vector<size_t> segment_file;
+    auto flush = [&] {
+      if (segments.empty()) return;
+      std::string_view buf(pack.get(), used);
+      auto cands = impl_->run(buf, segments, /*filters=*/true);
+      if (!cands.empty()) {
+        auto found = to_findings(impl_->rules, buf, segments, cands);
+        for (size_t k = 0; k < found.size(); ++k)
+          if (!found[k].empty()) per_file[segment_file[k]] = std::move(found[k]);
+      }
+      segments.clear();
+      segment_file.clear();
+      used = 0;
+    };
+    int dir_fd = -1;
+    uint32_t open_dir = std::numeric_limits<uint32_t>::max();
+    auto scan_one = [&](size_t i) {
+      const File& f = files[i];
+      if (f.dir != open_dir) {
+        if (dir_fd >= 0) ::close(dir_fd);
+        const std::string& rd = dirs[f.dir];
+        dir_fd = ::open(rd.empty() ? base.c_str() : (base + "/" + rd).c_str(),
+                        O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        open_dir = f.dir;
+      }
+      int fd = dir_fd < 0 ? -1
+                          : ::openat(dir_fd, f.rel.c_str() + f.name_at,
+                                     O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+      if (fd < 0) {
+        ++skipped;
         return;
       }
-      if (options.deadline_ms > 0 && steady_ms() >= options.deadline_ms) {
-        stop_deadline = true;
+      struct stat st {};
+      if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+          static_cast<uint64_t>(st.st_size) > options.max_file_bytes) {
+        ::close(fd);
+        ++skipped;
         return;
       }
-      size_t i = next.fetch_add(1);
-      if (i >= files.size()) return;
-      FileBytes file(files[i].abs, options.max_file_bytes, buffer);
-      if (file.state() != FileBytes::State::ok) {
-        ++skipped;
-        continue;
+      auto size = static_cast<size_t>(st.st_size);
+      if (size >= kMmapThreshold) {
+        MappedFile m(fd, size);
+        ::close(fd);
+        if (!m.ok() || is_binary(m.view())) {
+          ++skipped;
+          return;
+        }
+        per_file[i] = scan_buffer(f.rel, m.view());
+        ++scanned;
+        bytes += static_cast<int64_t>(size);
+        return;
       }
-      std::string_view v = file.view();
-      if (std::memchr(v.data(), 0, std::min(v.size(), kBinaryProbe)) != nullptr) {
+      size_t got = read_fully(fd, pack.get() + used, size);
+      ::close(fd);
+      std::string_view v(pack.get() + used, got);
+      if (is_binary(v)) {
         ++skipped;
-        continue;
+        return;
       }
-      per_file[i] = scan_buffer(files[i].rel, v);
+      segments.push_back({used, used + got, f.rel});
+      segment_file.push_back(i);
+      used += got;
+      pack[used++] = '\n';  // ends the file's last line; never part of a match
       ++scanned;
-      bytes += static_cast<int64_t>(v.size());
+      bytes += static_cast<int64_t>(got);
+      if (used >= kPackBytes) flush();
+    };
+    for (bool stop = false; !stop;) {
+      size_t first = next.fetch_add(kFilesPerClaim);
+      if (first >= files.size()) break;
+      for (size_t i = first; i < std::min(files.size(), first + kFilesPerClaim); ++i) {
+        if (is_cancelled(cancelled)) {
+          stop_cancel = true;
+          stop = true;
+          break;
+        }
+        if (options.deadline_ms > 0 && steady_ms() >= options.deadline_ms) {
+          stop_deadline = true;
+          stop = true;
+          break;
+        }
+        scan_one(i);
+      }
     }
+    flush();
+    if (dir_fd >= 0) ::close(dir_fd);
   };
   unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  n = static_cast<unsigned>(std::min<size_t>(n, std::max<size_t>(files.size(), 1)));
+  n = static_cast<unsigned>(std::min<size_t>(n, std::max<size_t>(files.size() / kFilesPerClaim, 1)));
   if (n <= 1) {
     worker();
   } else {
     std::vector<std::jthread> pool;
     for (unsigned t = 0; t < n; ++t) pool.emplace_back(worker);
   }
-  for (auto& v : per_file)
-    for (auto& f : v) result.findings.push_back(std::move(f));
+  // Findings in path order, whatever the walk and thread order were.
+  std::vector<size_t> with_findings;
+  for (size_t i = 0; i < per_file.size(); ++i)
+    if (!per_file[i].empty()) with_findings.push_back(i);
+  std::sort(with_findings.begin(), with_findings.end(),
+            [&](size_t a, size_t b) { return files[a].rel < files[b].rel; });
+  for (size_t i : with_findings)
+    for (auto& f : per_file[i]) result.findings.push_back(std::move(f));
   result.files_scanned = scanned;
   result.files_skipped += skipped;
   result.bytes_scanned = bytes;

@@ -1,7 +1,8 @@
 // The secrets engine: finds credentials in bytes and in directory trees.
 //
-// How it works: all rule regexes are compiled once into one Hyperscan database that scans a
-// whole file buffer in block mode (the prefilter: it only says "rule R may match ending here").
+// How it works: all rule regexes (or, for rules that set one, a cheaper `prefilter` pattern
+// that every match contains) are compiled once into one Hyperscan database that scans a whole
+// buffer in block mode (the prefilter: it only says "rule R may match ending here").
 // Each hit is confirmed with the rule's RE2 regex on the surrounding line(s), which yields the
 // exact span and capture group. Confirmed secrets then pass the entropy threshold, the rule and
 // global allowlists (placeholders, documentation examples, `${VAR}` references), and overlap
@@ -78,9 +79,11 @@ class SecretsEngine {
 
   // Scans every regular file under `root` (symlinks are not followed; files with a NUL byte in
   // the first 8 KiB are binary and skipped), spreading files over options.threads threads.
-  // Files of 256 KiB and more are memory-mapped; smaller ones are read into a per-thread buffer,
-  // which costs fewer system calls than mmap+munmap. Polls `cancelled` (may be null) and the
-  // deadline between files; on either, returns what was found so far with the flag set.
+  // Files of 256 KiB and more are memory-mapped and scanned alone; smaller ones are read (openat
+  // relative to their directory) straight into a per-thread pack of about 1 MiB that is scanned
+  // at once, every confirmation clipped to its own file, so a file's findings are the same as
+  // scan_buffer() of that file. Polls `cancelled` (may be null) and the deadline between files;
+  // on either, returns what was found so far with the flag set.
   ScanTreeResult scan_tree(const std::string& root, const ScanTreeOptions& options,
                            const std::atomic<bool>* cancelled) const;
 

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <set>
 
 #include "core/clock.h"
@@ -234,6 +236,99 @@ TEST(SecretsEngine, ResultsAreIdenticalForOneAndManyThreads) {
   }
   EXPECT_EQ(a.files_scanned, 40);
   EXPECT_EQ(b.files_scanned, 40);
+}
+
+// scan_tree reads small files into shared packs and scans each pack at once; a file's findings
+// must be exactly what scanning that file alone gives (lines, columns, fingerprints), for files
+// with and without a final newline, empty files, and a file large enough to be memory-mapped.
+TEST(SecretsEngine, PackedFilesGiveTheSameFindingsAsEachFileAlone) {
+  TempDir dir;
+  std::map<std::string, std::string> contents;
+  uint64_t x = 99;
+  auto next = [&x](uint64_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  for (int i = 0; i < 300; ++i) {
+    auto s = secret_samples(500 + i);
+    std::string content;
+    int lines = static_cast<int>(next(40));
+    for (int l = 0; l < lines; ++l)
+      content += std::string(next(90), static_cast<char>('a' + l % 26)) + (l % 7 ? "" : " é ü") + "\n";
+    if (i % 3) content += s[next(s.size())].text;
+    if (i % 2) content += "\n";  // every other file ends without a newline
+    if (i % 50 == 0) content.clear();
+    std::string rel = "d" + std::to_string(i % 3) + "/f" + std::to_string(i) + ".txt";
+    dir.write(rel, content);
+    contents[rel] = content;
+  }
+  auto big_sample = secret_samples(7)[3];
+  std::string big(300 * 1024, 'x');
+  for (size_t k = 80; k < big.size(); k += 81) big[k] = '\n';
+  big += "\n" + big_sample.text + "\n";
+  dir.write("d1/big.txt", big);
+  contents["d1/big.txt"] = big;
+
+  std::vector<SecretFinding> expected;
+  for (const auto& [rel, content] : contents)  // std::map: path order, as scan_tree sorts
+    for (auto& f : engine().scan_buffer(rel, content)) expected.push_back(std::move(f));
+  ASSERT_GT(expected.size(), 150u);
+  for (unsigned threads : {1u, 2u}) {
+    ScanTreeOptions opt;
+    opt.threads = threads;
+    auto r = engine().scan_tree(dir.path().string(), opt, nullptr);
+    EXPECT_EQ(r.files_scanned, 301);
+    ASSERT_EQ(r.findings.size(), expected.size()) << threads << " threads";
+    for (size_t i = 0; i < expected.size(); ++i) {
+      const auto& a = r.findings[i];
+      const auto& e = expected[i];
+      EXPECT_EQ(a.path, e.path);
+      EXPECT_EQ(a.rule_id, e.rule_id) << e.path;
+      EXPECT_EQ(std::tie(a.line, a.column, a.end_line, a.end_column),
+                std::tie(e.line, e.column, e.end_line, e.end_column))
+          << e.path << " " << e.rule_id;
+      EXPECT_EQ(a.fingerprint, e.fingerprint) << e.path;
+    }
+  }
+}
+
+// A private key's BEGIN line in one file and an END line in the next file of the same pack
+// are not one key.
+TEST(SecretsEngine, APemBlockNeverSpansTwoFiles) {
+  auto s = secret_samples(3);
+  auto pem = std::find_if(s.begin(), s.end(), [](auto& x) { return x.rule_id == "private-key-rsa"; });
+  ASSERT_NE(pem, s.end());
+  size_t mid = pem->text.find('\n', pem->text.size() / 2);
+  ASSERT_NE(mid, std::string::npos);
+  TempDir dir;
+  for (int i = 0; i < 10; ++i) {  // readdir order is the file system's: halves interleave
+    dir.write("keys/begin" + std::to_string(i) + ".pem", pem->text.substr(0, mid + 1));
+    dir.write("keys/end" + std::to_string(i) + ".pem", pem->text.substr(mid + 1) + "\n");
+  }
+  ScanTreeOptions opt;
+  opt.threads = 1;
+  auto halves = engine().scan_tree(dir.path().string(), opt, nullptr);
+  EXPECT_EQ(halves.files_scanned, 20);
+  EXPECT_TRUE(halves.findings.empty()) << halves.findings[0].path;
+  dir.write("keys/whole.pem", pem->text + "\n");
+  auto whole = engine().scan_tree(dir.path().string(), opt, nullptr);
+  ASSERT_EQ(whole.findings.size(), 1u);
+  EXPECT_EQ(whole.findings[0].path, "keys/whole.pem");
+  EXPECT_EQ(whole.findings[0].line,
+            1 + std::count(pem->text.begin(), pem->text.begin() + pem->text.find("-----BEGIN"), '\n'));
+}
+
+TEST(SecretsEngine, LineNumbersAreExactDeepIntoALargeBuffer) {
+  auto s = secret_samples(12);
+  auto gh = std::find_if(s.begin(), s.end(), [](auto& x) { return x.rule_id == "github-pat"; });
+  ASSERT_NE(gh, s.end());
+  std::string content;
+  for (int l = 0; l < 50000; ++l) content += std::string(static_cast<size_t>(l % 37), 'z') + "\n";
+  content += "ab\xc3\xa9 = " + gh->secret + "\n";  // line 50001; "é" is one column
+  auto found = engine().scan_buffer("deep.txt", content);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].line, 50001);
+  EXPECT_EQ(found[0].column, 7);
 }
 
 TEST(SecretsEngine, CancellationAndDeadlineStopEarly) {
