@@ -337,7 +337,9 @@ int run_scan(const ScanCommandOptions& o) {
   std::vector<std::shared_ptr<scanners::Scanner>> tools;
   tools.push_back(scanners::make_secrets_scanner());
   tools.push_back(scanners::make_sbom_scanner());
-  for (auto& s : scanners::make_external_scanners()) tools.push_back(std::move(s));
+  for (auto& s : scanners::make_external_scanners(scanners::ToolLocator::from_environment(),
+                                                  scanners::tool_sandbox_from(limits)))
+    tools.push_back(std::move(s));
   assurance::PipelineOptions po{data.path(), roots, limits, key.private_pem, key.public_pem, data.path() + "/work"};
   assurance::ScanPipeline pipeline(store, events, clock, std::move(po), std::move(tools));
 

@@ -68,6 +68,11 @@ struct AssuranceConfig {
   std::vector<std::string> git_schemes = {"https", "ssh", "file"};  // allowed git_url schemes
   std::vector<std::string> manifest_s3_buckets;       // buckets s3:// manifest URIs may name (on s3.endpoint)
   std::vector<std::string> manifest_oci_repositories; // repositories oci:// manifest URIs may name (on oci.registry)
+  // External tools run sandboxed (scanners/tools/child_process.h): no network unless listed here,
+  // address-space and written-file limits (0 = unlimited).
+  std::vector<std::string> tool_network_allow;
+  int64_t tool_memory_mb = 8192;
+  int64_t tool_file_mb = 2048;
 };
 
 // S3-compatible object storage for published bundles (objects/s3_object_store.h).

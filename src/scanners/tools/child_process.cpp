@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +108,147 @@ Result<int> open_output(const std::string& path) {
   return fd;
 }
 
+// Moves `fd` (closed here) to a close-on-exec descriptor above 0..2 held by `into`, so setting up
+// the child's stdio can never overwrite it.
+Status above_stdio(int fd, const char* what, Fd& into) {
+  if (fd < 0) return Error::internal(std::string("cannot open ") + what + ": " + ::strerror(errno));
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int err = errno;
+  ::close(fd);
+  if (moved < 0) return Error::internal(std::string("cannot duplicate ") + what + ": " + ::strerror(err));
+  into.reset(moved);
+  return ok_status();
+}
+
+// Setup steps of a child; the one that fails is reported to the parent with its errno.
+enum Step : int { kStdio, kGroup, kDeathSignal, kNoNewPrivs, kLimits, kNetwork, kUserMap, kChdir, kExec };
+
+const char* step_name(int step) {
+  switch (step) {
+    case kStdio: return "standard streams";
+    case kGroup: return "process group";
+    case kDeathSignal: return "parent-death signal";
+    case kNoNewPrivs: return "no-new-privileges";
+    case kLimits: return "resource limits";
+    case kNetwork: return "network namespace";
+    case kUserMap: return "user namespace id map";
+    case kChdir: return "working directory";
+    default: return "exec";
+  }
+}
+
+struct ChildFailure {
+  int step = 0;
+  int err = 0;
+};
+
+// In the child (async-signal-safe calls only): reports the failed step and exits.
+[[noreturn]] void child_fail(int report_fd, int step) {
+  ChildFailure f{step, errno};
+  ssize_t ignored = ::write(report_fd, &f, sizeof f);
+  (void)ignored;
+  ::_exit(127);
+}
+
+bool write_proc_file(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t w = ::write(fd, text.data(), text.size());
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return w == static_cast<ssize_t>(text.size());
+}
+
+// Lowers one limit (never above the hard limit the process already has).
+bool lower_limit(int resource, uint64_t value) {
+  rlimit cur{};
+  if (::getrlimit(resource, &cur) != 0) return false;
+  rlim_t v = static_cast<rlim_t>(value);
+  if (cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max) v = cur.rlim_max;
+  rlimit next{v, v};
+  return ::setrlimit(resource, &next) == 0;
+}
+
+// Forks and execs the child with its stdio on /dev/null and the two pipes, inside the sandbox.
+// Returns once the program is running (or failed to start: then the child is reaped and the
+// failed step is the error).
+Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp, int out_write, int err_write) {
+  Fd devnull, out, err, report_read, report_write;
+  SECPLAT_TRY(above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC), "/dev/null", devnull));
+  SECPLAT_TRY(above_stdio(::fcntl(out_write, F_DUPFD_CLOEXEC, 0), "stdout pipe", out));
+  SECPLAT_TRY(above_stdio(::fcntl(err_write, F_DUPFD_CLOEXEC, 0), "stderr pipe", err));
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return Error::internal(std::string("pipe: ") + ::strerror(errno));
+  report_read.reset(report[0]);
+  SECPLAT_TRY(above_stdio(report[1], "report pipe", report_write));
+
+  // Prepared here: the child of a threaded process may only make system calls.
+  const pid_t parent = ::getpid();
+  const std::string uid_map = std::to_string(::geteuid()) + " " + std::to_string(::geteuid()) + " 1\n";
+  const std::string gid_map = std::to_string(::getegid()) + " " + std::to_string(::getegid()) + " 1\n";
+  const std::string deny = "deny";
+  const ChildSandbox& box = spec.sandbox;
+  const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
+  const int devnull_fd = devnull.get(), out_fd = out.get(), err_fd = err.get(), rep = report_write.get();
+
+  // No handler of the parent may run in the child before its dispositions are reset.
+  sigset_t all, saved;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::dup2(devnull_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) child_fail(rep, kStdio);
+    if (rep > 3) ::close_range(3, static_cast<unsigned>(rep - 1), 0);
+    ::close_range(static_cast<unsigned>(rep + 1), ~0u, 0);
+    if (::setpgid(0, 0) != 0) child_fail(rep, kGroup);
+    // The parent may ignore SIGPIPE or handle SIGTERM (servers do); the tool must not inherit that.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int s = 1; s < SIGRTMIN; ++s)
+      if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(rep, kDeathSignal);
+    if (::getppid() != parent) ::_exit(127);  // the starting thread is already gone
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(rep, kNoNewPrivs);
+    if (!lower_limit(RLIMIT_CORE, 0)) child_fail(rep, kLimits);
+    if (box.max_memory_bytes > 0 && !lower_limit(RLIMIT_AS, box.max_memory_bytes)) child_fail(rep, kLimits);
+    if (box.max_file_bytes > 0 && !lower_limit(RLIMIT_FSIZE, box.max_file_bytes)) child_fail(rep, kLimits);
+    if (box.isolate_network && ::unshare(CLONE_NEWNET) != 0) {
+      // Without CAP_SYS_ADMIN: a user namespace of our own holds the network namespace. A server
+      // that dropped root itself is not dumpable, which makes /proc/self root's: the map files
+      // must be ours to write (exec sets dumpability again from the tool's credentials anyway).
+      if (errno != EPERM || ::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) child_fail(rep, kNetwork);
+      if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) child_fail(rep, kUserMap);
+      if (!write_proc_file("/proc/self/setgroups", deny) || !write_proc_file("/proc/self/uid_map", uid_map) ||
+          !write_proc_file("/proc/self/gid_map", gid_map))
+        child_fail(rep, kUserMap);
+    }
+    if (cwd && ::chdir(cwd) != 0) child_fail(rep, kChdir);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], argv, envp);
+    child_fail(rep, kExec);
+  }
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  if (pid < 0) return Error::internal(std::string("cannot start ") + argv[0] + ": fork: " + ::strerror(fork_errno));
+  report_write.reset();
+  ChildFailure failure;
+  ssize_t got;
+  do {
+    got = ::read(report_read.get(), &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got != static_cast<ssize_t>(sizeof failure)) return pid;  // EOF: the exec went through
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string why = ::strerror(failure.err);
+  if (failure.step == kExec) return Error::internal(std::string("cannot start ") + argv[0] + ": " + why);
+  return Error::internal(std::string("cannot start ") + argv[0] + ": sandbox: " + step_name(failure.step) + ": " + why);
+}
+
 }  // namespace
 
 std::string describe_signal(int sig) {
@@ -130,27 +273,6 @@ Result<ChildResult> run_child(const ChildSpec& spec) {
   caps[1].pipe_read.reset(err_pipe[0]);
   Fd err_write(err_pipe[1]);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, err_write.get(), 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
-
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  // The parent may ignore SIGPIPE or block SIGTERM (servers do); the tool must not inherit that.
-  sigemptyset(&defaults);
-  for (int s = 1; s < SIGRTMIN; ++s)
-    if (s != SIGKILL && s != SIGSTOP) sigaddset(&defaults, s);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -158,17 +280,15 @@ Result<ChildResult> run_child(const ChildSpec& spec) {
   envp.push_back(nullptr);
 
   int64_t started = steady_ms();
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, spec.argv[0].c_str(), &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  auto pid = spawn(spec, argv.data(), envp.data(), out_write.get(), err_write.get());
   out_write.reset();
   err_write.reset();
-  if (rc != 0) return Error::internal("cannot start " + spec.argv[0] + ": " + ::strerror(rc));
+  if (!pid) return std::move(pid).take_error();
   for (auto& c : caps) ::fcntl(c.pipe_read.get(), F_SETFL, ::fcntl(c.pipe_read.get(), F_GETFL) | O_NONBLOCK);
 
   ChildResult res;
-  res.pid = pid;
+  res.pid = *pid;
+  const pid_t child = *pid;
   int64_t term_at = 0;
   bool killed = false;
   for (;;) {
@@ -177,36 +297,36 @@ Result<ChildResult> run_child(const ChildSpec& spec) {
       if (spec.cancelled && spec.cancelled->load()) res.end = ChildResult::End::cancelled;
       else if (spec.deadline_ms > 0 && now >= spec.deadline_ms) res.end = ChildResult::End::timeout;
       if (res.end != ChildResult::End::exited) {
-        ::kill(-pid, SIGTERM);
+        ::kill(-child, SIGTERM);
         term_at = now;
       }
     }
     if (res.end != ChildResult::End::exited && !killed && now - term_at >= spec.kill_grace_ms) {
-      ::kill(-pid, SIGKILL);
+      ::kill(-child, SIGKILL);
       killed = true;
     }
     // Has the leader exited? WNOWAIT leaves it a zombie, which keeps its group id reserved.
     siginfo_t si{};
-    int w = ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT);
-    if ((w == 0 && si.si_pid == pid) || (w < 0 && errno != EINTR)) break;
+    int w = ::waitid(P_PID, static_cast<id_t>(child), &si, WEXITED | WNOHANG | WNOWAIT);
+    if ((w == 0 && si.si_pid == child) || (w < 0 && errno != EINTR)) break;
     pump_for(caps, 2, spec.max_output_bytes, 50);
   }
   // Nothing of the tool outlives it: grandchildren still in its group go now.
-  ::kill(-pid, SIGKILL);
+  ::kill(-child, SIGKILL);
   int64_t drain_until = steady_ms() + 1000;
   while ((caps[0].open || caps[1].open) && steady_ms() < drain_until) pump_for(caps, 2, spec.max_output_bytes, 50);
 
   int status = 0;
   pid_t r;
   do {
-    r = ::waitpid(pid, &status, 0);
+    r = ::waitpid(child, &status, 0);
   } while (r < 0 && errno == EINTR);
   res.duration_ms = steady_ms() - started;
   res.stdout_truncated = caps[0].truncated;
   res.stderr_truncated = caps[1].truncated;
-  if (r == pid && WIFEXITED(status)) {
+  if (r == child && WIFEXITED(status)) {
     res.exit_code = WEXITSTATUS(status);
-  } else if (r == pid && WIFSIGNALED(status)) {
+  } else if (r == child && WIFSIGNALED(status)) {
     res.signal = WTERMSIG(status);
     if (res.end == ChildResult::End::exited) res.end = ChildResult::End::signaled;
   }

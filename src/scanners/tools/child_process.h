@@ -1,10 +1,18 @@
 // run_child(): one external program, run to completion under a deadline, cancellable.
 //
-// The child is spawned with posix_spawn (no shell: argv is passed as is) as the leader of a new
-// process group, with stdin on /dev/null, a reset signal mask and default signal dispositions, no
+// The child is forked and exec'd (no shell: argv is passed as is) as the leader of a new process
+// group, with stdin on /dev/null, a reset signal mask and default signal dispositions, no
 // inherited descriptors beyond 0..2, and only the environment given. Its stdout and stderr are
 // drained through pipes into files, each capped at `max_output_bytes` (the rest is read and
 // discarded, so a chatty tool never blocks on a full pipe).
+//
+// Sandbox (every child): no new privileges (setuid binaries gain nothing), no core dumps (a
+// crashing tool's memory holds source and secrets), SIGKILL when the thread that started it dies;
+// and, per ChildSandbox, address-space and file-size limits and a network namespace of its own
+// (loopback only, and down: no connection leaves or reaches the host's interfaces). As root the
+// namespace is created directly; otherwise inside a user namespace mapping only the caller's own
+// uid/gid. A sandbox that cannot be set up (namespaces forbidden, e.g. in a restricted container)
+// is an error naming the step: the tool does not run unconfined.
 //
 // Cancellation and deadlines end the whole process group: SIGTERM, then SIGKILL after
 // `kill_grace_ms`. When the leader exits on its own, anything it left behind in its group is
@@ -24,6 +32,12 @@
 
 namespace secplat::scanners {
 
+struct ChildSandbox {
+  bool isolate_network = false;    // own network namespace
+  uint64_t max_memory_bytes = 0;   // RLIMIT_AS; 0 = unlimited
+  uint64_t max_file_bytes = 0;     // RLIMIT_FSIZE (a write beyond it: SIGXFSZ); 0 = unlimited
+};
+
 struct ChildSpec {
   std::vector<std::string> argv;   // argv[0]: absolute path of the program
   std::vector<std::string> env;    // complete environment ("KEY=value"); nothing is inherited
@@ -34,6 +48,7 @@ struct ChildSpec {
   const std::atomic<bool>* cancelled = nullptr;
   int64_t deadline_ms = 0;         // steady_ms() deadline; 0 = none
   int64_t kill_grace_ms = 2000;    // SIGTERM → SIGKILL
+  ChildSandbox sandbox;
 };
 
 struct ChildResult {
@@ -47,8 +62,8 @@ struct ChildResult {
   int pid = 0;             // the child's pid (= its process group id), for diagnostics and tests
 };
 
-// Errors: the program could not be started (not found, not executable, fork failure) or the
-// output files could not be opened. Everything that happens after the start is a ChildResult.
+// Errors: the program could not be started (not found, not executable, fork failure, a sandbox
+// step refused) or the output files could not be opened. Everything that happens after the start is a ChildResult.
 Result<ChildResult> run_child(const ChildSpec& spec);
 
 // "killed by signal 11 (Segmentation fault)".

@@ -284,7 +284,8 @@ class SemgrepFamily final : public ExternalTool {
     std::string id, display_name, information_uri;
     std::vector<std::string> output_args;  // "{report}" stands for the report path
   };
-  SemgrepFamily(Flavor flavor, ToolLocator locator) : ExternalTool(std::move(locator)), f_(std::move(flavor)) {}
+  SemgrepFamily(Flavor flavor, ToolLocator locator, ToolSandbox sandbox)
+      : ExternalTool(std::move(locator), std::move(sandbox)), f_(std::move(flavor)) {}
   std::string id() const override { return f_.id; }
 
  protected:
@@ -395,29 +396,38 @@ const std::vector<std::string>& external_tool_ids() {
   return ids;
 }
 
-std::shared_ptr<Scanner> make_external_scanner(const std::string& tool_id, const ToolLocator& locator) {
-  if (tool_id == "bandit") return std::make_shared<Bandit>(locator);
-  if (tool_id == "shellcheck") return std::make_shared<ShellCheck>(locator);
-  if (tool_id == "cppcheck") return std::make_shared<Cppcheck>(locator);
-  if (tool_id == "flawfinder") return std::make_shared<Flawfinder>(locator);
+std::shared_ptr<Scanner> make_external_scanner(const std::string& tool_id, const ToolLocator& locator,
+                                               const ToolSandbox& sandbox) {
+  if (tool_id == "bandit") return std::make_shared<Bandit>(locator, sandbox);
+  if (tool_id == "shellcheck") return std::make_shared<ShellCheck>(locator, sandbox);
+  if (tool_id == "cppcheck") return std::make_shared<Cppcheck>(locator, sandbox);
+  if (tool_id == "flawfinder") return std::make_shared<Flawfinder>(locator, sandbox);
   if (tool_id == "semgrep")
     return std::make_shared<SemgrepFamily>(
         SemgrepFamily::Flavor{"semgrep", "Semgrep", "https://semgrep.dev/",
                               {"--sarif", "--output", "{report}", "--metrics=off", "--disable-version-check"}},
-        locator);
+        locator, sandbox);
   if (tool_id == "opengrep")
     return std::make_shared<SemgrepFamily>(
         SemgrepFamily::Flavor{"opengrep", "Opengrep", "https://github.com/opengrep/opengrep",
                               {"--sarif-output={report}"}},
-        locator);
-  if (tool_id == "trivy") return std::make_shared<Trivy>(locator);
-  if (tool_id == "syft") return std::make_shared<Syft>(locator);
+        locator, sandbox);
+  if (tool_id == "trivy") return std::make_shared<Trivy>(locator, sandbox);
+  if (tool_id == "syft") return std::make_shared<Syft>(locator, sandbox);
   return nullptr;
 }
 
-std::vector<std::shared_ptr<Scanner>> make_external_scanners(const ToolLocator& locator) {
+ToolSandbox tool_sandbox_from(const AssuranceConfig& config) {
+  ToolSandbox box;
+  box.network_allow = config.tool_network_allow;
+  box.max_memory_bytes = static_cast<uint64_t>(config.tool_memory_mb) << 20;
+  box.max_file_bytes = static_cast<uint64_t>(config.tool_file_mb) << 20;
+  return box;
+}
+
+std::vector<std::shared_ptr<Scanner>> make_external_scanners(const ToolLocator& locator, const ToolSandbox& sandbox) {
   std::vector<std::shared_ptr<Scanner>> out;
-  for (const auto& id : external_tool_ids()) out.push_back(make_external_scanner(id, locator));
+  for (const auto& id : external_tool_ids()) out.push_back(make_external_scanner(id, locator, sandbox));
   return out;
 }
 

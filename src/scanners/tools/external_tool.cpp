@@ -156,6 +156,15 @@ std::vector<std::string> ExternalTool::child_env(const std::string& work_dir) co
   return env;
 }
 
+ChildSandbox ExternalTool::child_sandbox() const {
+  ChildSandbox box;
+  box.isolate_network = std::find(sandbox_.network_allow.begin(), sandbox_.network_allow.end(), id()) ==
+                        sandbox_.network_allow.end();
+  box.max_memory_bytes = sandbox_.max_memory_bytes;
+  box.max_file_bytes = sandbox_.max_file_bytes;
+  return box;
+}
+
 std::string ExternalTool::version_of(const std::string& binary_path, const ScanContext& ctx,
                                      const std::string& work_dir) {
   struct stat st {};
@@ -177,6 +186,7 @@ std::string ExternalTool::version_of(const std::string& binary_path, const ScanC
   int64_t limit = steady_ms() + kVersionTimeoutMs;
   spec.deadline_ms = ctx.deadline_ms > 0 ? std::min(ctx.deadline_ms, limit) : limit;
   spec.kill_grace_ms = 500;
+  spec.sandbox = child_sandbox();
   auto r = run_child(spec);
   std::string version;
   if (r && r->end == ChildResult::End::exited) {
@@ -235,10 +245,17 @@ Result<ScanOutcome> ExternalTool::run(const ScanContext& ctx) {
     spec.max_output_bytes = kMaxOutputBytes;
     spec.cancelled = ctx.cancelled;
     spec.deadline_ms = ctx.deadline_ms;
+    spec.sandbox = child_sandbox();
     log("running " + binary() + " " + join_args(inv.args) +
         (plan->runs.size() > 1 ? " (" + std::to_string(i + 1) + "/" + std::to_string(plan->runs.size()) + ")" : ""));
     auto r = run_child(spec);
-    if (!r) return finish("failed", r.error().message);
+    if (!r) {
+      std::string hint = spec.sandbox.isolate_network && r.error().message.find("network namespace") != std::string::npos
+                             ? " (this host forbids network namespaces here; to run " + tool +
+                                   " with the host's network, list it in assurance.tool_network_allow)"
+                             : "";
+      return finish("failed", r.error().message + hint);
+    }
     out.exit_code = r->exit_code;
     switch (r->end) {
       case ChildResult::End::cancelled:

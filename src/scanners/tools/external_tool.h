@@ -7,6 +7,10 @@
 // by default every report is read with read_report() and normalised into
 // reports/sast/<id>.sarif.json (see finding_normalizer.h).
 //
+// Every run (the version probe too) is sandboxed (child_process.h): no new privileges, no core
+// dumps, the address-space and file-size limits of `ToolSandbox`, and its own network namespace
+// unless the tool's id is in `network_allow`.
+//
 // Outcome statuses: "succeeded"; "skipped" (not installed); "cancelled"; "timeout"; "failed" for
 // a crash (signal), an exit code the tool does not use for success, output beyond the cap, or a
 // report that cannot be read. The tool's raw output stays in a private temp directory that is
@@ -23,15 +27,23 @@
 #include <string_view>
 #include <vector>
 
+#include "scanners/tools/child_process.h"
 #include "scanners/tools/tool_locator.h"
 #include "scanners/tools/tool_reports.h"
 #include "scanners/scanner.h"
 
 namespace secplat::scanners {
 
+struct ToolSandbox {
+  std::vector<std::string> network_allow;      // tool ids that keep the host's network
+  uint64_t max_memory_bytes = 8ull << 30;      // address space per tool process; 0 = unlimited
+  uint64_t max_file_bytes = 2ull << 30;        // largest file a tool may write; 0 = unlimited
+};
+
 class ExternalTool : public Scanner {
  public:
-  explicit ExternalTool(ToolLocator locator) : locator_(std::move(locator)) {}
+  explicit ExternalTool(ToolLocator locator, ToolSandbox sandbox = {})
+      : locator_(std::move(locator)), sandbox_(std::move(sandbox)) {}
 
   Result<ScanOutcome> run(const ScanContext& ctx) final;
   bool available() const override { return locator_.find(binary()).has_value(); }
@@ -67,8 +79,10 @@ class ExternalTool : public Scanner {
  private:
   std::string version_of(const std::string& binary_path, const ScanContext& ctx, const std::string& work_dir);
   std::vector<std::string> child_env(const std::string& work_dir) const;
+  ChildSandbox child_sandbox() const;
 
   ToolLocator locator_;
+  ToolSandbox sandbox_;
   std::mutex mu_;
   std::map<std::string, std::pair<int64_t, std::string>> versions_;  // path → (mtime, version)
 };

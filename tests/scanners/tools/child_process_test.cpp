@@ -3,6 +3,8 @@
 #include "scanners/tools/child_process.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "loopback_listener.h"
 
 namespace fs = std::filesystem;
 
@@ -122,7 +125,91 @@ TEST_F(ChildProcessTest, MissingProgramIsAnError) {
   ChildSpec s;
   s.argv = {"/nonexistent/tool"};
   auto r = run_child(s);
-  EXPECT_FALSE(r.ok());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "cannot start /nonexistent/tool: No such file or directory");
+}
+
+TEST_F(ChildProcessTest, SandboxedChildHasNoNetwork) {
+  test::LoopbackListener listener;
+  ASSERT_GT(listener.port(), 0);
+  ChildSpec spec = sh("");
+  spec.argv = {"/bin/bash", "-c", test::connect_script(listener.port()) + "; id -u"};
+
+  auto open = run_child(spec);
+  ASSERT_TRUE(open.ok()) << open.error().message;
+  EXPECT_EQ(slurp(dir / "out"), "reached\n" + std::to_string(::geteuid()) + "\n");
+
+  spec.sandbox.isolate_network = true;
+  auto isolated = run_child(spec);
+  ASSERT_TRUE(isolated.ok()) << isolated.error().message;
+  EXPECT_EQ(isolated->exit_code, 0);
+  EXPECT_EQ(slurp(dir / "out"), "unreachable\n" + std::to_string(::geteuid()) + "\n");
+  EXPECT_NE(slurp(dir / "err").find("Network is unreachable"), std::string::npos) << slurp(dir / "err");
+}
+
+TEST_F(ChildProcessTest, UnprivilegedUserGetsTheNetworkSandboxToo) {
+  // Without CAP_SYS_ADMIN the network namespace sits in a user namespace that maps only the
+  // caller's own ids: the tool still runs as that user and its files belong to it.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  test::LoopbackListener listener;
+  ASSERT_GT(listener.port(), 0);
+  fs::permissions(dir, fs::perms::all);
+  ChildSpec spec = sh("");
+  spec.argv = {"/bin/bash", "-c", test::connect_script(listener.port()) + "; id -u; touch made-by-tool"};
+  spec.cwd = dir.string();
+  spec.sandbox.isolate_network = true;
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+    auto r = run_child(spec);
+    if (!r.ok()) std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    ::_exit(!r.ok() ? 91 : r->exit_code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << slurp(dir / "err");
+  EXPECT_EQ(slurp(dir / "out"), "unreachable\n65534\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "made-by-tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+}
+
+TEST_F(ChildProcessTest, SandboxLimitsMemoryFileSizeCoreDumpsAndPrivileges) {
+  ChildSpec spec = sh("ulimit -c; grep NoNewPrivs /proc/self/status");
+  auto r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(slurp(dir / "out"), "0\nNoNewPrivs:\t1\n");
+
+  // 512 MB fits without a limit and not under 256 MB of address space.
+  spec.argv = {"/usr/bin/python3", "-c", "b = bytearray(512 << 20); print(len(b))"};
+  r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0) << slurp(dir / "err");
+  spec.sandbox.max_memory_bytes = 256ull << 20;
+  r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(slurp(dir / "err").find("MemoryError"), std::string::npos) << slurp(dir / "err");
+
+  // A file written past the limit stops at it, and the writer gets SIGXFSZ.
+  spec.argv = {"/bin/dd", "if=/dev/zero", "of=" + (dir / "big").string(), "bs=1M", "count=3"};
+  spec.sandbox.max_file_bytes = 1u << 20;
+  r = run_child(spec);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->end, ChildResult::End::signaled);
+  EXPECT_EQ(r->signal, SIGXFSZ);
+  EXPECT_EQ(fs::file_size(dir / "big"), 1u << 20);
+}
+
+TEST_F(ChildProcessTest, AFailedSandboxStepIsAnErrorNamingIt) {
+  ChildSpec spec = sh("echo never");
+  spec.cwd = (dir / "missing").string();
+  auto r = run_child(spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "cannot start /bin/sh: sandbox: working directory: No such file or directory");
+  EXPECT_EQ(slurp(dir / "out"), "");
 }
 
 TEST_F(ChildProcessTest, CancelKillsTheWholeProcessGroup) {

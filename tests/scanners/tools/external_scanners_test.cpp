@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "loopback_listener.h"
 
 namespace fs = std::filesystem;
 
@@ -87,8 +88,8 @@ class ExternalScannersTest : public ::testing::Test {
   ToolLocator fake_tools() const { return ToolLocator({bin.string(), "/usr/bin", "/bin"}); }
 
   ScanOutcome run(const std::string& tool, const ToolLocator& locator, int64_t deadline_ms = 0,
-                  const std::atomic<bool>* cancelled = nullptr) {
-    auto scanner = make_external_scanner(tool, locator);
+                  const std::atomic<bool>* cancelled = nullptr, const ToolSandbox& sandbox = {}) {
+    auto scanner = make_external_scanner(tool, locator, sandbox);
     EXPECT_TRUE(scanner);
     ScanContext ctx;
     ctx.source_root = src.string();
@@ -275,6 +276,31 @@ TEST_F(ExternalScannersTest, CrashBadExitAndGarbageFail) {
   EXPECT_EQ(garbage.status, "failed");
   EXPECT_NE(garbage.message.find("cannot read the bandit report"), std::string::npos) << garbage.message;
   EXPECT_FALSE(fs::exists(out / "reports/sast/bandit.sarif.json"));
+}
+
+TEST_F(ExternalScannersTest, ToolsRunWithoutNetworkUnlessAllowedAndWithinLimits) {
+  test::LoopbackListener listener;
+  ASSERT_GT(listener.port(), 0);
+  fs::path seen = root / "seen";
+  fake_tool("bandit", "[ \"$1\" = --version ] && { echo 'bandit 1.7.5'; exit 0; }\n"
+                      "/bin/bash -c '" + test::connect_script(listener.port()) + "' > '" + seen.string() + "' 2>/dev/null\n"
+                      "ulimit -v >> '" + seen.string() + "'\n"
+                      "echo '{\"results\": []}'\n");
+  auto isolated = run("bandit", fake_tools());
+  EXPECT_EQ(isolated.status, "succeeded") << isolated.message;
+  EXPECT_EQ(slurp(seen), "unreachable\n" + std::to_string(8ull << 20) + "\n");  // KiB: the 8 GiB default
+
+  ToolSandbox allowed;
+  allowed.network_allow = {"bandit"};
+  allowed.max_memory_bytes = 1ull << 30;
+  auto open = run("bandit", fake_tools(), 0, nullptr, allowed);
+  EXPECT_EQ(open.status, "succeeded") << open.message;
+  EXPECT_EQ(slurp(seen), "reached\n" + std::to_string(1u << 20) + "\n");
+
+  ToolSandbox other;
+  other.network_allow = {"trivy"};  // allowing another tool gives bandit nothing
+  run("bandit", fake_tools(), 0, nullptr, other);
+  EXPECT_EQ(slurp(seen).substr(0, 12), "unreachable\n");
 }
 
 // ---- tools used when found on PATH (stand-ins with their real command lines) -------------------
