@@ -259,7 +259,7 @@ int run_scan(const ScanCommandOptions& o) {
     roots.push_back(abs);
   }
   AssuranceConfig limits;
-  assurance::SourcePolicy sp{roots, limits.git_schemes, "", limits};
+  assurance::SourcePolicy sp{roots, limits.git_schemes, "", limits, ""};
   if (Status st = assurance::check_source(req, sp); !st) return usage(o.target + ": " + error_text(st.error()));
 
   // 2. The manifest, and the profile it must hold.

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "assurance/attestation.h"
 #include "scanners/sample_scanner.h"
+#include "scanners/tools/tool_locator.h"
 
 namespace fs = std::filesystem;
 
@@ -84,6 +85,7 @@ ScanPipeline::ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& 
     : store_(store), events_(events), clock_(clock), options_(std::move(options)), scanners_(std::move(scanners)),
       importer_(std::move(importer)) {
   if (options_.temp_dir.empty()) options_.temp_dir = options_.data_dir + "/work";
+  if (!options_.git_cli) options_.git_cli = scanners::ToolLocator::from_environment().find("git").value_or("");
   // Sample mode is the pipeline's own feature: its scanner is always there.
   bool has_sample = false;
   for (const auto& s : scanners_) has_sample = has_sample || s->id() == scanners::kSampleToolId;
@@ -235,7 +237,7 @@ Status ScanPipeline::execute(Attempt& a) {
 
   // 1. Source.
   SourcePolicy sp{options_.allowed_source_roots, options_.limits.git_schemes, options_.data_dir + "/uploads",
-                  options_.limits};
+                  options_.limits, *options_.git_cli};
   SourceRun run{a.cancelled.get(), step_deadline(), options_.temp_dir, id};
   auto phase = [&](const std::string& message, Json fields) {
     fields["message"] = message;

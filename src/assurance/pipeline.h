@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,8 @@ struct PipelineOptions {
   std::string signing_public_pem;
   std::string temp_dir;                       // clones/extractions; "" = <data_dir>/work
   RemoteManifestSource* remote_manifests = nullptr;  // s3:// and oci:// manifest URIs; null = refused
+  // git for shallow fetches (sources.h): unset = git on PATH (if any); "" = none, libgit2 clones only.
+  std::optional<std::string> git_cli = std::nullopt;
   // secplat_scanner_duration_seconds{scanner}, secplat_scanner_bytes_total{scanner},
   // secplat_scanner_files_total{scanner}, secplat_scans_total{status} and
   // secplat_job_duration_seconds{type="security_scan",outcome}. Must outlive the pipeline; null = none.

@@ -36,7 +36,7 @@ ScanService::ScanService(ScanStore& store, ScanEventLog& events, queue::Queue& q
                          const Clock& clock, ScanPipeline* pipeline, const Config& config)
     : store_(store), events_(events), queue_(queue), audit_(audit), clock_(clock), pipeline_(pipeline) {
   source_policy_ = {config.allowed_source_roots, config.assurance.git_schemes, config.data_dir + "/uploads",
-                    config.assurance};
+                    config.assurance, ""};
   manifest_policy_ = {config.allowed_source_roots, {}, config.assurance.require_signed_manifest,
                       manifest_http_policy(config.assurance), nullptr};
   bundles_dir_ = config.data_dir + "/bundles";

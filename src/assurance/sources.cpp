@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "scanners/tools/child_process.h"
 
 namespace fs = std::filesystem;
 
@@ -144,6 +145,22 @@ std::string make_work_dir(const SourceRun& run) {
   return std::string(buf.data());
 }
 
+// Deletes a source's work dir (a partial clone or extraction) unless it is handed out.
+class WorkDirGuard {
+ public:
+  explicit WorkDirGuard(std::string path) : path_(std::move(path)) {}
+  WorkDirGuard(const WorkDirGuard&) = delete;
+  WorkDirGuard& operator=(const WorkDirGuard&) = delete;
+  ~WorkDirGuard() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
 struct ProgressPayload {
   const SourceRun* run;
 };
@@ -151,6 +168,123 @@ struct ProgressPayload {
 int transfer_progress(const git_indexer_progress*, void* payload) {
   auto* p = static_cast<ProgressPayload*>(payload);
   return stopped(*p->run) ? -1 : 0;
+}
+
+bool is_full_commit_id(const std::string& s) {
+  return s.size() == 40 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+// The last non-empty line of a small file (git's error message), "" if none.
+std::string last_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+// Runs the git CLI in the tool sandbox: argv after "git" and the hardening options.
+Status run_git(const SourcePolicy& policy, const SourceRun& run, const std::string& scheme,
+               const std::vector<std::string>& args, const std::string& work_dir, const std::string& out_path) {
+  scanners::ChildSpec spec;
+  spec.argv = {policy.git_cli, "-c", "protocol.allow=never"};
+  // Only the schemes the policy allows (file:// and local paths are both "file" to git).
+  for (const auto& s : policy.git_schemes) spec.argv.insert(spec.argv.end(), {"-c", "protocol." + s + ".allow=always"});
+  spec.argv.insert(spec.argv.end(), {"-c", "credential.helper=", "-c", "core.askPass=", "-c", "core.fsmonitor=false"});
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1",
+              "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false",
+              "SSH_ASKPASS=/bin/false", "GIT_SSH_COMMAND=ssh -o BatchMode=yes", "GIT_PROTOCOL_FROM_USER=0"};
+  // ssh keys and agent, and the host's proxy settings, are the service's own.
+  for (const char* name : {"HOME", "SSH_AUTH_SOCK", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY",
+                           "HTTPS_PROXY", "NO_PROXY"})
+    if (const char* v = std::getenv(name)) spec.env.push_back(std::string(name) + "=" + v);
+  spec.cwd = work_dir;
+  spec.stdout_path = out_path;
+  spec.stderr_path = work_dir + "/git.err";
+  spec.max_output_bytes = 1 << 20;
+  spec.cancelled = run.cancelled;
+  spec.deadline_ms = run.deadline_ms;
+  spec.sandbox.isolate_network = scheme == "file";
+  spec.sandbox.max_memory_bytes = static_cast<uint64_t>(policy.limits.tool_memory_mb) << 20;
+  spec.sandbox.max_file_bytes = static_cast<uint64_t>(policy.limits.tool_file_mb) << 20;
+  auto r = scanners::run_child(spec);
+  if (!r) return std::move(r).take_error();
+  if (stopped(run)) return stopped_error(run);
+  if (r->end == scanners::ChildResult::End::exited && r->exit_code == 0) return ok_status();
+  std::string why = last_line_of(spec.stderr_path);
+  if (r->end == scanners::ChildResult::End::signaled) why = scanners::describe_signal(r->signal);
+  return Error::bad_request("git " + args[0] + " failed" + (why.empty() ? "" : ": " + why));
+}
+
+// Shallow fetch (depth 1) of what the request names into a new repository at `dir`; the fetched
+// commit ends up as refs/secplat/target. `branch` gets the remote HEAD's branch when none was asked.
+Status shallow_fetch(const ScanRequest& req, const SourcePolicy& policy, const SourceRun& run,
+                     const std::string& url, const std::string& work_dir, const std::string& dir, Json& branch) {
+  const std::string scheme = git_scheme(*req.git_url);
+  const std::string remote = scheme == "file" ? "file://" + url : url;
+  SECPLAT_TRY(run_git(policy, run, scheme, {"init", "-q", "--template=", "--", dir}, work_dir, ""));
+  std::string want;
+  if (req.commit) {
+    want = *req.commit;
+  } else if (req.branch) {
+    want = "refs/heads/" + *req.branch;
+  } else {
+    // Which branch the remote's HEAD is, so the scan can say (one ref advertisement, no objects).
+    want = "HEAD";
+    const std::string listed = work_dir + "/git.out";
+    if (run_git(policy, run, scheme, {"ls-remote", "--symref", "--", remote, "HEAD"}, work_dir, listed).ok()) {
+      std::string first, target;
+      std::ifstream in(listed);
+      in >> first >> target;
+      if (first == "ref:" && target.starts_with("refs/heads/") && is_safe_branch_name(target.substr(11))) {
+        want = target;
+        branch = target.substr(11);
+      }
+    }
+  }
+  return run_git(policy, run, scheme,
+                 {"-C", dir, "fetch", "-q", "--depth=1", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head",
+                  "--", remote, "+" + want + ":refs/secplat/target"},
+                 work_dir, "");
+}
+
+// Checks out commit-ish `rev` of `repo` (detached HEAD).
+Status checkout_detached(git_repository* repo, const std::string& rev, const std::string& label) {
+  git_object* obj = nullptr;
+  if (git_revparse_single(&obj, repo, rev.c_str()) != 0)
+    return Error::bad_request("commit '" + label + "' not found in repository: " + git_error_text());
+  std::unique_ptr<git_object, decltype(&git_object_free)> o(obj, git_object_free);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, o.get(), GIT_OBJECT_COMMIT) != 0)
+    return Error::bad_request("'" + label + "' is not a commit: " + git_error_text());
+  std::unique_ptr<git_object, decltype(&git_object_free)> c(peeled, git_object_free);
+  git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
+  co.checkout_strategy = GIT_CHECKOUT_FORCE;
+  if (git_checkout_tree(repo, c.get(), &co) != 0 || git_repository_set_head_detached(repo, git_object_id(c.get())) != 0)
+    return Error::bad_request("checkout of '" + label + "' failed: " + git_error_text());
+  return ok_status();
+}
+
+using RepoPtr = std::unique_ptr<git_repository, decltype(&git_repository_free)>;
+
+// Full clone with libgit2 (every branch's history), then the requested commit if any.
+Result<RepoPtr> full_clone(const ScanRequest& req, const SourceRun& run, const std::string& url, const std::string& dir) {
+  ProgressPayload payload{&run};
+  git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
+  opts.fetch_opts.callbacks.transfer_progress = transfer_progress;
+  opts.fetch_opts.callbacks.payload = &payload;
+  if (req.branch) opts.checkout_branch = req.branch->c_str();
+  git_repository* raw = nullptr;
+  if (git_clone(&raw, url.c_str(), dir.c_str(), &opts) != 0) {
+    if (stopped(run)) return stopped_error(run);
+    std::string msg = "git clone failed";
+    if (req.branch) msg += " (branch '" + *req.branch + "')";
+    return Error::bad_request(msg + ": " + git_error_text());
+  }
+  RepoPtr repo(raw, git_repository_free);
+  if (req.commit) SECPLAT_TRY(checkout_detached(repo.get(), *req.commit, *req.commit));
+  return repo;
 }
 
 Result<PreparedSource> prepare_git(const ScanRequest& req, const SourcePolicy& policy, const SourceRun& run,
@@ -162,37 +296,38 @@ Result<PreparedSource> prepare_git(const ScanRequest& req, const SourcePolicy& p
   PreparedSource out;
   out.work_dir = make_work_dir(run);
   if (out.work_dir.empty()) return Error::internal("cannot create a work directory");
+  WorkDirGuard guard(out.work_dir);
   out.root = out.work_dir + "/src";
-  phase("Cloning repository", Json::object());
+  Json branch = req.branch ? Json(*req.branch) : Json(nullptr);
 
-  ProgressPayload payload{&run};
-  git_clone_options opts = GIT_CLONE_OPTIONS_INIT;
-  opts.fetch_opts.callbacks.transfer_progress = transfer_progress;
-  opts.fetch_opts.callbacks.payload = &payload;
-  if (req.branch) opts.checkout_branch = req.branch->c_str();
-  git_repository* raw = nullptr;
-  if (git_clone(&raw, url.c_str(), out.root.c_str(), &opts) != 0) {
-    if (stopped(run)) return stopped_error(run);
-    std::string msg = "git clone failed";
-    if (req.branch) msg += " (branch '" + *req.branch + "')";
-    return Error::bad_request(msg + ": " + git_error_text());
+  // A shallow fetch names a branch, a full commit id or HEAD; anything else needs the history.
+  bool shallow = !policy.git_cli.empty() && (!req.commit || is_full_commit_id(*req.commit));
+  RepoPtr repo(nullptr, git_repository_free);
+  if (shallow) {
+    phase("Fetching repository (shallow)", Json::object());
+    Status fetched = shallow_fetch(req, policy, run, url, out.work_dir, out.root, branch);
+    if (fetched.ok()) {
+      git_repository* raw = nullptr;
+      if (git_repository_open(&raw, out.root.c_str()) != 0)
+        return Error::bad_request("cannot open the fetched repository: " + git_error_text());
+      repo.reset(raw);
+      SECPLAT_TRY(checkout_detached(repo.get(), "refs/secplat/target", req.commit ? *req.commit : "HEAD"));
+    } else {
+      if (stopped(run)) return stopped_error(run);
+      // Servers that refuse fetching by commit id, a remote without HEAD, an unknown branch: the
+      // full clone decides, and its error is the one reported.
+      phase("Shallow fetch not possible; cloning in full", {{"reason", fetched.error().message}});
+      std::error_code ec;
+      fs::remove_all(out.root, ec);
+      shallow = false;
+      branch = req.branch ? Json(*req.branch) : Json(nullptr);
+    }
   }
-  std::unique_ptr<git_repository, decltype(&git_repository_free)> repo(raw, git_repository_free);
-
-  if (req.commit) {
-    git_object* obj = nullptr;
-    if (git_revparse_single(&obj, repo.get(), req.commit->c_str()) != 0)
-      return Error::bad_request("commit '" + *req.commit + "' not found in repository: " + git_error_text());
-    std::unique_ptr<git_object, decltype(&git_object_free)> o(obj, git_object_free);
-    git_object* peeled = nullptr;
-    if (git_object_peel(&peeled, o.get(), GIT_OBJECT_COMMIT) != 0)
-      return Error::bad_request("'" + *req.commit + "' is not a commit: " + git_error_text());
-    std::unique_ptr<git_object, decltype(&git_object_free)> c(peeled, git_object_free);
-    git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
-    co.checkout_strategy = GIT_CHECKOUT_FORCE;
-    if (git_checkout_tree(repo.get(), c.get(), &co) != 0 ||
-        git_repository_set_head_detached(repo.get(), git_object_id(c.get())) != 0)
-      return Error::bad_request("checkout of '" + *req.commit + "' failed: " + git_error_text());
+  if (!shallow) {
+    phase("Cloning repository", Json::object());
+    auto cloned = full_clone(req, run, url, out.root);
+    if (!cloned) return std::move(cloned).take_error();
+    repo = std::move(*cloned);
   }
 
   git_oid head_oid;
@@ -200,7 +335,6 @@ Result<PreparedSource> prepare_git(const ScanRequest& req, const SourcePolicy& p
     return Error::bad_request("repository has no HEAD commit: " + git_error_text());
   char sha[GIT_OID_HEXSZ + 1];
   git_oid_tostr(sha, sizeof sha, &head_oid);
-  Json branch = req.branch ? Json(*req.branch) : Json(nullptr);
   if (git_repository_head_detached(repo.get()) != 1) {
     git_reference* head = nullptr;
     if (git_repository_head(&head, repo.get()) == 0) {
@@ -211,8 +345,10 @@ Result<PreparedSource> prepare_git(const ScanRequest& req, const SourcePolicy& p
   out.provenance_id = sha;
   out.info = {{"type", "git"},           {"git_url", *req.git_url},
               {"branch", branch},        {"requested_commit", req.commit ? Json(*req.commit) : Json(nullptr)},
-              {"resolved_commit", sha},  {"provenance_id", sha}};
-  phase("Clone complete", {{"commit", sha}, {"branch", branch}});
+              {"resolved_commit", sha},  {"provenance_id", sha},
+              {"shallow", shallow}};
+  phase("Clone complete", {{"commit", sha}, {"branch", branch}, {"shallow", shallow}});
+  guard.release();
   return out;
 }
 
@@ -249,6 +385,7 @@ Result<PreparedSource> prepare_archive(const ScanRequest& req, const SourcePolic
   PreparedSource out;
   out.work_dir = make_work_dir(run);
   if (out.work_dir.empty()) return Error::internal("cannot create a work directory");
+  WorkDirGuard guard(out.work_dir);
   out.root = out.work_dir + "/src";
   fs::create_directories(out.root);
   SECPLAT_TRY(extract_archive(*file, out.root, policy.limits, run));
@@ -258,6 +395,7 @@ Result<PreparedSource> prepare_archive(const ScanRequest& req, const SourcePolic
               {"archive_name", side.value("filename", fs::path(*file).filename().string())},
               {"archive_hash", *hash}, {"provenance_id", *hash}};
   phase("Archive extracted", {{"hash", *hash}});
+  guard.release();
   return out;
 }
 

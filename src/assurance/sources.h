@@ -1,5 +1,13 @@
-// Where a scan's files come from: an allowed directory (scanned in place), a git clone (libgit2),
-// or an uploaded archive extracted safely. Submit-time checks (check_*) turn policy violations
+// Where a scan's files come from: an allowed directory (scanned in place), a git repository, or an
+// uploaded archive extracted safely.
+//
+// Git: with the git CLI available (SourcePolicy::git_cli), a shallow fetch of exactly the requested
+// branch, full commit id or the remote's HEAD (depth 1, no tags, no submodules) into a fresh
+// repository, run out of process in the tool sandbox (scanners/tools/child_process.h: no network
+// for file:// sources, limits, protocol allow-list, no user/system git config, no prompts); libgit2
+// then resolves and checks out the commit. Libgit2 1.5 (Debian 12) has no fetch depth, so without
+// git, or for what a shallow fetch cannot name (an abbreviated commit id, a tag), or when the
+// server refuses it, the source is a full libgit2 clone. `source.shallow` says which was done. Submit-time checks (check_*) turn policy violations
 // into 422s; prepare_source() does the work in the worker and fails the scan naming the problem.
 #pragma once
 
@@ -21,6 +29,7 @@ struct SourcePolicy {
   std::vector<std::string> git_schemes;    // e.g. https, ssh, file
   std::string upload_dir;                  // <data_dir>/uploads
   AssuranceConfig limits;
+  std::string git_cli;                     // absolute path of git for shallow fetches; "" = libgit2 clones only
 };
 
 // The realpath of `path` if it exists and lies under one of `roots` (after resolving symlinks).

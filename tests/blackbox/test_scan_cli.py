@@ -157,7 +157,7 @@ class ScanCliTest(unittest.TestCase):
         self.assertEqual(len(made), 1, os.listdir(cwd))
         self.assertRegex(made[0], r"^secplat-scan-test_[0-9a-f]{12}$")
         bundle = os.path.join(cwd, made[0])
-        self.assertIn("[scan] Cloning repository", r.stderr)
+        self.assertIn("[scan] Fetching repository (shallow)", r.stderr)  # git is installed: depth 1
         with open(os.path.join(bundle, "scan.json")) as f:
             meta = json.load(f)
         self.assertEqual(meta["git_commit"], sha)
