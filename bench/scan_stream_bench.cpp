@@ -12,8 +12,19 @@
 // cores with the server (as wrk does in the HTTP bench).
 //
 // usage: scan_stream_bench [subscribers=1000] [events=100] [event_interval_us=100000] [submissions=500]
-//                          [client_threads=2]
+//                          [client_threads=2] [client=raw|beast]
+//
+// Clients: `raw` (default) reads frames straight off the sockets with epoll (see RawSubscriber);
+// `beast` is a Boost.Beast websocket client per subscriber, several times the client-side CPU per
+// frame, which on a 2-core machine shared with the server shows up in the delivery figure.
+// BENCH_IO_THREADS overrides the server's http.io_threads (default 2).
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -141,6 +152,111 @@ struct Subscriber : std::enable_shared_from_this<Subscriber> {
   }
 };
 
+
+// The lean client: the upgrade written and read by hand, then frames parsed straight from the
+// socket with epoll, one thread per share of the sockets. It does what a subscriber must (every
+// frame's header, the seq check, the latency) and nothing else, so that on a machine where the
+// clients share the server's cores the figure is mostly the server's.
+struct RawSubscriber {
+  int fd = -1;
+  std::string buf;  // bytes not parsed yet
+  int64_t last_seq = 0;
+  int64_t bench_events = 0;
+  bool out_of_order = false;
+  bool done = false;
+  std::vector<double> latencies_ms;
+
+  bool connect_and_upgrade(uint16_t port, const std::string& target) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return false;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return false;
+    char tmp[4096];
+    while (buf.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+      if (n <= 0) return false;
+      buf.append(tmp, static_cast<std::size_t>(n));
+    }
+    if (!buf.starts_with("HTTP/1.1 101")) return false;
+    buf.erase(0, buf.find("\r\n\r\n") + 4);  // frames sent right after the upgrade stay
+    return true;
+  }
+
+  // Parses every whole frame in buf; false once the server's close frame arrived.
+  bool parse(int64_t received) {
+    std::size_t pos = 0;
+    while (buf.size() - pos >= 2) {
+      auto b0 = static_cast<unsigned char>(buf[pos]), b1 = static_cast<unsigned char>(buf[pos + 1]);
+      std::size_t len = b1 & 0x7f, head = 2;
+      if (b1 & 0x80) return fail("masked frame from the server");
+      if (len == 126) {
+        if (buf.size() - pos < 4) break;
+        len = (static_cast<unsigned char>(buf[pos + 2]) << 8) | static_cast<unsigned char>(buf[pos + 3]);
+        head = 4;
+      } else if (len == 127) {
+        return fail("frame over 64 KiB");
+      }
+      if (buf.size() - pos < head + len) break;
+      std::string_view text(buf.data() + pos + head, len);
+      pos += head + len;
+      int opcode = b0 & 0x0f;
+      if (opcode == 8) return false;
+      if (opcode != 1 || !(b0 & 0x80)) continue;  // pings; the server sends no fragments
+      int64_t seq = number_after(text, "\"seq\":");
+      if (seq <= last_seq) out_of_order = true;
+      last_seq = seq;
+      if (int64_t sent = number_after(text, "\"sent_ns\":"); sent > 0) {
+        bench_events++;
+        latencies_ms.push_back(static_cast<double>(received - sent) / 1e6);
+      }
+    }
+    buf.erase(0, pos);
+    return true;
+  }
+  bool fail(const char* what) {
+    std::fprintf(stderr, "raw subscriber: %s\n", what);
+    return false;
+  }
+};
+
+// Reads `subs` until every one has seen its close frame (or its socket ended).
+void run_raw_clients(std::vector<RawSubscriber*> subs) {
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = i;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, subs[i]->fd, &ev);
+  }
+  std::size_t open = subs.size();
+  std::vector<epoll_event> ready(256);
+  char tmp[65536];
+  while (open > 0) {
+    int n = ::epoll_wait(ep, ready.data(), static_cast<int>(ready.size()), 30000);
+    if (n <= 0) break;
+    int64_t received = now_ns();
+    for (int k = 0; k < n; ++k) {
+      RawSubscriber* s = subs[ready[k].data.u64];
+      ssize_t got = ::recv(s->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+      if (got > 0) s->buf.append(tmp, static_cast<std::size_t>(got));
+      if (got == 0 || (got > 0 && !s->parse(received))) {
+        s->done = true;
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, nullptr);
+        ::close(s->fd);
+        open--;
+      }
+    }
+  }
+  ::close(ep);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -149,6 +265,8 @@ int main(int argc, char** argv) {
   const int interval_us = argc > 3 ? std::atoi(argv[3]) : 100000;
   const int submissions = argc > 4 ? std::atoi(argv[4]) : 500;
   const int client_threads = argc > 5 ? std::max(1, std::atoi(argv[5])) : 2;
+  const std::string client_kind = argc > 6 ? argv[6] : "raw";
+  if (client_kind != "raw" && client_kind != "beast") return std::fprintf(stderr, "client: raw or beast\n"), 2;
 
   rlimit nofile{};
   getrlimit(RLIMIT_NOFILE, &nofile);
@@ -183,6 +301,7 @@ int main(int argc, char** argv) {
   BenchAuth auth;
   Metrics metrics;
   HttpConfig limits = config.http;
+  if (const char* n = std::getenv("BENCH_IO_THREADS")) limits.io_threads = std::atoi(n);
   http::Server server(http::ServerOptions{"127.0.0.1", 0, limits, ""}, std::move(routes), &auth, &metrics);
   auto port = server.start();
   if (!port) return std::fprintf(stderr, "server: %s\n", port.error().message.c_str()), 1;
@@ -234,14 +353,27 @@ int main(int argc, char** argv) {
   (void)log.append(first_test_id, "log", Json{{"line", "bench warm-up"}});
   std::atomic<int> ready{0};
   std::vector<std::shared_ptr<Subscriber>> subs;
+  std::vector<RawSubscriber> raw(client_kind == "raw" ? subscribers : 0);
   const std::string target = "/v1/security-scans/" + first_test_id + "/stream?access_token=" + kToken;
   auto connect_start = now_ns();
-  for (int i = 0; i < subscribers; ++i) {
-    subs.push_back(std::make_shared<Subscriber>(io, target, &ready));
-    subs.back()->start(*port);
-  }
   std::vector<std::thread> client;
-  for (int i = 0; i < client_threads; ++i) client.emplace_back([&] { io.run(); });
+  if (client_kind == "beast") {
+    for (int i = 0; i < subscribers; ++i) {
+      subs.push_back(std::make_shared<Subscriber>(io, target, &ready));
+      subs.back()->start(*port);
+    }
+    for (int i = 0; i < client_threads; ++i) client.emplace_back([&] { io.run(); });
+  } else {
+    for (auto& r : raw) {
+      if (!r.connect_and_upgrade(*port, target)) return std::fprintf(stderr, "raw subscriber: upgrade failed\n"), 1;
+      r.parse(now_ns());
+    }
+    for (int t = 0; t < client_threads; ++t) {
+      std::vector<RawSubscriber*> share;
+      for (int i = t; i < subscribers; i += client_threads) share.push_back(&raw[static_cast<std::size_t>(i)]);
+      client.emplace_back([share] { run_raw_clients(share); });
+    }
+  }
   while (log.live_subscribers() < subscribers && now_ns() - connect_start < 60'000'000'000LL)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::printf("fan-out: %d subscribers following after %.0f ms\n", static_cast<int>(log.live_subscribers()),
@@ -262,15 +394,17 @@ int main(int argc, char** argv) {
 
   std::vector<double> all;
   int complete = 0, disordered = 0;
-  for (auto& s : subs) {
-    if (s->bench_events == events) complete++;
-    if (s->out_of_order) disordered++;
-    all.insert(all.end(), s->latencies_ms.begin(), s->latencies_ms.end());
-  }
+  auto tally = [&](int64_t got, bool disorder, const std::vector<double>& lat) {
+    if (got == events) complete++;
+    if (disorder) disordered++;
+    all.insert(all.end(), lat.begin(), lat.end());
+  };
+  for (auto& s : subs) tally(s->bench_events, s->out_of_order, s->latencies_ms);
+  for (auto& r : raw) tally(r.bench_events, r.out_of_order, r.latencies_ms);
   std::printf(
-      "fan-out: %d events at %d/s to %d subscribers (%d client threads): %zu deliveries, %d subscribers got all %d, "
+      "fan-out: %d events at %d/s to %d subscribers (%d %s client threads): %zu deliveries, %d subscribers got all %d, "
       "%d out of order; delivery latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-      events, 1000000 / std::max(1, interval_us), subscribers, client_threads, all.size(), complete, events,
+      events, 1000000 / std::max(1, interval_us), subscribers, client_threads, client_kind.c_str(), all.size(), complete, events,
       disordered, pct(all, 50), pct(all, 99), pct(all, 100));
   server.shutdown();
   fs::remove_all(root);
