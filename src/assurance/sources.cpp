@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/encoding.h"
 #include "core/ids.h"
+#include "assurance/scan_events.h"
 #include "scanners/tools/child_process.h"
 
 namespace fs = std::filesystem;
@@ -101,7 +102,7 @@ void hash_tree(Sha256Stream& h, const fs::path& dir, const std::string& rel) {
 
 std::string git_error_text() {
   const git_error* e = git_error_last();
-  return e && e->message ? e->message : "unknown libgit2 error";
+  return e && e->message ? redact_line(e->message) : "unknown libgit2 error";  // it may quote the URL
 }
 
 void git_init_once() {
@@ -212,7 +213,8 @@ Status run_git(const SourcePolicy& policy, const SourceRun& run, const std::stri
   if (!r) return std::move(r).take_error();
   if (stopped(run)) return stopped_error(run);
   if (r->end == scanners::ChildResult::End::exited && r->exit_code == 0) return ok_status();
-  std::string why = last_line_of(spec.stderr_path);
+  // git repeats the URL in its errors: credentials in it must not reach the scan's errors and log.
+  std::string why = redact_line(last_line_of(spec.stderr_path));
   if (r->end == scanners::ChildResult::End::signaled) why = scanners::describe_signal(r->signal);
   return Error::bad_request("git " + args[0] + " failed" + (why.empty() ? "" : ": " + why));
 }

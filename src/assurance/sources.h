@@ -7,8 +7,10 @@
 // for file:// sources, limits, protocol allow-list, no user/system git config, no prompts); libgit2
 // then resolves and checks out the commit. Libgit2 1.5 (Debian 12) has no fetch depth, so without
 // git, or for what a shallow fetch cannot name (an abbreviated commit id, a tag), or when the
-// server refuses it, the source is a full libgit2 clone. `source.shallow` says which was done. Submit-time checks (check_*) turn policy violations
-// into 422s; prepare_source() does the work in the worker and fails the scan naming the problem.
+// server refuses it, the source is a full libgit2 clone. `source.shallow` says which was done.
+//
+// Submit-time checks (check_*) turn policy violations into 422s; prepare_source() does the work in
+// the worker and fails the scan naming the problem (a failed step leaves no work directory).
 #pragma once
 
 #include <atomic>

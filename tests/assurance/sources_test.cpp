@@ -141,5 +141,22 @@ TEST_F(GitSourceTest, AMissingBranchOrCommitFailsNamingIt) {
   EXPECT_TRUE(fs::is_empty(root / "tmp"));
 }
 
+// git 2.39 and libgit2 1.5 leave userinfo out of these messages themselves; the source step redacts
+// what they print as well, and this guards the property whichever of them changes.
+TEST_F(GitSourceTest, CredentialsInTheUrlStayOutOfErrorsAndPhases) {
+  const std::string password = "Zq8vLr2mXw9tK4pNc7";
+  policy.git_schemes = {"https", "file"};
+  ScanRequest req;
+  req.source_type = "git";
+  req.git_url = "https://scanner:" + password + "@127.0.0.1:1/org/repo.git";  // nothing listens on port 1
+  SourceRun run{nullptr, 0, (root / "tmp").string(), "test_git"};
+  std::string seen;
+  auto r = prepare_source(req, policy, run, [&](const std::string& m, const Json& f) { seen += m + f.dump() + "\n"; });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(seen.find("Shallow fetch not possible"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find(password), std::string::npos) << seen;
+  EXPECT_EQ(r.error().message.find(password), std::string::npos) << r.error().message;
+}
+
 }  // namespace
 }  // namespace secplat::assurance
