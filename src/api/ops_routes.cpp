@@ -12,6 +12,7 @@
 #include "queue/queue.h"
 #include "queue/streams.h"
 #include "store/db.h"
+#include "store/sqlite_db.h"
 
 namespace secplat::api {
 namespace {
@@ -143,7 +144,30 @@ std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx) {
   return routes;
 }
 
-void register_process_metrics(Metrics& metrics, queue::Queue* q) {
+void register_process_metrics(Metrics& metrics, queue::Queue* q, const store::Db* db) {
+  if (db && store::sqlite_stats(*db)) {
+    metrics.add_collector([db](std::string& out) {
+      const store::SqliteStats st = *store::sqlite_stats(*db);
+      char buf[1536];
+      std::snprintf(buf, sizeof buf,
+                    "# HELP secplat_sqlite_transactions_total Write transactions run on the SQLite store.\n"
+                    "# TYPE secplat_sqlite_transactions_total counter\nsecplat_sqlite_transactions_total %lld\n"
+                    "# HELP secplat_sqlite_commits_total SQLite commits they ran in (group commit: fewer under load).\n"
+                    "# TYPE secplat_sqlite_commits_total counter\nsecplat_sqlite_commits_total %lld\n"
+                    "# HELP secplat_sqlite_checkpoints_total WAL checkpoints, by who ran them (commit = a writer had to).\n"
+                    "# TYPE secplat_sqlite_checkpoints_total counter\n"
+                    "secplat_sqlite_checkpoints_total{by=\"background\"} %lld\n"
+                    "secplat_sqlite_checkpoints_total{by=\"commit\"} %lld\n"
+                    "# HELP secplat_sqlite_statements_prepared_total SQL statements compiled (statement cache misses).\n"
+                    "# TYPE secplat_sqlite_statements_prepared_total counter\nsecplat_sqlite_statements_prepared_total %lld\n"
+                    "# HELP secplat_sqlite_statement_cache_hits_total Statements reused from the cache.\n"
+                    "# TYPE secplat_sqlite_statement_cache_hits_total counter\nsecplat_sqlite_statement_cache_hits_total %lld\n",
+                    static_cast<long long>(st.transactions), static_cast<long long>(st.commits),
+                    static_cast<long long>(st.checkpoints), static_cast<long long>(st.inline_checkpoints),
+                    static_cast<long long>(st.statements_prepared), static_cast<long long>(st.statement_cache_hits));
+      out += buf;
+    });
+  }
   metrics.add_collector([q](std::string& out) {
     char buf[512];
     std::snprintf(buf, sizeof buf,

@@ -171,7 +171,7 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
   ops->queue = p.queue.get();
   ops->metrics = &p.metrics;
   ops->metrics_public = config->http.metrics_public;
-  api::register_process_metrics(p.metrics, p.queue.get());
+  api::register_process_metrics(p.metrics, p.queue.get(), p.db.get());
 
   std::vector<http::Route> routes = api::ops_routes(ops);
   for (auto& r : api::auth_routes({p.users.get(), p.accounts.get(), p.logins.get(), p.api_keys.get(), p.grants.get()}))
@@ -231,7 +231,7 @@ std::vector<http::Route> role_routes(Platform& p) {
   ops->queue = p.queue.get();
   ops->metrics = &p.metrics;
   ops->metrics_public = p.config.http.metrics_public;
-  api::register_process_metrics(p.metrics, p.queue.get());
+  api::register_process_metrics(p.metrics, p.queue.get(), p.db.get());
   std::vector<http::Route> routes = api::ops_routes(ops);
   std::erase_if(routes, [](const http::Route& r) {
     return r.path != "/health" && r.path != "/ready" && r.path != "/metrics";

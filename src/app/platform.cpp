@@ -119,6 +119,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
     ro.max_len = qc.max_len;
     ro.dlq_max_len = qc.dlq_max_len;
     ro.key_prefix = qc.redis_prefix;
+    ro.consumer_prune_idle_ms = qc.consumer_prune_idle_ms;
     ro.clock = &p->clock;
     q = queue::open_redis_queue(ro);
   } else {

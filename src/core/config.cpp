@@ -135,6 +135,8 @@ const std::vector<Key>& keys() {
       int_key("queue.max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.max_len = v; }),
       int_key("queue.dlq_max_len", 1, kMaxI, [](Config& c, int64_t v) { c.queue.dlq_max_len = v; }),
       str_key("queue.redis_prefix", [](Config& c, const std::string& v) { c.queue.redis_prefix = v; }),
+      int_key("queue.consumer_prune_idle_ms", 0, kMaxI,
+              [](Config& c, int64_t v) { c.queue.consumer_prune_idle_ms = v; }),
       int_key("assurance.max_concurrent_scans", 1, 256,
               [](Config& c, int64_t v) { c.assurance.max_concurrent_scans = int(v); }),
       int_key("assurance.scan_timeout_s", 1, 86400, [](Config& c, int64_t v) { c.assurance.scan_timeout_s = int(v); }),

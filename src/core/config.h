@@ -45,6 +45,7 @@ struct QueueConfig {
   int64_t max_len = 100000;                  // per stream; oldest acked entries trimmed beyond
   int64_t dlq_max_len = 10000;
   std::string redis_prefix;                  // prepended to every Redis key (several deployments, one Redis)
+  int64_t consumer_prune_idle_ms = 3600000;  // Redis: consumers idle this long with nothing pending are removed (0 = keep)
 };
 
 struct StoreConfig {

@@ -131,6 +131,29 @@ end
 return out
 )lua");
 
+// KEYS: stream. ARGV: group, least idle ms, the calling consumer (never removed). Removes the
+// group's consumers that hold nothing pending and have not read for that long (processes that
+// exited: every start takes a fresh consumer name), and returns their names. A consumer that
+// still holds entries keeps them until XAUTOCLAIM hands them on; it goes at a later pass. Redis
+// re-creates a removed consumer on its next read, so removing a live one loses nothing.
+RedisScript g_prune(R"lua(
+local stream, group, least, self = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local removed = {}
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+  local name, pending, idle = nil, 1, 0
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name and name ~= self and pending == 0 and idle >= least then
+    redis.call('XGROUP', 'DELCONSUMER', stream, group, name)
+    removed[#removed + 1] = name
+  end
+end
+return removed
+)lua");
+
 const std::string kDelayedPrefix = "secplat:queue:delayed:";
 
 std::string delayed_key(const std::string& stream, const std::string& group) {
@@ -259,6 +282,7 @@ class RedisQueue final : public Queue {
           return group_error(stream, group, *r);
         }
         if (r->elements.size() != 2) return Error::internal("redis: unexpected reply to the read script");
+        prune_consumers(stream, group, consumer, now);
         next_claim = now + kClaimEveryMs;
         if (r->elements[0].integer >= 0) next_claim = std::min<int64_t>(next_claim, now + r->elements[0].integer);
         set_claim_at(claim_key, next_claim);
@@ -432,6 +456,33 @@ class RedisQueue final : public Queue {
     return ensure_group(stream, group).ok();
   }
 
+  // At most once a minute (or once per consumer_prune_idle_ms, if shorter) per stream and group
+  // in this process, alongside the claim script. Failure only costs a log line: pruning is
+  // housekeeping, the read goes on.
+  void prune_consumers(const std::string& stream, const std::string& group, const std::string& self, int64_t now) {
+    if (opts_.consumer_prune_idle_ms <= 0) return;
+    const std::string k = key(stream);
+    {
+      std::lock_guard lk(claim_mu_);
+      auto [it, inserted] = prune_at_.emplace(k + '\n' + group, 0);
+      if (now < it->second) return;
+      it->second = now + std::min<int64_t>(60000, opts_.consumer_prune_idle_ms);
+    }
+    auto r = client_->eval(g_prune, {k}, {group, std::to_string(opts_.consumer_prune_idle_ms), self});
+    if (!r || r->is_error()) {
+      log::warn("could not prune idle stream consumers",
+                {log::str("stream", stream), log::str("group", group),
+                 log::str("error", !r ? r.error().message : r->str)});
+      return;
+    }
+    if (!r->elements.empty()) {
+      std::string names;
+      for (const auto& e : r->elements) names += (names.empty() ? "" : ",") + e.str;
+      log::info("removed idle stream consumers",
+                {log::str("stream", stream), log::str("group", group), log::str("consumers", names)});
+    }
+  }
+
   int64_t claim_at(const std::string& stream_group) {
     std::lock_guard lk(claim_mu_);
     auto it = claim_at_.find(stream_group);
@@ -515,6 +566,7 @@ class RedisQueue final : public Queue {
   std::mutex claim_mu_;
   std::unordered_map<std::string, int64_t> claim_at_;  // "<key>\n<group>" → steady ms of the next claim check
   std::unordered_set<std::string> ensured_;            // "<key>\n<group>" created through this object
+  std::unordered_map<std::string, int64_t> prune_at_;  // "<key>\n<group>" → steady ms of the next consumer prune
 };
 
 }  // namespace

@@ -19,6 +19,8 @@
 //                  delivery count in `secplat:queue:attempts:<stream>:<group>`; redelivery claims it
 //                  back with the same id. At max attempts: XADD to `<stream>.dlq` and XACK.
 //   dead_letter    XADD to `<stream>.dlq` and XACK
+//   prune          with a read, at most once a minute: XINFO CONSUMERS, XGROUP DELCONSUMER of each
+//                  consumer idle for consumer_prune_idle_ms with nothing pending (one script)
 //   stats          XLEN, XLEN of the dlq, XINFO GROUPS, XPENDING per group (`pending` includes
 //                  scheduled retries; `oldest_idle_ms` is the idle time of the first pending entry,
 //                  as in the reference)
@@ -47,6 +49,10 @@ struct RedisQueueOptions {
   int64_t dlq_max_len = 10000;             // per `<stream>.dlq`
   bool trim_exact = false;                 // MAXLEN = instead of MAXLEN ~ (exact, slower)
   int max_idle_connections = 16;
+  // Consumers of a group that hold nothing pending and have not read for this long are removed
+  // (XGROUP DELCONSUMER), checked at most once a minute per stream and group: every process start
+  // takes a fresh consumer name, so without this XINFO CONSUMERS grows by one per restart. 0 = keep.
+  int64_t consumer_prune_idle_ms = 3600000;
   // Prepended to every Redis key, so several deployments (or test servers) can share one Redis;
   // stream names seen through the port stay unprefixed. Empty = the reference's stream names.
   std::string key_prefix;

@@ -86,6 +86,14 @@ class Foundation(unittest.TestCase):
         self.assertRegex(text, r"process_resident_memory_bytes \d+")
         self.assertRegex(text, r"process_uptime_seconds [0-9.]+")
         self.assertRegex(text, r'secplat_queue_length\{stream="secplat.jobs.scan"\} \d+')
+        if not os.environ.get("SECPLAT_TEST_PG_DIR"):
+            # The embedded store's counters: the requests above committed (audit rows at least).
+            commits = re.search(r"^secplat_sqlite_commits_total (\d+)$", text, re.M)
+            self.assertIsNotNone(commits, text[-2000:])
+            self.assertGreater(int(commits.group(1)), 0)
+            self.assertRegex(text, r'secplat_sqlite_checkpoints_total\{by="background"\} \d+')
+        else:
+            self.assertNotIn("secplat_sqlite_", text)
         self.assertEqual(self.req("GET", "/metrics").status, 401)
 
     def test_queue_health_shape(self):

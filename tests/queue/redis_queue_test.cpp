@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "queue/queue_conformance.h"
+#include "queue/redis_client.h"
 #include "support/redis_test.h"
 
 namespace secplat::queue {
@@ -174,6 +176,94 @@ TEST(RedisQueue, AnotherClientReclaimsWorkOfOneThatDied) {
   EXPECT_EQ((*got)[0].id, id);
   EXPECT_EQ((*got)[0].attempts, 2);
   EXPECT_EQ((*got)[0].consumer, "worker-2");
+}
+
+// The consumers of the group as Redis lists them: name → pending.
+std::map<std::string, long long> consumers(const std::string& url, const std::string& stream, const std::string& group) {
+  std::map<std::string, long long> out;
+  auto c = RedisClient::open({url});
+  EXPECT_TRUE(c.ok());
+  if (!c.ok()) return out;
+  auto r = (*c)->command({"XINFO", "CONSUMERS", stream, group});
+  EXPECT_TRUE(r.ok() && !r->is_error());
+  if (!r.ok()) return out;
+  for (const auto& e : r->elements) {
+    std::string name;
+    long long pending = -1;
+    for (std::size_t i = 0; i + 1 < e.elements.size(); i += 2) {
+      if (e.elements[i].str == "name") name = e.elements[i + 1].str;
+      if (e.elements[i].str == "pending") pending = e.elements[i + 1].integer;
+    }
+    out[name] = pending;
+  }
+  return out;
+}
+
+// Every process start reads under a fresh consumer name. Those that went away are removed once
+// they hold nothing and have been idle long enough; one still holding an entry stays until the
+// entry has been reclaimed and finished by a live consumer; the live ones stay.
+TEST(RedisQueue, IdleConsumersThatHoldNothingAreRemoved) {
+  const std::string url = secplat::testing::redis_server_url();
+  ASSERT_FALSE(url.empty());
+  QueueTestKnobs k;
+  k.visibility_timeout_ms = 400;
+  auto o = options_for(k, url);
+  o.consumer_prune_idle_ms = 300;
+  const std::string s = fresh_stream();
+  {
+    auto gone = open_or_fail(o);
+    ASSERT_NE(gone, nullptr);
+    ASSERT_TRUE(gone->ensure_group(s, "workers").ok());
+    ASSERT_TRUE(gone->publish(s, {{"job", "1"}}).ok());
+    ASSERT_TRUE(gone->publish(s, {{"job", "2"}}).ok());
+    auto done = gone->read(s, "workers", "worker-exited", 1, 0);
+    ASSERT_TRUE(done.ok());
+    ASSERT_EQ(done->size(), 1u);
+    ASSERT_TRUE(gone->ack(s, "workers", (*done)[0].id).ok());
+    auto held = gone->read(s, "workers", "worker-killed", 1, 0);  // never acked: a killed process
+    ASSERT_TRUE(held.ok());
+    ASSERT_EQ(held->size(), 1u);
+  }
+  EXPECT_EQ(consumers(url, s, "workers"), (std::map<std::string, long long>{{"worker-exited", 0}, {"worker-killed", 1}}));
+
+  auto live = open_or_fail(o);
+  ASSERT_NE(live, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The first read runs the claim script and the prune: the killed worker's entry is reclaimed
+  // (idle past the visibility timeout) by this read, so it is no longer pending there either.
+  auto got = live->read(s, "workers", "worker-live", 10, 0);
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].fields.at("job"), "2");
+  auto after_first = consumers(url, s, "workers");
+  EXPECT_EQ(after_first.count("worker-exited"), 0u) << "an exited consumer with nothing pending stayed";
+  EXPECT_EQ(after_first.count("worker-live"), 1u);
+  ASSERT_TRUE(live->ack(s, "workers", (*got)[0].id).ok());
+
+  // A later pass removes the killed worker too, now that its entry has moved on; the live
+  // consumer, reading all along, is never removed.
+  const int64_t deadline = steady_ms() + 5000;
+  std::map<std::string, long long> now;
+  while (steady_ms() < deadline) {
+    auto r = live->read(s, "workers", "worker-live", 10, 100);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    now = consumers(url, s, "workers");
+    if (!now.count("worker-killed")) break;
+  }
+  EXPECT_EQ(now, (std::map<std::string, long long>{{"worker-live", 0}}));
+
+  // 0 keeps every consumer.
+  o.consumer_prune_idle_ms = 0;
+  auto keeper = open_or_fail(o);
+  ASSERT_NE(keeper, nullptr);
+  ASSERT_TRUE(keeper->publish(s, {{"job", "3"}}).ok());
+  auto third = keeper->read(s, "workers", "worker-other", 1, 0);
+  ASSERT_TRUE(third.ok());
+  ASSERT_EQ(third->size(), 1u);
+  ASSERT_TRUE(keeper->ack(s, "workers", (*third)[0].id).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(keeper->read(s, "workers", "worker-keeper", 1, 0).ok());
+  EXPECT_EQ(consumers(url, s, "workers").count("worker-other"), 1u);
 }
 
 TEST(RedisQueue, ReconnectsAfterTheServerRestartsAndRecreatesItsGroups) {
