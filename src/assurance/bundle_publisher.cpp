@@ -80,6 +80,15 @@ Status BundlePublisher::fail(const ScanRecord& rec, const std::string& from, con
   return ok_status();
 }
 
+Status BundlePublisher::abandon(const std::string& test_id, const std::string& detail) {
+  auto rec = store_.get(test_id);
+  if (!rec) return std::move(rec).take_error();
+  if (!*rec) return ok_status();
+  const ScanRecord& r = **rec;
+  if (r.upload_status != "requested" && r.upload_status != "permitted") return ok_status();
+  return fail(r, r.upload_status, "upload_failed", "undeliverable", detail);
+}
+
 Status BundlePublisher::run(const std::string& test_id) {
   for (int step = 0; step < 4; ++step) {
     auto rec = store_.get(test_id);

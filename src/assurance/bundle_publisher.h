@@ -65,6 +65,12 @@ class BundlePublisher {
 
   bool has_destinations() const { return s3_ != nullptr || oci_ != nullptr; }
 
+  // The upload's queue message was dead-lettered (run() kept failing, or no worker could take
+  // it): requested|permitted → upload_failed with reason "undeliverable" and `detail`, so the
+  // upload does not look in progress for ever and can be requested again. Errc::unavailable when
+  // the store cannot be written; an upload in any other state is left alone.
+  Status abandon(const std::string& test_id, const std::string& detail);
+
  private:
   Status request_permit(const ScanRecord& rec);
   Status upload(const ScanRecord& rec);

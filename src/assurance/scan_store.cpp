@@ -264,6 +264,15 @@ Result<std::optional<std::string>> ScanStore::cancel(const std::string& test_id)
   return previous;
 }
 
+Result<bool> ScanStore::fail_undeliverable(const std::string& test_id, const std::string& error) {
+  auto n = db_.exec(
+      "UPDATE scans SET status = 'FAILED', completed_at = $2, errors_json = $3, lease_until = NULL "
+      "WHERE test_id = $1 AND (status = 'QUEUED' OR (status = 'RUNNING' AND (lease_until IS NULL OR lease_until < $2)))",
+      {test_id, clock_.now_ms(), dump(Json::array({error}))});
+  if (!n) return std::move(n).take_error();
+  return *n == 1;
+}
+
 Result<std::vector<std::string>> ScanStore::fail_interrupted() {
   std::vector<std::string> ids;
   int64_t now = clock_.now_ms();

@@ -113,6 +113,10 @@ class ScanStore {
   // QUEUED|RUNNING → CANCELLED; returns the previous status, or nullopt if it was already final
   // (or unknown).
   Result<std::optional<std::string>> cancel(const std::string& test_id);
+  // The scan's queue message was dead-lettered, so nothing will run it again: QUEUED, or RUNNING
+  // with no live lease → FAILED with `error`. False when it was final, unknown, or RUNNING under a
+  // live lease (a worker is running it and will finish it).
+  Result<bool> fail_undeliverable(const std::string& test_id, const std::string& error);
   // Start-up recovery: every RUNNING scan → FAILED with error "interrupted". Returns their ids.
   Result<std::vector<std::string>> fail_interrupted();
   // Status string of one scan (cheap poll for cancellation), nullopt if unknown.

@@ -35,6 +35,22 @@ Status ScanWorker::recover() {
   return ok_status();
 }
 
+// The scan's message went to the dead-letter stream: nothing will run the scan again, so it must
+// not stay QUEUED or RUNNING (its watchers wait for scan_complete).
+void ScanWorker::give_up(const std::string& test_id, int attempts, const std::string& error) {
+  const std::string reason = "gave up after " + std::to_string(attempts) + " attempts: " + error;
+  auto failed = store_.fail_undeliverable(test_id, reason);
+  if (!failed) {
+    log::error("could not mark a dead-lettered scan failed",
+               {log::str("test_id", test_id), log::str("error", failed.error().message)});
+    return;
+  }
+  if (!*failed) return;  // already final
+  log::warn("scan dead-lettered", {log::str("test_id", test_id), log::str("error", reason)});
+  (void)events_.append(test_id, "error", {{"message", reason}});
+  (void)events_.append(test_id, "scan_complete", {{"status", kFailed}});
+}
+
 Status ScanWorker::start(int threads) {
   SECPLAT_TRY(queue_.ensure_group(kStream, kGroup));
   stopping_ = false;
@@ -108,7 +124,14 @@ void ScanWorker::loop(int index) {
         Status st = publisher_->run(up->second);
         if (!st) {
           log::warn("bundle upload step failed", {log::str("test_id", up->second), log::str("error", st.error().message)});
-          (void)queue_.retry(m, kGroup, st.error().message);
+          auto dead = queue_.retry(m, kGroup, st.error().message);
+          if (dead && *dead) {
+            Status given_up = publisher_->abandon(
+                up->second, "gave up after " + std::to_string(m.attempts) + " attempts: " + st.error().message);
+            if (!given_up)
+              log::error("could not mark a dead-lettered upload failed",
+                         {log::str("test_id", up->second), log::str("error", given_up.error().message)});
+          }
         } else {
           (void)queue_.ack(kStream, kGroup, m.id);
         }
@@ -129,7 +152,8 @@ void ScanWorker::loop(int index) {
       Status st = pipeline_.run(it->second, me, lease_ms_);
       if (!st) {
         log::error("scan run failed", {log::str("test_id", it->second), log::str("error", st.error().message)});
-        (void)queue_.retry(m, kGroup, st.error().message);
+        auto dead = queue_.retry(m, kGroup, st.error().message);
+        if (dead && *dead) give_up(it->second, m.attempts, st.error().message);
         continue;
       }
       (void)queue_.ack(kStream, kGroup, m.id);

@@ -56,6 +56,7 @@ class ScanWorker {
  private:
   void loop(int index);
   void heartbeat();
+  void give_up(const std::string& test_id, int attempts, const std::string& error);
 
   queue::Queue& queue_;
   ScanPipeline& pipeline_;

@@ -5,12 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "assurance/bundle_publisher.h"
 #include "assurance/pipeline.h"
 #include "assurance/scan_service.h"
 #include "assurance/scan_worker.h"
 #include "auth/audit_log.h"
 #include "auth/migrations.h"
 #include "core/clock.h"
+#include "crypto/ecdsa.h"
 #include "queue/local_queue.h"
 #include "store/sqlite_db.h"
 
@@ -293,6 +295,121 @@ TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   worker.stop();
   EXPECT_EQ(service->get(retried->test_id)->status, "SUCCEEDED");
+}
+
+// A scan whose queue message is dead-lettered (every attempt failed) cannot stay QUEUED: it is
+// FAILED with the reason and its log is closed, so followers stop waiting. A scan another worker
+// is running under a live lease is left to that worker.
+TEST_F(PipelineTest, DeadLetteredScanFailsUnlessAnotherWorkerHoldsIt) {
+  // One delivery, then the dead-letter stream.
+  auto q = queue::open_local_queue(*db, {queue::RetryPolicy{1, 10, 10}});
+  ASSERT_TRUE(q.ok());
+  // The store refuses to start any scan (a stand-in for a store that keeps failing).
+  ASSERT_TRUE(db->exec("CREATE TRIGGER refuse_start BEFORE UPDATE OF status ON scans "
+                       "WHEN NEW.status = 'RUNNING' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+                  .ok());
+  auto doomed = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(doomed.ok());
+  const std::string id = doomed->record.test_id;
+
+  ScanWorker worker(**q, *pipeline, *scans, *events);
+  ASSERT_TRUE(worker.start(1).ok());
+  auto deadline = steady_ms() + 20000;
+  while (steady_ms() < deadline && service->get(id)->status == "QUEUED")
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto rec = service->get(id);
+  EXPECT_EQ(rec->status, "FAILED");
+  ASSERT_EQ(rec->errors.size(), 1u) << rec->errors.dump();
+  const std::string why = rec->errors[0].get<std::string>();
+  EXPECT_NE(why.find("gave up after 1 attempts"), std::string::npos) << why;
+  EXPECT_NE(why.find("disk on fire"), std::string::npos) << why;
+  auto ev = event_list(id);
+  ASSERT_GE(ev.size(), 2u);
+  EXPECT_EQ(ev.back()["type"], "scan_complete");
+  EXPECT_EQ(ev.back()["status"], "FAILED");
+  auto dlq = (*q)->stats("secplat.jobs.scan");
+  ASSERT_TRUE(dlq.ok());
+  EXPECT_EQ(dlq->dlq_length, 1);
+
+  // Another worker holds the next scan under a live lease; a redelivered message for it fails
+  // here and is dead-lettered, but the scan stays that worker's.
+  ASSERT_TRUE(db->exec("DROP TRIGGER refuse_start").ok());
+  auto held = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(held.ok());
+  ASSERT_EQ(*scans->claim(held->record.test_id, "other-worker", 60000), ScanStore::Claim::started);
+  deadline = steady_ms() + 20000;
+  while (steady_ms() < deadline && (*q)->stats("secplat.jobs.scan")->dlq_length < 2)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  worker.stop();
+  EXPECT_EQ((*q)->stats("secplat.jobs.scan")->dlq_length, 2);
+  EXPECT_EQ(service->get(held->record.test_id)->status, "RUNNING");
+  ScanResult done;
+  done.status = kSucceeded;
+  EXPECT_TRUE(*scans->finish(held->record.test_id, done, std::string("other-worker")));
+}
+
+// A gate that permits every upload (the store is what fails in the test below).
+class PermitAllGate final : public UploadGate {
+ public:
+  Result<Json> verify_and_permit(const Json&) override {
+    return Json{{"permitted", true}, {"permit", "permit-1"}, {"upload_permission_id", "perm-1"}};
+  }
+  Status redeem(const std::string&, const std::string&, const std::map<std::string, std::string>&,
+                const std::string&) override {
+    return ok_status();
+  }
+};
+
+// An upload whose queue message is dead-lettered does not stay `requested` for ever: it ends
+// `upload_failed` with reason "undeliverable" and the last error, and can be requested again.
+TEST_F(PipelineTest, DeadLetteredUploadEndsUploadFailed) {
+  auto key = crypto::ec_p256_generate();
+  ASSERT_TRUE(key.ok());
+  PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance, key->private_pem, key->public_pem, ""};
+  pipeline = std::make_unique<ScanPipeline>(*scans, *events, clock, po,
+                                            std::vector<std::shared_ptr<scanners::Scanner>>{std::make_shared<TodoScanner>()},
+                                            nullptr);
+  service = std::make_unique<ScanService>(*scans, *events, *queue, *audit, clock, pipeline.get(), config);
+  auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  const std::string id = sub->record.test_id;
+  ASSERT_TRUE(pipeline->run(id).ok());
+  ASSERT_EQ(service->get(id)->status, "SUCCEEDED");
+  // The scan message is not needed any more (the scan ran above).
+  auto q = queue::open_local_queue(*db, {queue::RetryPolicy{1, 10, 10}});
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE((*q)->ensure_group("secplat.jobs.scan", "workers").ok());
+  auto pending = (*q)->read("secplat.jobs.scan", "workers", "drain", 10, 0);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  for (const auto& m : *pending) ASSERT_TRUE((*q)->ack("secplat.jobs.scan", "workers", m.id).ok());
+
+  ASSERT_TRUE(db->exec("CREATE TRIGGER refuse_permit BEFORE UPDATE OF upload_status ON scans "
+                       "WHEN NEW.upload_status = 'permitted' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+                  .ok());
+  ASSERT_TRUE(service->request_upload(id, Json::object(), actor).ok());
+  ASSERT_EQ(service->get(id)->upload_status, "requested");
+
+  PermitAllGate gate;
+  PublishSettings settings;
+  settings.bundles_dir = (root / "data/bundles").string();
+  BundlePublisher publisher(*scans, gate, nullptr, nullptr, *key, settings, clock);
+  ScanWorker worker(**q, *pipeline, *scans, *events);
+  worker.set_publisher(&publisher);
+  ASSERT_TRUE(worker.start(1).ok());
+  auto deadline = steady_ms() + 20000;
+  while (steady_ms() < deadline && service->get(id)->upload_status == "requested")
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  worker.stop();
+  auto rec = service->get(id);
+  EXPECT_EQ(rec->upload_status, "upload_failed");
+  EXPECT_EQ(rec->upload["error"]["reason"], "undeliverable") << rec->upload.dump();
+  EXPECT_NE(rec->upload["error"]["detail"].get<std::string>().find("disk on fire"), std::string::npos)
+      << rec->upload.dump();
+  EXPECT_EQ((*q)->stats("secplat.jobs.scan")->dlq_length, 1);
+
+  ASSERT_TRUE(db->exec("DROP TRIGGER refuse_permit").ok());
+  ASSERT_TRUE(service->request_upload(id, Json::object(), actor).ok());
+  EXPECT_EQ(service->get(id)->upload_status, "requested");
 }
 
 // Several workers: a scan whose worker stopped renewing its lease is run again, once, by the next
