@@ -121,7 +121,7 @@ Status above_stdio(int fd, const char* what, Fd& into) {
 }
 
 // Setup steps of a child; the one that fails is reported to the parent with its errno.
-enum Step : int { kStdio, kGroup, kDeathSignal, kNoNewPrivs, kLimits, kNetwork, kUserMap, kChdir, kExec };
+enum Step : int { kStdio, kGroup, kDeathSignal, kNoNewPrivs, kLimits, kNetwork, kUserMap, kPidInit, kChdir, kExec };
 
 const char* step_name(int step) {
   switch (step) {
@@ -132,6 +132,7 @@ const char* step_name(int step) {
     case kLimits: return "resource limits";
     case kNetwork: return "network namespace";
     case kUserMap: return "user namespace id map";
+    case kPidInit: return "process namespace";
     case kChdir: return "working directory";
     default: return "exec";
   }
@@ -168,6 +169,55 @@ bool lower_limit(int resource, uint64_t value) {
   if (cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max) v = cur.rlim_max;
   rlimit next{v, v};
   return ::setrlimit(resource, &next) == 0;
+}
+
+// In the child, after it made a PID namespace: it stays outside (only its next child is inside),
+// so it becomes a relay. It forks the namespace's init, which forks the tool (so the tool is not
+// PID 1, which would ignore signals it has no handler for, SIGTERM included) and passes the
+// tool's wait status up a pipe. When init exits, the kernel SIGKILLs whatever is left in the
+// namespace, setsid() or not. The relay ends the way the tool did. Returns only in the tool.
+void enter_pid_namespace(int rep) {
+  int status_pipe[2];
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) child_fail(rep, kPidInit);
+  pid_t init = ::fork();
+  if (init < 0) child_fail(rep, kPidInit);
+  if (init > 0) {  // the relay, outside the namespace
+    ::close(rep);
+    ::close(status_pipe[1]);
+    int status = 0;
+    ssize_t got;
+    do {
+      got = ::read(status_pipe[0], &status, sizeof status);
+    } while (got < 0 && errno == EINTR);
+    int init_status = 0;
+    while (::waitpid(init, &init_status, 0) < 0 && errno == EINTR) {
+    }
+    if (got != static_cast<ssize_t>(sizeof status)) status = init_status;  // init itself was killed
+    if (WIFEXITED(status)) ::_exit(WEXITSTATUS(status));
+    const int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+    sigset_t just;
+    sigemptyset(&just);
+    sigaddset(&just, sig);
+    ::kill(::getpid(), sig);
+    ::sigprocmask(SIG_UNBLOCK, &just, nullptr);  // delivered here (default action: terminate)
+    ::_exit(128 + sig);
+  }
+  // init (PID 1): dies with the relay; reaps the tool and reports how it ended.
+  ::close(status_pipe[0]);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(rep, kPidInit);
+  pid_t tool = ::fork();
+  if (tool < 0) child_fail(rep, kPidInit);
+  if (tool > 0) {
+    ::close(rep);
+    int status = 0;
+    while (::waitpid(tool, &status, 0) < 0 && errno == EINTR) {
+    }
+    ssize_t ignored = ::write(status_pipe[1], &status, sizeof status);
+    (void)ignored;
+    ::_exit(0);
+  }
+  ::close(status_pipe[1]);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(rep, kPidInit);
 }
 
 // Forks and execs the child with its stdio on /dev/null and the two pipes, inside the sandbox.
@@ -214,15 +264,19 @@ Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp,
     if (!lower_limit(RLIMIT_CORE, 0)) child_fail(rep, kLimits);
     if (box.max_memory_bytes > 0 && !lower_limit(RLIMIT_AS, box.max_memory_bytes)) child_fail(rep, kLimits);
     if (box.max_file_bytes > 0 && !lower_limit(RLIMIT_FSIZE, box.max_file_bytes)) child_fail(rep, kLimits);
-    if (box.isolate_network && ::unshare(CLONE_NEWNET) != 0) {
-      // Without CAP_SYS_ADMIN: a user namespace of our own holds the network namespace. A server
-      // that dropped root itself is not dumpable, which makes /proc/self root's: the map files
-      // must be ours to write (exec sets dumpability again from the tool's credentials anyway).
-      if (errno != EPERM || ::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) child_fail(rep, kNetwork);
-      if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) child_fail(rep, kUserMap);
-      if (!write_proc_file("/proc/self/setgroups", deny) || !write_proc_file("/proc/self/uid_map", uid_map) ||
-          !write_proc_file("/proc/self/gid_map", gid_map))
-        child_fail(rep, kUserMap);
+    if (box.isolate_network) {
+      constexpr int kNamespaces = CLONE_NEWNET | CLONE_NEWPID;
+      if (::unshare(kNamespaces) != 0) {
+        // Without CAP_SYS_ADMIN: a user namespace of our own holds the other two. A server that
+        // dropped root itself is not dumpable, which makes /proc/self root's: the map files must
+        // be ours to write (exec sets dumpability again from the tool's credentials anyway).
+        if (errno != EPERM || ::unshare(CLONE_NEWUSER | kNamespaces) != 0) child_fail(rep, kNetwork);
+        if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) child_fail(rep, kUserMap);
+        if (!write_proc_file("/proc/self/setgroups", deny) || !write_proc_file("/proc/self/uid_map", uid_map) ||
+            !write_proc_file("/proc/self/gid_map", gid_map))
+          child_fail(rep, kUserMap);
+      }
+      enter_pid_namespace(rep);
     }
     if (cwd && ::chdir(cwd) != 0) child_fail(rep, kChdir);
     sigset_t none;

@@ -176,6 +176,71 @@ TEST_F(ChildProcessTest, UnprivilegedUserGetsTheNetworkSandboxToo) {
   EXPECT_EQ(st.st_uid, 65534u);
 }
 
+// A descendant that leaves the process group (setsid) outlives a tool run without the namespaces;
+// with them it dies with the tool, because the tool's PID namespace ends with it. The tool is not
+// the namespace's init, so a deadline's SIGTERM still reaches it, and its exit code and the
+// signal that killed it come back as they were.
+TEST_F(ChildProcessTest, ThePidNamespaceEndsDescendantsThatLeftTheGroup) {
+  const fs::path heart = dir / "heartbeat";
+  const fs::path pidfile = dir / "escapee.pid";
+  // The escapee rewrites `heart` every 50 ms for as long as it lives.
+  ChildSpec spec = sh("setsid sh -c 'while :; do date +%s%N > " + heart.string() + "; sleep 0.05; done' & echo $! > " +
+                      pidfile.string() + "; sleep 0.3; exit 3");
+  // `>` truncates before it writes: a read can find the file empty mid-beat.
+  auto read_beat = [&] {
+    std::string beat;
+    eventually([&] { return !(beat = slurp(heart)).empty(); }, 1000);
+    return beat;
+  };
+  auto beating = [&] {
+    const std::string before = read_beat();
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return !before.empty() && read_beat() != before;
+  };
+
+  auto loose = run_child(spec);
+  ASSERT_TRUE(loose.ok()) << loose.error().message;
+  EXPECT_EQ(loose->exit_code, 3);
+  const int escapee = read_pid(pidfile);
+  ASSERT_GT(escapee, 0);
+  const bool survived = beating();
+  ::kill(escapee, SIGKILL);
+  EXPECT_TRUE(survived) << "without the namespace the escapee should have outlived the tool";
+
+  fs::remove(heart);
+  spec.sandbox.isolate_network = true;
+  auto contained = run_child(spec);
+  ASSERT_TRUE(contained.ok()) << contained.error().message;
+  EXPECT_EQ(contained->end, ChildResult::End::exited);
+  EXPECT_EQ(contained->exit_code, 3);
+  EXPECT_FALSE(beating()) << "the escapee outlived the tool in its PID namespace";
+  EXPECT_TRUE(process_gone(contained->pid));
+
+  // The tool sees itself as a process of the namespace, not its init (PID 2).
+  spec = sh("echo $$");
+  spec.sandbox.isolate_network = true;
+  auto pid = run_child(spec);
+  ASSERT_TRUE(pid.ok());
+  EXPECT_EQ(slurp(dir / "out"), "2\n");
+
+  spec = sh("kill -SEGV $$");
+  spec.sandbox.isolate_network = true;
+  auto crash = run_child(spec);
+  ASSERT_TRUE(crash.ok());
+  EXPECT_EQ(crash->end, ChildResult::End::signaled);
+  EXPECT_EQ(crash->signal, SIGSEGV);
+
+  spec = sh("sleep 300");
+  spec.sandbox.isolate_network = true;
+  spec.deadline_ms = steady_ms() + 300;
+  const int64_t t0 = steady_ms();
+  auto hung = run_child(spec);
+  ASSERT_TRUE(hung.ok());
+  EXPECT_EQ(hung->end, ChildResult::End::timeout);
+  EXPECT_EQ(hung->signal, SIGTERM) << "SIGTERM did not reach the tool";
+  EXPECT_LT(steady_ms() - t0, 5000);
+}
+
 TEST_F(ChildProcessTest, SandboxLimitsMemoryFileSizeCoreDumpsAndPrivileges) {
   ChildSpec spec = sh("ulimit -c; grep NoNewPrivs /proc/self/status");
   auto r = run_child(spec);

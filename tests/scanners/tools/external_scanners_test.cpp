@@ -222,10 +222,18 @@ TEST_F(ExternalScannersTest, MissingToolsAreSkippedAndSaySo) {
 
 // ---- misbehaving tools ------------------------------------------------------------------------
 
+// Shell lines that start `sleep 300` in the background and write its pid as this test sees it:
+// tools run in a PID namespace of their own, where `$!` is not the host's pid, but /proc is the
+// host's, so the fourth field of /proc/self/stat (the ppid of cut: the shell that becomes the sleep).
+std::string background_sleep(const fs::path& pidfile) {
+  return "sh -c 'cut -d\" \" -f4 /proc/self/stat > \"" + pidfile.string() + ".tmp\"; mv \"" + pidfile.string() +
+         ".tmp\" \"" + pidfile.string() + "\"; exec sleep 300' &\n";
+}
+
 TEST_F(ExternalScannersTest, HangingToolTimesOutAndIsGone) {
   fs::path pidfile = root / "grandchild.pid";
-  fake_tool("bandit", "[ \"$1\" = --version ] && { echo 'bandit 9.9.9'; exit 0; }\n"
-                      "sleep 300 &\necho $! > '" + pidfile.string() + "'\nwait\n");
+  fake_tool("bandit", "[ \"$1\" = --version ] && { echo 'bandit 9.9.9'; exit 0; }\n" +
+                          background_sleep(pidfile) + "wait\n");
   int64_t t0 = steady_ms();
   auto o = run("bandit", fake_tools(), steady_ms() + 1500);
   EXPECT_EQ(o.status, "timeout") << o.message;
@@ -241,8 +249,8 @@ TEST_F(ExternalScannersTest, HangingToolTimesOutAndIsGone) {
 
 TEST_F(ExternalScannersTest, CancelledToolIsKilled) {
   fs::path pidfile = root / "grandchild.pid";
-  fake_tool("shellcheck", "[ \"$1\" = --version ] && { echo 'version: 0.9.0'; exit 0; }\n"
-                          "sleep 300 &\necho $! > '" + pidfile.string() + "'\nwait\n");
+  fake_tool("shellcheck", "[ \"$1\" = --version ] && { echo 'version: 0.9.0'; exit 0; }\n" +
+                              background_sleep(pidfile) + "wait\n");
   std::atomic<bool> cancelled{false};
   std::thread canceller([&] {
     eventually([&] { return fs::exists(pidfile) && fs::file_size(pidfile) > 0; }, 10000);
