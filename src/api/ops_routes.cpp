@@ -154,16 +154,11 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q, const store::Db
                     "# TYPE secplat_sqlite_transactions_total counter\nsecplat_sqlite_transactions_total %lld\n"
                     "# HELP secplat_sqlite_commits_total SQLite commits they ran in (group commit: fewer under load).\n"
                     "# TYPE secplat_sqlite_commits_total counter\nsecplat_sqlite_commits_total %lld\n"
-                    "# HELP secplat_sqlite_checkpoints_total WAL checkpoints, by who ran them (commit = a writer had to).\n"
-                    "# TYPE secplat_sqlite_checkpoints_total counter\n"
-                    "secplat_sqlite_checkpoints_total{by=\"background\"} %lld\n"
-                    "secplat_sqlite_checkpoints_total{by=\"commit\"} %lld\n"
                     "# HELP secplat_sqlite_statements_prepared_total SQL statements compiled (statement cache misses).\n"
                     "# TYPE secplat_sqlite_statements_prepared_total counter\nsecplat_sqlite_statements_prepared_total %lld\n"
                     "# HELP secplat_sqlite_statement_cache_hits_total Statements reused from the cache.\n"
                     "# TYPE secplat_sqlite_statement_cache_hits_total counter\nsecplat_sqlite_statement_cache_hits_total %lld\n",
                     static_cast<long long>(st.transactions), static_cast<long long>(st.commits),
-                    static_cast<long long>(st.checkpoints), static_cast<long long>(st.inline_checkpoints),
                     static_cast<long long>(st.statements_prepared), static_cast<long long>(st.statement_cache_hits));
       out += buf;
     });

@@ -30,7 +30,7 @@ struct OpsContext {
 
 std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx);
 
-// Adds process and queue gauges (and, on SQLite, the store's commit and checkpoint counters) to
+// Adds process and queue gauges (and, on SQLite, the store's transaction and statement counters) to
 // `metrics`, computed at scrape time.
 void register_process_metrics(Metrics& metrics, queue::Queue* queue, const store::Db* db = nullptr);
 

@@ -347,14 +347,6 @@ class SqliteDb final : public Db {
  public:
   explicit SqliteDb(SqliteOptions options) : options_(std::move(options)) {}
   ~SqliteDb() override {
-    {
-      std::lock_guard<std::mutex> lock(checkpoint_mu_);
-      checkpoint_stop_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-    if (writer_) sqlite3_wal_hook(writer_->handle(), nullptr, nullptr);
-    checkpointer_.reset();
     idle_readers_.clear();
     readers_.clear();
     writer_.reset();
@@ -364,13 +356,6 @@ class SqliteDb final : public Db {
     auto w = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
     if (!w.ok()) return std::move(w).take_error();
     writer_ = std::move(*w);
-    // Checkpoints run on a connection and thread of their own (see on_wal_commit), so no commit
-    // waits for the WAL to be copied back into the database and synced.
-    auto c = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
-    if (!c.ok()) return std::move(c).take_error();
-    checkpointer_ = std::move(*c);
-    sqlite3_wal_hook(writer_->handle(), &SqliteDb::on_wal_commit, this);
-    checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
     for (int i = 0; i < options_.readers; ++i) {
       auto r = open_connection(options_.path, false, options_.busy_timeout_ms, &counters_);
       if (!r.ok()) return std::move(r).take_error();
@@ -482,67 +467,10 @@ class SqliteDb final : public Db {
 
   SqliteStats stats() const {
     return {counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed),
-            counters_.transactions.load(std::memory_order_relaxed), counters_.commits.load(std::memory_order_relaxed),
-            checkpoints_.load(std::memory_order_relaxed), inline_checkpoints_.load(std::memory_order_relaxed)};
+            counters_.transactions.load(std::memory_order_relaxed), counters_.commits.load(std::memory_order_relaxed)};
   }
 
  private:
-  // SQLite's own auto-checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that
-  // commit copies the WAL back into the database and fsyncs both (6-12 ms here, far more on a busy
-  // disk), and every caller in its group waits. Instead the writer's WAL hook only wakes the
-  // checkpoint thread, which runs PASSIVE checkpoints (they never block the writer or readers) on
-  // its own connection; the writer restarts the WAL at its next commit once a checkpoint has
-  // copied all of it (under a steady stream of commits the thread finishes the last few frames with
-  // the writer held, see checkpoint_loop). Durability is the same: commits append to the WAL either
-  // way. If the thread cannot keep up (a reader pinning an old snapshot, a slow disk), the WAL is
-  // still bounded: past kInlineCheckpointPages the committing thread checkpoints itself, as SQLite
-  // would have.
-  static constexpr int kCheckpointPages = 1000;
-  static constexpr int kInlineCheckpointPages = 16000;
-
-  static int on_wal_commit(void* self_ptr, sqlite3* db, const char* schema, int pages) {
-    auto* self = static_cast<SqliteDb*>(self_ptr);
-    if (pages >= kInlineCheckpointPages) {
-      self->inline_checkpoints_.fetch_add(1, std::memory_order_relaxed);
-      sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (pages >= kCheckpointPages) {
-      {
-        std::lock_guard<std::mutex> lock(self->checkpoint_mu_);
-        self->checkpoint_wanted_ = true;
-      }
-      self->checkpoint_cv_.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  void checkpoint_loop() {
-    std::unique_lock<std::mutex> lock(checkpoint_mu_);
-    for (;;) {
-      checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
-      if (checkpoint_stop_) return;
-      checkpoint_wanted_ = false;
-      lock.unlock();
-      sqlite3* db = checkpointer_->handle();
-      int wal_frames = 0;
-      int copied = 0;
-      int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
-      if (rc == SQLITE_OK && copied < wal_frames) {
-        // Commits went on while the bulk was copied, so the WAL is not wholly in the database and
-        // the writer would keep appending to it. Copy the few frames left with the writer held
-        // (well under a millisecond here, against 6-12 ms for the bulk): the next commit then
-        // starts the WAL from the beginning.
-        WriterLock writer(*this);
-        rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &copied);
-      }
-      if (rc == SQLITE_OK) {
-        checkpoints_.fetch_add(1, std::memory_order_relaxed);
-      } else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
-        log::warn("WAL checkpoint failed", {log::str("error", sqlite3_errmsg(checkpointer_->handle()))});
-      }
-      lock.lock();
-    }
-  }
-
   // Holds the writer mutex and records the owning thread, so re-entry from inside transact()
   // becomes an error instead of a self-deadlock.
   class WriterLock {
@@ -679,14 +607,6 @@ class SqliteDb final : public Db {
   std::condition_variable reader_free_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> idle_readers_;  // guarded by readers_mu_
-  std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
-  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
-  std::atomic<int64_t> checkpoints_{0};
-  std::atomic<int64_t> inline_checkpoints_{0};
-  std::thread checkpoint_thread_;
 };
 
 Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options) {

@@ -1,6 +1,5 @@
 // SQLite adapter of the `Db` port: WAL journal, busy timeout, one writer connection plus a pool of
-// reader connections, a prepared-statement cache per connection, WAL checkpoints on a background
-// thread (commits never wait for one).
+// reader connections, a prepared-statement cache per connection.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +27,6 @@ struct SqliteStats {
   int64_t statement_cache_hits = 0;
   int64_t transactions = 0;  // write transactions run (transact(), and exec()/writing query() calls)
   int64_t commits = 0;       // SQLite transactions they ran in (fewer under load: group commit)
-  int64_t checkpoints = 0;         // WAL checkpoints run by the background checkpoint thread
-  int64_t inline_checkpoints = 0;  // ... and by a committing thread because the WAL grew too long
 };
 
 // The counters of a Db made by open_sqlite(); nullopt for any other Db.

@@ -91,7 +91,7 @@ class Foundation(unittest.TestCase):
             commits = re.search(r"^secplat_sqlite_commits_total (\d+)$", text, re.M)
             self.assertIsNotNone(commits, text[-2000:])
             self.assertGreater(int(commits.group(1)), 0)
-            self.assertRegex(text, r'secplat_sqlite_checkpoints_total\{by="background"\} \d+')
+            self.assertRegex(text, r"secplat_sqlite_statement_cache_hits_total \d+")
         else:
             self.assertNotIn("secplat_sqlite_", text)
         self.assertEqual(self.req("GET", "/metrics").status, 401)

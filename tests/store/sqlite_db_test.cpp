@@ -303,45 +303,6 @@ TEST_F(SqliteDbTest, DataSurvivesReopen) {
   EXPECT_EQ((*r)[0].str("x"), "kept");
 }
 
-// Checkpoints run on a thread of their own: pages reach the database file while the writer keeps
-// its connection open, and no commit runs a checkpoint itself. Under a steady stream of commits the
-// WAL is still restarted from the beginning, so it does not grow with the data written (SQLite's
-// own auto-checkpoint keeps it near 1,000 pages, but the commit that runs it waits 6-12 ms here).
-TEST_F(SqliteDbTest, WalIsCheckpointedInTheBackgroundAndStaysShort) {
-  ASSERT_OK(db().exec("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"));
-  const std::string body(4000, 'x');  // one page a row
-  int64_t rows = 0;
-  auto write = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      auto r = db().exec("INSERT INTO t (body) VALUES ($1)", {body});
-      ASSERT_TRUE(r.ok()) << r.error().message;
-      ++rows;
-    }
-  };
-  ASSERT_NO_FATAL_FAILURE(write(1500));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (fs::file_size(path()) < 1000u * 4096u && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(fs::file_size(path()), 1000u * 4096u) << "pages never reached the database file";
-  const auto first = sqlite_stats(db());
-  ASSERT_TRUE(first.has_value());
-  EXPECT_GE(first->checkpoints, 1);
-
-  // About 3 WAL frames a commit: 15,000 more commits write ~180 MB through the WAL.
-  ASSERT_NO_FATAL_FAILURE(write(15000));
-  const std::uintmax_t wal = fs::file_size(path() + "-wal");
-  // Bounded by the restarts, and at worst by the committing thread's own checkpoint past 16,000
-  // pages (64 MB), which a slow machine may need.
-  EXPECT_LE(wal, 72u * 1024u * 1024u) << "the WAL grew with the data instead of being restarted";
-  const auto last = sqlite_stats(db());
-  EXPECT_GT(last->checkpoints, first->checkpoints);
-  auto count = db().query("SELECT count(*) AS n, sum(length(body)) AS bytes FROM t");
-  ASSERT_OK(count);
-  EXPECT_EQ((*count)[0].i64("n"), rows);
-  EXPECT_EQ((*count)[0].i64("bytes"), rows * 4000);
-}
-
 TEST(SqliteOpenTest, CreatesTheFileButNotItsDirectory) {
   TempDir dir;
   const std::string file = (dir.path() / "new.db").string();
