@@ -11,6 +11,11 @@ namespace secplat::assurance {
 namespace {
 const std::string kStream(queue::kScanJobs);
 const std::string kGroup = "workers";
+
+// Why a dead-lettered scan or upload was given up on.
+std::string gave_up(int attempts, const std::string& error) {
+  return "gave up after " + std::to_string(attempts) + " attempts: " + error;
+}
 }  // namespace
 
 ScanWorker::ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanStore& store, ScanEventLog& events,
@@ -38,7 +43,7 @@ Status ScanWorker::recover() {
 // The scan's message went to the dead-letter stream: nothing will run the scan again, so it must
 // not stay QUEUED or RUNNING (its watchers wait for scan_complete).
 void ScanWorker::give_up(const std::string& test_id, int attempts, const std::string& error) {
-  const std::string reason = "gave up after " + std::to_string(attempts) + " attempts: " + error;
+  const std::string reason = gave_up(attempts, error);
   auto failed = store_.fail_undeliverable(test_id, reason);
   if (!failed) {
     log::error("could not mark a dead-lettered scan failed",
@@ -126,8 +131,7 @@ void ScanWorker::loop(int index) {
           log::warn("bundle upload step failed", {log::str("test_id", up->second), log::str("error", st.error().message)});
           auto dead = queue_.retry(m, kGroup, st.error().message);
           if (dead && *dead) {
-            Status given_up = publisher_->abandon(
-                up->second, "gave up after " + std::to_string(m.attempts) + " attempts: " + st.error().message);
+            Status given_up = publisher_->abandon(up->second, gave_up(m.attempts, st.error().message));
             if (!given_up)
               log::error("could not mark a dead-lettered upload failed",
                          {log::str("test_id", up->second), log::str("error", given_up.error().message)});
