@@ -220,6 +220,23 @@ TEST(Server, TooLargeContentLengthIs413BeforeTheBodyIsSent) {
   EXPECT_TRUE(c.wait_closed());
 }
 
+// A client that writes its whole request before it reads (Python's http.client, many scripts)
+// must still get the 413: the server keeps reading and discarding the refused body for a moment
+// instead of closing on unread bytes, which would reset the connection and lose the answer.
+TEST(Server, AClientThatSendsAllOfAnOversizedBodyBeforeReadingStillGets413) {
+  TestServer s(basic_routes());  // max_body_bytes 4096
+  TestClient c(s.port, 10000ms);
+  const std::size_t size = 24u << 20;  // well past what the loopback socket buffers hold
+  std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(size) + "\r\n\r\n";
+  req.append(size, 'x');
+  ASSERT_TRUE(c.send_raw(req, 10000ms)) << "the server reset the connection while the body was being sent";
+  auto r = c.read_reply();
+  ASSERT_TRUE(r);
+  expect_envelope(*r, 413, "Request body too large");
+  EXPECT_TRUE(c.wait_closed());
+}
+
 TEST(Server, TooLargeChunkedBodyIs413) {
   TestServer s(basic_routes());
   TestClient c(s.port);
