@@ -37,6 +37,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -165,6 +166,7 @@ struct RawSubscriber {
   bool out_of_order = false;
   bool done = false;
   std::vector<double> latencies_ms;
+  std::vector<int64_t> seqs;  // the event of each latency
 
   bool connect_and_upgrade(uint16_t port, const std::string& target) {
     fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -215,6 +217,7 @@ struct RawSubscriber {
       if (int64_t sent = number_after(text, "\"sent_ns\":"); sent > 0) {
         bench_events++;
         latencies_ms.push_back(static_cast<double>(received - sent) / 1e6);
+        seqs.push_back(seq);
       }
     }
     buf.erase(0, pos);
@@ -381,13 +384,15 @@ int main(int argc, char** argv) {
   if (log.live_subscribers() < subscribers) return std::fprintf(stderr, "not every subscriber attached\n"), 1;
 
   auto next = std::chrono::steady_clock::now();
+  std::vector<double> append_ms;  // store insert + hand-off to every subscriber, on the appending thread
   for (int i = 0; i < events; ++i) {
     next += std::chrono::microseconds(interval_us);
     std::this_thread::sleep_until(next);
-    Json fields{{"line", "[secrets] scanned batch " + std::to_string(i) + " of the bench tree"},
-                {"sent_ns", now_ns()}};
+    const int64_t sent = now_ns();
+    Json fields{{"line", "[secrets] scanned batch " + std::to_string(i) + " of the bench tree"}, {"sent_ns", sent}};
     if (auto s = log.append(first_test_id, "log", std::move(fields)); !s)
       return std::fprintf(stderr, "append: %s\n", s.error().message.c_str()), 1;
+    append_ms.push_back(static_cast<double>(now_ns() - sent) / 1e6);
   }
   (void)log.append(first_test_id, "scan_complete", Json{{"status", "SUCCEEDED"}});
   for (auto& t : client) t.join();
@@ -406,6 +411,20 @@ int main(int argc, char** argv) {
       "%d out of order; delivery latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
       events, 1000000 / std::max(1, interval_us), subscribers, client_threads, client_kind.c_str(), all.size(), complete, events,
       disordered, pct(all, 50), pct(all, 99), pct(all, 100));
+  // Where the tail comes from: the appending thread's share, and how the last delivery of each
+  // event is spread (a few slow events, or every event slow for its last subscribers).
+  std::map<int64_t, double> last_of_event;
+  for (auto& r : raw)
+    for (std::size_t k = 0; k < r.seqs.size(); ++k)
+      last_of_event[r.seqs[k]] = std::max(last_of_event[r.seqs[k]], r.latencies_ms[k]);
+  std::vector<double> last;
+  for (auto& [_, v] : last_of_event) last.push_back(v);
+  std::printf("fan-out: append + hand-off p50 %.2f ms, p99 %.2f ms, max %.2f ms", pct(append_ms, 50), pct(append_ms, 99),
+              pct(append_ms, 100));
+  if (!last.empty())
+    std::printf("; last delivery per event p50 %.2f ms, p90 %.2f ms, max %.2f ms", pct(last, 50), pct(last, 90),
+                pct(last, 100));
+  std::printf("\n");
   server.shutdown();
   fs::remove_all(root);
   return complete == subscribers && disordered == 0 ? 0 : 1;

@@ -91,14 +91,53 @@ bool iprefix(std::string_view s, std::string_view prefix) {
 class Connection {
  public:
   virtual ~Connection() = default;
-  virtual void server_shutdown() = 0;  // any thread; posts to the connection's strand
+  virtual void server_shutdown() = 0;  // any thread; posts to the connection's I/O thread
   virtual void server_detach() {}      // after the I/O threads are joined
+  virtual void start_writing() {}      // on the connection's I/O thread (IoShard::flush)
+};
+
+// One I/O thread and its own io_context (and so its own epoll set). A connection lives on one
+// shard for its whole life, so its handlers never run concurrently and need no strand.
+struct IoShard {
+  net::io_context ioc{1};  // one thread runs it; posts from other threads still lock
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+
+  // WebSocket sessions that have frames to start writing. A fan-out from another thread to many
+  // sessions of this shard costs one post here, not one per session.
+  void schedule_write(std::shared_ptr<Connection> c) {
+    {
+      std::lock_guard lk(mu);
+      ready.push_back(std::move(c));
+      if (flush_posted) return;
+      flush_posted = true;
+    }
+    net::post(ioc, [this] { flush(); });
+  }
+  void flush() {
+    std::vector<std::shared_ptr<Connection>> batch;
+    {
+      std::lock_guard lk(mu);
+      batch.swap(ready);
+      flush_posted = false;
+    }
+    for (auto& c : batch) c->start_writing();
+  }
+  void clear() {
+    std::lock_guard lk(mu);
+    ready.clear();
+  }
+
+ private:
+  std::mutex mu;
+  std::vector<std::shared_ptr<Connection>> ready;
+  bool flush_posted = false;
 };
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Server::Impl: shared state. Declared so that ioc_ is destroyed before the state sessions touch.
+// Server::Impl: shared state. Declared so that the io_contexts are destroyed before the state
+// sessions touch.
 
 class Server::Impl {
  public:
@@ -153,8 +192,8 @@ class Server::Impl {
   bool shutdown_done_ = false;
 
   std::vector<std::thread> io_threads_;
-  net::io_context ioc_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<std::unique_ptr<IoShard>> shards_;  // the acceptor lives on the first
+  std::size_t next_shard_ = 0;                    // the acceptor's thread only
   std::optional<tcp::acceptor> acceptor_;
 
  private:
@@ -190,8 +229,10 @@ class ConnectionSlot {
 
 class WsConnection final : public WsSession, public Connection, public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(Server::Impl* srv, tcp::socket socket, ConnectionSlot slot, const Route& route, Request req)
+  WsConnection(Server::Impl* srv, IoShard* shard, tcp::socket socket, ConnectionSlot slot, const Route& route,
+               Request req)
       : srv_(srv),
+        shard_(shard),
         ex_(socket.get_executor()),
         ws_(std::in_place, std::move(socket)),
         close_timer_(std::in_place, ex_),
@@ -235,9 +276,11 @@ class WsConnection final : public WsSession, public Connection, public std::enab
       queue_.push_back(std::move(message));
       if (!writing_) start_write = writing_ = true;
     }
-    if (start_write) net::post(ex_, [self = shared_from_this()] { self->do_write(); });
+    if (start_write) shard_->schedule_write(shared_from_this());
     return true;
   }
+
+  void start_writing() override { do_write(); }
 
   void close(uint16_t code, std::string reason) override {
     std::lock_guard lk(mu_);
@@ -383,7 +426,7 @@ class WsConnection final : public WsSession, public Connection, public std::enab
     do_write();
   }
 
-  // On the strand, after close() was requested.
+  // On the I/O thread, after close() was requested.
   void begin_close() {
     if (!ws_ || !close_timer_) return;
     if (!accepted_) {
@@ -440,6 +483,7 @@ class WsConnection final : public WsSession, public Connection, public std::enab
   }
 
   Server::Impl* srv_;
+  IoShard* const shard_;
   uint64_t id_ = 0;
   net::any_io_executor ex_;
   std::optional<websocket::stream<beast::tcp_stream>> ws_;  // reset by server_detach
@@ -450,8 +494,8 @@ class WsConnection final : public WsSession, public Connection, public std::enab
   const WsHandler handler_;
   const Request req_;
   websocket::close_reason close_reason_;
-  bool accepted_ = false;        // strand only
-  bool close_deferred_ = false;  // strand only
+  bool accepted_ = false;        // I/O thread only
+  bool close_deferred_ = false;  // I/O thread only
 
   mutable std::mutex mu_;  // guards the fields below
   std::deque<std::string> queue_;
@@ -471,8 +515,8 @@ class WsConnection final : public WsSession, public Connection, public std::enab
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Server::Impl* srv, tcp::socket socket)
-      : srv_(srv), stream_(std::move(socket)), deadline_(stream_.get_executor()), slot_(srv) {
+  HttpSession(Server::Impl* srv, IoShard* shard, tcp::socket socket)
+      : srv_(srv), shard_(shard), stream_(std::move(socket)), deadline_(stream_.get_executor()), slot_(srv) {
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) client_ip_ = ep.address().to_string();
@@ -775,7 +819,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     disarm_deadline();
     deadline_.cancel();
     record(101, 0);
-    auto ws = std::make_shared<WsConnection>(srv_, stream_.release_socket(), std::move(slot_), *route_,
+    auto ws = std::make_shared<WsConnection>(srv_, shard_, stream_.release_socket(), std::move(slot_), *route_,
                                              std::move(req_));
     ws->start(std::move(msg_));
   }
@@ -854,6 +898,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   }
 
   Server::Impl* srv_;
+  IoShard* const shard_;
   uint64_t id_ = 0;
   beast::tcp_stream stream_;
   net::steady_timer deadline_;
@@ -892,8 +937,8 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
     : options_(std::move(options)),
       router_(std::move(routes)),
       auth_(auth),
-      metrics_(metrics),
-      ioc_(std::max(1, options_.limits.io_threads)) {
+      metrics_(metrics) {
+  for (int i = 0; i < std::max(1, options_.limits.io_threads); ++i) shards_.push_back(std::make_unique<IoShard>());
   parser_body_limit_ = options_.limits.max_body_bytes;
   for (const Route& r : router_.routes()) {
     if (r.spool_body) any_route_limit_ = true;
@@ -1007,14 +1052,14 @@ Result<uint16_t> Server::Impl::start() {
   beast::error_code ec;
   net::ip::address addr = net::ip::make_address(options_.host, ec);
   if (ec) {
-    tcp::resolver resolver(ioc_);
+    tcp::resolver resolver(shards_.front()->ioc);
     auto results = resolver.resolve(options_.host, "", ec);
     if (ec || results.empty())
       return Error::unavailable("cannot resolve listen host '" + options_.host + "'");
     addr = results.begin()->endpoint().address();
   }
   tcp::endpoint ep(addr, options_.port);
-  acceptor_.emplace(net::make_strand(ioc_));
+  acceptor_.emplace(shards_.front()->ioc);
   auto fail = [&](const char* what) -> Error {
     return Error::unavailable(std::string("cannot listen on ") + options_.host + ":" + std::to_string(options_.port) +
                               ": " + what + ": " + ec.message());
@@ -1034,16 +1079,17 @@ Result<uint16_t> Server::Impl::start() {
     std::lock_guard lk(pool_probe_->mu);
     pool_probe_->pool = pool_.get();
   }
-  work_.emplace(ioc_.get_executor());
+  for (auto& sh : shards_) sh->work.emplace(sh->ioc.get_executor());
   net::dispatch(acceptor_->get_executor(), [this] { do_accept(); });
-  const int n = std::max(1, options_.limits.io_threads);
-  for (int i = 0; i < n; ++i) io_threads_.emplace_back([this] { ioc_.run(); });
+  for (auto& sh : shards_) io_threads_.emplace_back([io = &sh->ioc] { io->run(); });
   log::info("http server listening", {log::str("host", options_.host), log::integer("port", port)});
   return port;
 }
 
 void Server::Impl::do_accept() {
-  acceptor_->async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  // Connections go to the shards in turn; each is served by its shard's thread from here on.
+  IoShard* shard = shards_[next_shard_++ % shards_.size()].get();
+  acceptor_->async_accept(shard->ioc, [this, shard](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (!acceptor_->is_open() || stopping_.load()) return;
       // Transient (e.g. EMFILE): keep accepting.
@@ -1058,7 +1104,7 @@ void Server::Impl::do_accept() {
       // Small writes (WebSocket events, short responses) go out at once, not after the peer's ACK.
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<HttpSession>(this, std::move(socket))->run();
+      std::make_shared<HttpSession>(this, shard, std::move(socket))->run();
     }
     do_accept();
   });
@@ -1108,10 +1154,13 @@ void Server::Impl::shutdown() {
   if (open_.load() != 0)
     log::warn("shutdown grace period over; dropping connections", {log::integer("open", static_cast<long long>(open_.load()))});
   // 4. Stop I/O, then the workers (their late posts are dropped with the io_context).
-  work_.reset();
-  ioc_.stop();
+  for (auto& sh : shards_) {
+    sh->work.reset();
+    sh->ioc.stop();
+  }
   for (auto& t : io_threads_) t.join();
   io_threads_.clear();
+  for (auto& sh : shards_) sh->clear();
   pool_->shutdown();
   {
     std::lock_guard lk(mu_);

@@ -1,4 +1,5 @@
-// The HTTP/1.1 + WebSocket server (Boost.Beast), one session object per connection on its own strand.
+// The HTTP/1.1 + WebSocket server (Boost.Beast): http.io_threads I/O threads, each with its own
+// io_context; a connection is handed to one of them at accept and served only by it.
 //
 // Per request, in order: request id (caller's X-Request-Id if sane, else a new UUID; always echoed),
 // route match (404/405 envelopes), auth (Bearer → Authenticator on the worker pool; public routes

@@ -1,7 +1,7 @@
 // One upgraded WebSocket connection, as seen by a route's ws_handler.
 //
-// Threading: every member may be called from any thread. Frames are written in send order on the
-// connection's strand. on_message/on_close callbacks run on the connection's I/O thread and must
+// Threading: every member may be called from any thread. Frames are written in send order by the
+// connection's I/O thread. on_message/on_close callbacks run on the connection's I/O thread and must
 // not block (hand heavy work to a WorkerPool). Reading starts when the ws_handler returns, so
 // callbacks registered inside it see every message.
 //
