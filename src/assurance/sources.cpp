@@ -207,6 +207,7 @@ Status run_git(const SourcePolicy& policy, const SourceRun& run, const std::stri
   spec.cancelled = run.cancelled;
   spec.deadline_ms = run.deadline_ms;
   spec.sandbox.isolate_network = scheme == "file";
+  spec.sandbox.isolate_processes = true;  // git's helpers (ssh, credential helpers) end with it
   spec.sandbox.max_memory_bytes = static_cast<uint64_t>(policy.limits.tool_memory_mb) << 20;
   spec.sandbox.max_file_bytes = static_cast<uint64_t>(policy.limits.tool_file_mb) << 20;
   auto r = scanners::run_child(spec);

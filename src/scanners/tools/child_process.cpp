@@ -264,19 +264,23 @@ Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp,
     if (!lower_limit(RLIMIT_CORE, 0)) child_fail(rep, kLimits);
     if (box.max_memory_bytes > 0 && !lower_limit(RLIMIT_AS, box.max_memory_bytes)) child_fail(rep, kLimits);
     if (box.max_file_bytes > 0 && !lower_limit(RLIMIT_FSIZE, box.max_file_bytes)) child_fail(rep, kLimits);
-    if (box.isolate_network) {
-      constexpr int kNamespaces = CLONE_NEWNET | CLONE_NEWPID;
-      if (::unshare(kNamespaces) != 0) {
-        // Without CAP_SYS_ADMIN: a user namespace of our own holds the other two. A server that
+    // The network namespace is required (a host that forbids it fails the tool); a PID namespace
+    // alone is taken when the host allows it, else the process group is all there is.
+    if (box.isolate_network || box.isolate_processes) {
+      const int namespaces = (box.isolate_network ? CLONE_NEWNET : 0) | CLONE_NEWPID;
+      bool entered = ::unshare(namespaces) == 0;
+      if (!entered && errno == EPERM && ::unshare(CLONE_NEWUSER | namespaces) == 0) {
+        // Without CAP_SYS_ADMIN: a user namespace of our own holds the others. A server that
         // dropped root itself is not dumpable, which makes /proc/self root's: the map files must
         // be ours to write (exec sets dumpability again from the tool's credentials anyway).
-        if (errno != EPERM || ::unshare(CLONE_NEWUSER | kNamespaces) != 0) child_fail(rep, kNetwork);
         if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) child_fail(rep, kUserMap);
         if (!write_proc_file("/proc/self/setgroups", deny) || !write_proc_file("/proc/self/uid_map", uid_map) ||
             !write_proc_file("/proc/self/gid_map", gid_map))
           child_fail(rep, kUserMap);
+        entered = true;
       }
-      enter_pid_namespace(rep);
+      if (!entered && box.isolate_network) child_fail(rep, kNetwork);
+      if (entered) enter_pid_namespace(rep);
     }
     if (cwd && ::chdir(cwd) != 0) child_fail(rep, kChdir);
     sigset_t none;

@@ -8,20 +8,22 @@
 //
 // Sandbox (every child): no new privileges (setuid binaries gain nothing), no core dumps (a
 // crashing tool's memory holds source and secrets), SIGKILL when the thread that started it dies;
-// and, per ChildSandbox, address-space and file-size limits and a network namespace of its own
-// (loopback only, and down: no connection leaves or reaches the host's interfaces) together with a
-// PID namespace: the child forked by run_child() stays outside it and relays the tool's end (exit
+// and, per ChildSandbox, address-space and file-size limits, a network namespace of its own
+// (loopback only, and down: no connection leaves or reaches the host's interfaces) and a PID
+// namespace (always with the network one; alone, when the host allows it, for tools that may use
+// the network): the child forked by run_child() stays outside it and relays the tool's end (exit
 // code or signal), a small init inside reaps the tool, and when the tool ends the kernel kills
 // everything left in the namespace, including descendants that left the process group with
 // setsid(). As root the namespaces are created directly; otherwise inside a user namespace mapping
-// only the caller's own uid/gid. A sandbox that cannot be set up (namespaces forbidden, e.g. in a
-// restricted container) is an error naming the step: the tool does not run unconfined.
+// only the caller's own uid/gid. A network namespace that cannot be set up (namespaces forbidden,
+// e.g. in a restricted container) is an error naming the step: the tool does not run unconfined.
+// A PID namespace alone that cannot be set up is skipped (the process group remains).
 //
 // Cancellation and deadlines end the whole process group: SIGTERM, then SIGKILL after
 // `kill_grace_ms`. When the leader exits on its own, anything it left behind in its group is
 // SIGKILLed before the leader is reaped (the zombie leader keeps the group id from being reused),
-// so no grandchild outlives run_child(). (Without isolate_network, a descendant that leaves the
-// group with setsid() or setpgid() escapes this; with it, the PID namespace catches those too.)
+// so no grandchild outlives run_child(). (Without a PID namespace, a descendant that leaves the
+// group with setsid() or setpgid() escapes this; with one, the namespace catches those too.)
 //
 // Threading: safe to call from several threads at once; each call owns its child.
 #pragma once
@@ -37,6 +39,7 @@ namespace secplat::scanners {
 
 struct ChildSandbox {
   bool isolate_network = false;    // own network and PID namespaces
+  bool isolate_processes = false;  // own PID namespace if the host allows it (implied by isolate_network)
   uint64_t max_memory_bytes = 0;   // RLIMIT_AS; 0 = unlimited
   uint64_t max_file_bytes = 0;     // RLIMIT_FSIZE (a write beyond it: SIGXFSZ); 0 = unlimited
 };

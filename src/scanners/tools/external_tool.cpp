@@ -160,6 +160,7 @@ ChildSandbox ExternalTool::child_sandbox() const {
   ChildSandbox box;
   box.isolate_network = std::find(sandbox_.network_allow.begin(), sandbox_.network_allow.end(), id()) ==
                         sandbox_.network_allow.end();
+  box.isolate_processes = true;  // a tool allowed the network still leaves nothing running behind
   box.max_memory_bytes = sandbox_.max_memory_bytes;
   box.max_file_bytes = sandbox_.max_file_bytes;
   return box;

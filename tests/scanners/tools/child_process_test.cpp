@@ -241,6 +241,34 @@ TEST_F(ChildProcessTest, ThePidNamespaceEndsDescendantsThatLeftTheGroup) {
   EXPECT_LT(steady_ms() - t0, 5000);
 }
 
+// A tool allowed the network (assurance.tool_network_allow) still gets a PID namespace of its own
+// where the host allows one: what it started ends with it, and it keeps the host's network.
+TEST_F(ChildProcessTest, AToolWithTheNetworkStillHasItsOwnPidNamespace) {
+  const fs::path heart = dir / "heartbeat";
+  ChildSpec spec = sh("setsid sh -c 'while :; do date +%s%N > " + heart.string() +
+                      "; sleep 0.05; done' & sleep 0.3; echo $$; cat /proc/net/dev | grep -c ':'; exit 4");
+  spec.sandbox.isolate_processes = true;
+  auto r = run_child(spec);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->end, ChildResult::End::exited);
+  EXPECT_EQ(r->exit_code, 4);
+  const std::string out = slurp(dir / "out");
+  EXPECT_TRUE(out.starts_with("2\n")) << out;
+  // The host's interfaces are visible (a network namespace of its own would show only lo).
+  int host_interfaces = 0;
+  {
+    std::ifstream dev("/proc/net/dev");
+    for (std::string line; std::getline(dev, line);)
+      if (line.find(':') != std::string::npos) host_interfaces++;
+  }
+  EXPECT_EQ(out.substr(2), std::to_string(host_interfaces) + "\n");
+  ASSERT_TRUE(fs::exists(heart)) << "the escapee never ran";
+  std::string before = slurp(heart);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(slurp(heart), before) << "the escapee outlived the tool";
+  EXPECT_TRUE(process_gone(r->pid));
+}
+
 TEST_F(ChildProcessTest, SandboxLimitsMemoryFileSizeCoreDumpsAndPrivileges) {
   ChildSpec spec = sh("ulimit -c; grep NoNewPrivs /proc/self/status");
   auto r = run_child(spec);
