@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "api/finding_json.h"
 #include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -12,50 +13,7 @@ namespace {
 
 using findings::Finding;
 
-
-Json object_or_empty(const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_object() ? j : Json::object();
-}
-
 bool is_viewer(const http::Request& req) { return !req.principal || req.principal->role == http::Role::viewer; }
-
-// Viewers do not see evidence (may quote secrets or internal paths) or risk-acceptance reasons.
-Json finding_json(const Finding& f, bool viewer) {
-  return Json{{"finding_id", f.finding_id},
-              {"finding_key", f.finding_key},
-              {"asset_id", f.asset_id},
-              {"asset_key", f.asset_key},
-              {"asset_name", f.asset_name},
-              {"time", format_rfc3339(f.time_ms)},
-              {"first_seen", format_rfc3339(f.first_seen_ms)},
-              {"last_seen", format_rfc3339(f.last_seen_ms)},
-              {"status", f.status},
-              {"source", f.source},
-              {"category", f.category},
-              {"title", f.title},
-              {"severity", f.severity},
-              {"confidence", f.confidence},
-              {"evidence", viewer ? Json(nullptr) : Json(f.evidence)},
-              {"remediation", f.remediation},
-              {"vulnerability_id", opt_text(f.vulnerability_id)},
-              {"package_ecosystem", opt_text(f.package_ecosystem)},
-              {"package_name", opt_text(f.package_name)},
-              {"package_version", opt_text(f.package_version)},
-              {"fixed_version", opt_text(f.fixed_version)},
-              {"scanner_metadata_json", object_or_empty(f.scanner_metadata_json)},
-              {"risk_score", f.risk_score},
-              {"risk_level", f.risk_level},
-              {"risk_factors_json", object_or_empty(f.risk_factors_json)},
-              {"risk_label", nullptr},
-              {"risk_label_source", nullptr},
-              {"risk_label_created_at", nullptr},
-              {"risk_label_created_by", nullptr},
-              {"accepted_risk_at", opt_time(f.accepted_risk_at_ms)},
-              {"accepted_risk_expires_at", opt_time(f.accepted_risk_expires_at_ms)},
-              {"accepted_risk_reason", viewer ? Json(nullptr) : opt_text(f.accepted_risk_reason)},
-              {"accepted_risk_by", opt_text(f.accepted_risk_by)}};
-}
 
 Result<int64_t> id_param(const http::Request& req) {
   const std::string raw = req.param("finding_id");
@@ -159,9 +117,16 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc, posture
         f.offset = *offset;
         auto page = svc.list(f);
         if (!page.ok()) return std::move(page).take_error();
-        Json items = Json::array();
-        for (const auto& x : page->items) items.push_back(finding_json(x, is_viewer(req)));
-        auto resp = http::Response::json(200, items);
+        const bool viewer = is_viewer(req);
+        http::Response resp;
+        resp.status = 200;
+        resp.body.reserve(page->items.size() * 1024 + 2);
+        resp.body.push_back('[');
+        for (const auto& x : page->items) {
+          if (resp.body.size() > 1) resp.body.push_back(',');
+          append_finding_json(resp.body, x, viewer);
+        }
+        resp.body.push_back(']');
         resp.headers.emplace_back("X-Total-Count", std::to_string(page->total));
         return resp;
       },
@@ -175,7 +140,10 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc, posture
         if (!id.ok()) return std::move(id).take_error();
         auto f = svc.get(*id);
         if (!f.ok()) return std::move(f).take_error();
-        return http::Response::json(200, finding_json(*f, is_viewer(req)));
+        http::Response resp;
+        resp.status = 200;
+        append_finding_json(resp.body, *f, is_viewer(req));
+        return resp;
       },
       "One finding"));
 
