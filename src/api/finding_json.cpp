@@ -12,11 +12,6 @@ namespace {
 
 using findings::Finding;
 
-Json object_or_empty(const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_object() ? j : Json::object();
-}
-
 constexpr char kHex[] = "0123456789abcdef";
 
 // A JSON string literal, escaped as nlohmann's serializer does with ensure_ascii off: the two
@@ -75,42 +70,6 @@ void append_object_text(std::string& out, const std::string& text) {
 }
 
 }  // namespace
-
-Json finding_json(const Finding& f, bool viewer) {
-  return Json{{"finding_id", f.finding_id},
-              {"finding_key", f.finding_key},
-              {"asset_id", f.asset_id},
-              {"asset_key", f.asset_key},
-              {"asset_name", f.asset_name},
-              {"time", format_rfc3339(f.time_ms)},
-              {"first_seen", format_rfc3339(f.first_seen_ms)},
-              {"last_seen", format_rfc3339(f.last_seen_ms)},
-              {"status", f.status},
-              {"source", f.source},
-              {"category", f.category},
-              {"title", f.title},
-              {"severity", f.severity},
-              {"confidence", f.confidence},
-              {"evidence", viewer ? Json(nullptr) : Json(f.evidence)},
-              {"remediation", f.remediation},
-              {"vulnerability_id", opt_text(f.vulnerability_id)},
-              {"package_ecosystem", opt_text(f.package_ecosystem)},
-              {"package_name", opt_text(f.package_name)},
-              {"package_version", opt_text(f.package_version)},
-              {"fixed_version", opt_text(f.fixed_version)},
-              {"scanner_metadata_json", object_or_empty(f.scanner_metadata_json)},
-              {"risk_score", f.risk_score},
-              {"risk_level", f.risk_level},
-              {"risk_factors_json", object_or_empty(f.risk_factors_json)},
-              {"risk_label", nullptr},
-              {"risk_label_source", nullptr},
-              {"risk_label_created_at", nullptr},
-              {"risk_label_created_by", nullptr},
-              {"accepted_risk_at", opt_time(f.accepted_risk_at_ms)},
-              {"accepted_risk_expires_at", opt_time(f.accepted_risk_expires_at_ms)},
-              {"accepted_risk_reason", viewer ? Json(nullptr) : opt_text(f.accepted_risk_reason)},
-              {"accepted_risk_by", opt_text(f.accepted_risk_by)}};
-}
 
 void append_finding_json(std::string& out, const Finding& f, bool viewer) {
   // Keys in the order a Json object (a sorted map) writes them.

@@ -22,11 +22,6 @@ using incidents::IncidentService;
   if (!var##_result_.ok()) return std::move(var##_result_).take_error(); \
   auto& var = *var##_result_
 
-Json object_or_empty(const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_object() ? j : Json::object();
-}
-
 Json nonempty_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
 Json incident_json(const Incident& i) {

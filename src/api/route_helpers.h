@@ -34,6 +34,12 @@ inline http::Route make_route(std::string tag, std::string method, std::string p
   return r;
 }
 
+// A stored JSON-object column as an object; anything else (junk, an array) reads as {}.
+inline Json object_or_empty(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  return j.is_object() ? j : Json::object();
+}
+
 // JSON null for an absent value.
 inline Json opt_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
 inline Json opt_time(const std::optional<int64_t>& ms) { return ms ? Json(format_rfc3339(*ms)) : Json(nullptr); }

@@ -8,10 +8,50 @@
 #include <string>
 #include <vector>
 
+#include "api/route_helpers.h"
+#include "core/clock.h"
+
 namespace secplat::api {
 namespace {
 
 using findings::Finding;
+
+// The reference: the finding as the routes built it before the direct writer.
+Json finding_json(const Finding& f, bool viewer) {
+  return Json{{"finding_id", f.finding_id},
+              {"finding_key", f.finding_key},
+              {"asset_id", f.asset_id},
+              {"asset_key", f.asset_key},
+              {"asset_name", f.asset_name},
+              {"time", format_rfc3339(f.time_ms)},
+              {"first_seen", format_rfc3339(f.first_seen_ms)},
+              {"last_seen", format_rfc3339(f.last_seen_ms)},
+              {"status", f.status},
+              {"source", f.source},
+              {"category", f.category},
+              {"title", f.title},
+              {"severity", f.severity},
+              {"confidence", f.confidence},
+              {"evidence", viewer ? Json(nullptr) : Json(f.evidence)},
+              {"remediation", f.remediation},
+              {"vulnerability_id", opt_text(f.vulnerability_id)},
+              {"package_ecosystem", opt_text(f.package_ecosystem)},
+              {"package_name", opt_text(f.package_name)},
+              {"package_version", opt_text(f.package_version)},
+              {"fixed_version", opt_text(f.fixed_version)},
+              {"scanner_metadata_json", object_or_empty(f.scanner_metadata_json)},
+              {"risk_score", f.risk_score},
+              {"risk_level", f.risk_level},
+              {"risk_factors_json", object_or_empty(f.risk_factors_json)},
+              {"risk_label", nullptr},
+              {"risk_label_source", nullptr},
+              {"risk_label_created_at", nullptr},
+              {"risk_label_created_by", nullptr},
+              {"accepted_risk_at", opt_time(f.accepted_risk_at_ms)},
+              {"accepted_risk_expires_at", opt_time(f.accepted_risk_expires_at_ms)},
+              {"accepted_risk_reason", viewer ? Json(nullptr) : opt_text(f.accepted_risk_reason)},
+              {"accepted_risk_by", opt_text(f.accepted_risk_by)}};
+}
 
 std::string reference(const Finding& f, bool viewer) {
   return finding_json(f, viewer).dump(-1, ' ', false, Json::error_handler_t::replace);
