@@ -11,15 +11,24 @@
 namespace secplat::findings {
 namespace {
 
-constexpr const char* kSelect = R"SQL(
-SELECT f.finding_id, f.asset_id, f.finding_key, f.created_at, f.category, f.title, f.severity, f.confidence,
+// A finding's columns and its asset's (kSelect's FROM joins them; the upsert's prior read joins
+// the asset to the finding, if any, so the same names come back either way).
+constexpr std::string_view kColumns = R"SQL(
+       f.finding_id, f.asset_id, f.finding_key, f.created_at, f.category, f.title, f.severity, f.confidence,
        f.evidence, f.remediation, f.source, f.status, f.first_seen, f.last_seen, f.accepted_risk_at,
        f.accepted_risk_expires_at, f.accepted_risk_reason, f.accepted_risk_by, f.risk_score, f.risk_level,
        f.risk_factors_json, f.vulnerability_id, f.package_ecosystem, f.package_name, f.package_version,
        f.fixed_version, f.scanner_metadata_json,
        a.asset_key, a.name AS asset_name, a.type AS asset_kind, a.asset_type, a.environment, a.criticality,
-       a.verified, a.is_active, a.tags, a.metadata
-FROM findings f JOIN assets a ON a.asset_id = f.asset_id)SQL";
+       a.verified, a.is_active, a.tags, a.metadata)SQL";
+
+const std::string kSelect = "SELECT" + std::string(kColumns) + " FROM findings f JOIN assets a ON a.asset_id = f.asset_id";
+
+// The asset (its id as `the_asset_id`: f.asset_id is NULL when there is no finding yet) and the
+// finding of this key, if any, with kSelect's columns.
+const std::string kSelectForUpsert =
+    "SELECT a.asset_id AS the_asset_id," + std::string(kColumns) +
+    " FROM assets a LEFT JOIN findings f ON f.asset_id = a.asset_id AND f.finding_key = $2 WHERE a.asset_key = $1";
 
 // The status a reader sees: an accepted risk past its expiry (placeholder `now_param`) is open again.
 std::string effective_status(const std::string& now_param) {
@@ -98,7 +107,7 @@ Finding to_finding(const store::Row& row, int64_t now) {
 }
 
 Result<std::optional<store::Row>> load_row(store::Tx& tx, int64_t finding_id) {
-  auto rows = tx.query(std::string(kSelect) + " WHERE f.finding_id = $1", {finding_id});
+  auto rows = tx.query(kSelect + " WHERE f.finding_id = $1", {finding_id});
   if (!rows.ok()) return std::move(rows).take_error();
   if (rows->empty()) return std::optional<store::Row>();
   return std::optional<store::Row>(rows->front());
@@ -154,13 +163,18 @@ struct Upserted {
 };
 
 // One statement, so concurrent first writers of a key cannot both insert: the loser updates.
-Result<Upserted> upsert_in_tx(store::Tx& tx, int64_t asset_id, const FindingInput& in, int64_t now) {
+// `risk` is stored only by an insert (the caller scored the new row); an update leaves the risk to
+// the caller's rescore, since it depends on the merged row.
+Result<Upserted> upsert_in_tx(store::Tx& tx, int64_t asset_id, const FindingInput& in, int64_t now,
+                              const RiskScore& risk = RiskScore{0, "low", "{}"}) {
   static const std::string sql = R"SQL(
 INSERT INTO findings (asset_id, finding_key, created_at, category, title, severity, confidence, evidence,
                       remediation, source, status, first_seen, last_seen, vulnerability_id, package_ecosystem,
-                      package_name, package_version, fixed_version, scanner_metadata_json, revision)
+                      package_name, package_version, fixed_version, scanner_metadata_json, revision,
+                      risk_score, risk_level, risk_factors_json)
 VALUES ($1, $2, $3, COALESCE($4, ''), $5, COALESCE($6, 'medium'), COALESCE($7, 'high'), COALESCE($8, ''),
-        COALESCE($9, ''), COALESCE($10, ''), 'open', $3, $3, $11, $12, $13, $14, $15, COALESCE($16, '{}'), 1)
+        COALESCE($9, ''), COALESCE($10, ''), 'open', $3, $3, $11, $12, $13, $14, $15, COALESCE($16, '{}'), 1,
+        $17, $18, $19)
 ON CONFLICT (asset_id, finding_key) DO UPDATE SET
   last_seen = excluded.last_seen,
   title = excluded.title,
@@ -184,7 +198,8 @@ RETURNING finding_id, revision)SQL";
   auto rows = tx.query(sql, {asset_id, in.finding_key, now, opt(in.category), in.title, opt(in.severity),
                              opt(in.confidence), opt(in.evidence), opt(in.remediation), opt(in.source),
                              opt(in.vulnerability_id), opt(in.package_ecosystem), opt(in.package_name),
-                             opt(in.package_version), opt(in.fixed_version), opt(in.scanner_metadata_json)});
+                             opt(in.package_version), opt(in.fixed_version), opt(in.scanner_metadata_json),
+                             int64_t{risk.score}, risk.level, risk.factors_json});
   if (!rows.ok()) return std::move(rows).take_error();
   if (rows->empty()) return Error::internal("upsert returned no row");
   return Upserted{rows->front().i64("finding_id"), rows->front().i64("revision") == 1};
@@ -253,20 +268,55 @@ Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const au
   UpsertResult out;
   std::string prior_status;
   Status st = db_.transact([&](store::Tx& tx) -> Status {
-    // The asset and the finding's current status (if any) in one read.
-    auto prior = tx.query(
-        "SELECT a.asset_id, f.status FROM assets a "
-        "LEFT JOIN findings f ON f.asset_id = a.asset_id AND f.finding_key = $2 WHERE a.asset_key = $1",
-        {input.asset_key, input.finding_key});
+    // The asset and the finding of this key (if any) in one read.
+    auto prior = tx.query(kSelectForUpsert, {input.asset_key, input.finding_key});
     if (!prior.ok()) return std::move(prior).take_error();
     if (prior->empty()) return Error::not_found("Asset not found: " + input.asset_key);
-    const int64_t asset_id = prior->front().i64("asset_id");
-    prior_status = prior->front().str("status", "");
-    auto up = upsert_in_tx(tx, asset_id, input, now);
+    store::Row& row = prior->front();
+    const int64_t asset_id = row.i64("the_asset_id");
+    const bool fresh = row.is_null("finding_id");
+    prior_status = row.str("status", "");
+    // A new key: the row the insert stores is known here (the same defaults as its SQL), so it is
+    // scored before the insert and not read back.
+    RiskScore risk{0, "low", "{}"};
+    if (fresh) {
+      auto or_default = [](const std::optional<std::string>& v, const char* fallback) -> store::Value {
+        return v && !v->empty() ? *v : std::string(fallback);
+      };
+      row.set("asset_id", asset_id);
+      row.set("finding_key", input.finding_key);
+      row.set("created_at", now);
+      row.set("category", or_default(input.category, ""));
+      row.set("title", input.title);
+      row.set("severity", or_default(input.severity, "medium"));
+      row.set("confidence", or_default(input.confidence, "high"));
+      row.set("evidence", or_default(input.evidence, ""));
+      row.set("remediation", or_default(input.remediation, ""));
+      row.set("source", or_default(input.source, ""));
+      row.set("status", std::string("open"));
+      row.set("first_seen", now);
+      row.set("last_seen", now);
+      row.set("vulnerability_id", opt(input.vulnerability_id));
+      row.set("package_ecosystem", opt(input.package_ecosystem));
+      row.set("package_name", opt(input.package_name));
+      row.set("package_version", opt(input.package_version));
+      row.set("fixed_version", opt(input.fixed_version));
+      row.set("scanner_metadata_json", or_default(input.scanner_metadata_json, "{}"));
+      risk = compute_risk(risk_inputs(row, "open", now));
+      row.set("risk_score", int64_t{risk.score});
+      row.set("risk_level", risk.level);
+      row.set("risk_factors_json", risk.factors_json);
+    }
+    auto up = upsert_in_tx(tx, asset_id, input, now, risk);
     if (!up.ok()) return std::move(up).take_error();
-    auto f = rescore_and_load(tx, up->finding_id, now);
-    if (!f.ok()) return std::move(f).take_error();
-    out.finding = std::move(*f);
+    if (fresh && up->created) {
+      row.set("finding_id", up->finding_id);
+      out.finding = to_finding(row, now);
+    } else {  // an update: score the merged row
+      auto f = rescore_and_load(tx, up->finding_id, now);
+      if (!f.ok()) return std::move(f).take_error();
+      out.finding = std::move(*f);
+    }
     out.created = up->created;
     return audit_in(audit_, tx, "finding.upsert", actor, input.asset_key,
                     {{"finding_key", input.finding_key}, {"finding_id", up->finding_id},
@@ -283,7 +333,7 @@ Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const au
 
 Result<Finding> FindingsService::get(int64_t finding_id) {
   const int64_t now = clock_.now_ms();
-  auto rows = db_.query(std::string(kSelect) + " WHERE f.finding_id = $1", {finding_id});
+  auto rows = db_.query(kSelect + " WHERE f.finding_id = $1", {finding_id});
   if (!rows.ok()) return std::move(rows).take_error();
   if (rows->empty()) return Error::not_found("Finding not found");
   return to_finding(rows->front(), now);
@@ -321,7 +371,7 @@ Result<FindingPage> FindingsService::list(const FindingFilter& filter) {
   params.push_back(filter.offset);
   const std::string paging = " ORDER BY f.last_seen DESC, f.finding_id DESC LIMIT $" +
                              std::to_string(params.size() - 1) + " OFFSET $" + std::to_string(params.size());
-  auto rows = db_.query(std::string(kSelect) + where + paging, params);
+  auto rows = db_.query(kSelect + where + paging, params);
   if (!rows.ok()) return std::move(rows).take_error();
   for (const auto& r : *rows) page.items.push_back(to_finding(r, now));
   return page;

@@ -53,6 +53,8 @@ struct Finding {
   std::string risk_factors_json = "{}";
   std::optional<int64_t> accepted_risk_at_ms, accepted_risk_expires_at_ms;
   std::optional<std::string> accepted_risk_reason, accepted_risk_by;  // reason redacted for viewers
+
+  bool operator==(const Finding&) const = default;
 };
 
 // POST /findings/ body. Empty optionals leave an existing finding's value unchanged.

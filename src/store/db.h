@@ -45,8 +45,12 @@ class Row {
   std::string str(std::string_view column, std::string fallback = {}) const;
   std::optional<int64_t> opt_i64(std::string_view column) const;
   std::optional<std::string> opt_str(std::string_view column) const;
+  // Replaces one column's value (throws std::out_of_range for an unknown column): for building the
+  // row a write is known to have stored without reading it back.
+  void set(std::string_view column, Value v);
 
  private:
+  std::size_t index_of(std::string_view column) const;
   std::shared_ptr<const std::vector<std::string>> names_;
   std::vector<Value> values_;
 };

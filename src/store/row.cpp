@@ -7,14 +7,18 @@
 
 namespace secplat::store {
 
-const Value& Row::at(std::string_view column) const {
+std::size_t Row::index_of(std::string_view column) const {
   if (names_) {
     for (std::size_t i = 0; i < names_->size() && i < values_.size(); ++i) {
-      if ((*names_)[i] == column) return values_[i];
+      if ((*names_)[i] == column) return i;
     }
   }
   throw std::out_of_range("no column named '" + std::string(column) + "'");
 }
+
+const Value& Row::at(std::string_view column) const { return values_[index_of(column)]; }
+
+void Row::set(std::string_view column, Value v) { values_[index_of(column)] = std::move(v); }
 
 int64_t Row::i64(std::string_view column, int64_t fallback) const {
   const Value& v = at(column);

@@ -404,24 +404,30 @@ class SqliteDb final : public Db {
     return changed;
   }
 
-  // Group commit: concurrent transact() calls are run by one thread (the first to find no group
-  // running) in a single SQLite transaction, each in its own SAVEPOINT, and committed together.
-  // A member that fails or throws rolls back to its savepoint only; the others commit. Callers
-  // return only after the commit, so "transact returned ok" still means "durable and visible".
+  // Group commit: concurrent transact() calls are run by one thread (the leader) in a single SQLite
+  // transaction, each in its own SAVEPOINT, and committed together. A member that fails or throws
+  // rolls back to its savepoint only; the others commit. Callers return only after the commit, so
+  // "transact returned ok" still means "durable and visible".
   // Under load this turns N commits (each appending every page it dirtied to the WAL) into one;
   // alone, a call runs at once as a plain BEGIN IMMEDIATE … COMMIT.
+  // Hand-offs are targeted: the leader wakes exactly the members of its group and then makes the
+  // oldest waiting caller the next leader, so nobody wakes only to find its turn has not come.
   Status transact(const std::function<Status(Tx&)>& fn) override {
     if (holds_writer()) return nested_error();
     GroupMember me;
     me.fn = &fn;
     std::unique_lock<std::mutex> lock(group_mu_);
     queued_.push_back(&me);
+    if (!group_running_) {  // no group running means nobody is queued either: lead at once
+      group_running_ = true;
+      me.lead = true;
+    }
     while (!me.done) {
-      if (group_running_) {
-        group_done_.wait(lock);
+      if (!me.lead) {
+        me.wake.wait(lock);
         continue;
       }
-      group_running_ = true;
+      // The leader is the oldest queued caller, so it is in the group it takes.
       const std::size_t n = std::min(queued_.size(), kMaxGroup);
       std::vector<GroupMember*> group(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
       queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -437,9 +443,19 @@ class SqliteDb final : public Db {
           if (!m->thrown) m->thrown = std::current_exception();
       }
       lock.lock();
-      for (GroupMember* m : group) m->done = true;
-      group_running_ = false;
-      group_done_.notify_all();
+      // Notified under the lock: a member returns (and its wake-up goes away) only after it has
+      // seen `done`, which it can only check holding the lock.
+      for (GroupMember* m : group) {
+        m->done = true;
+        if (m != &me) m->wake.notify_one();
+      }
+      me.lead = false;
+      if (queued_.empty()) {
+        group_running_ = false;
+      } else {
+        queued_.front()->lead = true;
+        queued_.front()->wake.notify_one();
+      }
     }
     lock.unlock();
     if (me.thrown) std::rethrow_exception(me.thrown);
@@ -517,6 +533,8 @@ class SqliteDb final : public Db {
     Status result;
     std::exception_ptr thrown;
     bool done = false;  // guarded by group_mu_
+    bool lead = false;  // guarded by group_mu_: this caller runs the next group
+    std::condition_variable wake;
   };
 
   // Runs one group on the writer connection (see transact()).
@@ -597,9 +615,8 @@ class SqliteDb final : public Db {
   SqliteOptions options_;
   StatementCounters counters_;
   std::mutex group_mu_;
-  std::condition_variable group_done_;
   std::vector<GroupMember*> queued_;  // guarded by group_mu_
-  bool group_running_ = false;        // guarded by group_mu_
+  bool group_running_ = false;        // guarded by group_mu_: a leader exists (queued_ or running)
   std::mutex writer_mu_;
   std::atomic<std::thread::id> writer_owner_{};
   std::unique_ptr<Connection> writer_;  // guarded by writer_mu_

@@ -213,6 +213,73 @@ TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecompute
   EXPECT_EQ(rem->risk_level, "low");
 }
 
+// The upsert answers with the finding it stored without reading a new one back: what it returns
+// must be exactly what a later read sees, whatever the input leaves out, sends empty or sends.
+TEST_F(FindingsServiceTest, WhatAnUpsertReturnsIsWhatIsStored) {
+  make_asset("prod-web", "external_web");
+  ASSERT_TRUE(assets
+                  ->update("prod-web",
+                           [](posture::Asset& a) {
+                             a.environment = "prod";
+                             a.criticality = "high";
+                             a.tags = {"pci", "internet"};
+                             a.metadata_json = R"({"team":"blue"})";
+                             return ok_status();
+                           })
+                  .ok());
+  std::vector<FindingInput> inputs;
+  inputs.push_back(input("prod-web", "minimal"));
+  auto full = input("prod-web", "full", "Outdated openssl");
+  full.category = "dependency";
+  full.severity = "critical";
+  full.confidence = "medium";
+  full.evidence = "openssl 1.1.1 in /usr/lib";
+  full.remediation = "upgrade";
+  full.source = "sbom";
+  full.vulnerability_id = "CVE-2024-0001";
+  full.package_ecosystem = "deb";
+  full.package_name = "openssl";
+  full.package_version = "1.1.1";
+  full.fixed_version = "3.0.0";
+  full.scanner_metadata_json = R"({"tool":"x","n":[1,2]})";
+  inputs.push_back(full);
+  auto empties = input("prod-web", "empties", "Empty strings given");
+  empties.category = empties.evidence = empties.remediation = empties.source = "";
+  empties.vulnerability_id = empties.package_name = empties.fixed_version = "";
+  inputs.push_back(empties);
+  auto low = input("prod-web", "low", "Low and unsure");
+  low.severity = "info";
+  low.confidence = "low";
+  low.source = "zap";
+  inputs.push_back(low);
+
+  for (const auto& in : inputs) {
+    SCOPED_TRACE(in.finding_key);
+    auto created = findings->upsert(in, actor);
+    ASSERT_TRUE(created.ok()) << created.error().message;
+    EXPECT_TRUE(created->created);
+    // Scored again the way every other change scores a finding: from the row as stored.
+    ASSERT_TRUE(findings->recompute_risk_for_asset(created->finding.asset_id).ok());
+    auto stored = findings->get(created->finding.finding_id);
+    ASSERT_TRUE(stored.ok());
+    EXPECT_TRUE(created->finding == *stored)
+        << "returned risk " << created->finding.risk_score << " " << created->finding.risk_factors_json
+        << ", stored risk " << stored->risk_score << " " << stored->risk_factors_json;
+    EXPECT_GT(stored->risk_score, 0);
+
+    clock.advance_ms(3 * kDayMs);  // the update path: the score also ages
+    auto updated = findings->upsert(in, actor);
+    ASSERT_TRUE(updated.ok());
+    EXPECT_FALSE(updated->created);
+    ASSERT_TRUE(findings->recompute_risk_for_asset(created->finding.asset_id).ok());
+    auto again = findings->get(created->finding.finding_id);
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(updated->finding == *again);
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 4);
+  EXPECT_EQ(audit_count("finding.upsert"), 8);
+}
+
 TEST(RiskScore, AgeAcceptedRiskAndInactiveAssetAdjustments) {
   RiskInputs base;
   base.severity = "medium";
