@@ -31,7 +31,7 @@ http::Route route(std::string method, std::string path, http::Access access, htt
                     std::move(query));
 }
 
-Result<findings::FindingInput> parse_input(const Json& body, posture::AssetRepo& assets) {
+Result<findings::FindingInput> parse_input(const Json& body) {
   SECPLAT_TRY(http::reject_unknown_fields(
       body, {"finding_key", "title", "asset_key", "asset_id", "category", "severity", "confidence", "evidence",
              "remediation", "source", "vulnerability_id", "package_ecosystem", "package_name", "package_version",
@@ -69,9 +69,7 @@ Result<findings::FindingInput> parse_input(const Json& body, posture::AssetRepo&
   if (*asset_key && !(*asset_key)->empty()) {
     in.asset_key = **asset_key;
   } else if (*asset_id) {
-    auto a = assets.get(**asset_id);
-    if (!a.ok()) return Error::invalid({"body", "asset_id"}, "Asset not found: " + std::to_string(**asset_id));
-    in.asset_key = a->asset_key;
+    in.asset_id = **asset_id;  // resolved by the upsert, in its transaction
   } else {
     return Error::invalid({"body", "asset_key"}, "Provide asset_id or asset_key");
   }
@@ -87,7 +85,7 @@ Result<std::optional<std::string>> query_text(const http::Request& req, const ch
 
 }  // namespace
 
-std::vector<http::Route> findings_routes(findings::FindingsService& svc, posture::AssetRepo& assets) {
+std::vector<http::Route> findings_routes(findings::FindingsService& svc) {
   std::vector<http::Route> routes;
 
   routes.push_back(route(
@@ -147,30 +145,33 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc, posture
       },
       "One finding"));
 
-  routes.push_back(route(
-      "POST", "/findings/", http::Access::analyst,
-      [&svc, &assets](http::Request& req) -> Result<http::Response> {
-        auto body = http::parse_json_object(req);
-        if (!body.ok()) return std::move(body).take_error();
-        auto in = parse_input(*body, assets);
-        if (!in.ok()) return std::move(in).take_error();
-        auto r = svc.upsert(*in, actor_of(req));
-        if (!r.ok()) {
-          if (r.error().code == Errc::not_found) {
-            return Error::invalid({"body", "asset_key"}, "Asset not found: " + in->asset_key);
-          }
-          return std::move(r).take_error();
-        }
-        return http::Response::json(r->created ? 201 : 200,
-                                    Json{{"ok", true},
-                                         {"finding_key", r->finding.finding_key},
-                                         {"finding_id", r->finding.finding_id},
-                                         {"updated", !r->created},
-                                         {"status", r->finding.status},
-                                         {"risk_score", r->finding.risk_score},
-                                         {"risk_level", r->finding.risk_level}});
-      },
-      "Create (201) or update (200) the finding with this asset and finding_key", 201));
+  // The upsert does not hold a thread while it waits for its commit: it parses here (on the I/O
+  // thread when the caller's credential is known without the store) and the Db's writer answers.
+  http::Route upsert = route("POST", "/findings/", http::Access::analyst, nullptr,
+                             "Create (201) or update (200) the finding with this asset and finding_key", 201);
+  upsert.async_handler = [&svc](http::Request& req, http::Reply reply) {
+    auto body = http::parse_json_object(req);
+    if (!body.ok()) return reply(std::move(body).take_error());
+    auto in = parse_input(*body);
+    if (!in.ok()) return reply(std::move(in).take_error());
+    const bool by_id = in->asset_key.empty();
+    const std::string asset_ref = by_id ? std::to_string(in->asset_id.value_or(0)) : in->asset_key;
+    svc.upsert_async(std::move(*in), actor_of(req), [reply, by_id, asset_ref](Result<findings::UpsertResult> r) {
+      if (!r.ok()) {
+        if (r.error().code == Errc::not_found)
+          return reply(Error::invalid({"body", by_id ? "asset_id" : "asset_key"}, "Asset not found: " + asset_ref));
+        return reply(std::move(r).take_error());
+      }
+      reply(http::Response::json(r->created ? 201 : 200, Json{{"ok", true},
+                                                              {"finding_key", r->finding.finding_key},
+                                                              {"finding_id", r->finding.finding_id},
+                                                              {"updated", !r->created},
+                                                              {"status", r->finding.status},
+                                                              {"risk_score", r->finding.risk_score},
+                                                              {"risk_level", r->finding.risk_level}}));
+    });
+  };
+  routes.push_back(std::move(upsert));
 
   routes.push_back(route(
       "PATCH", "/findings/{finding_id}/status", http::Access::analyst,

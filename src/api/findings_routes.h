@@ -7,11 +7,10 @@
 
 #include "findings/findings_service.h"
 #include "http/route.h"
-#include "posture/asset_repo.h"
 
 namespace secplat::api {
 
-// All referenced objects must outlive the routes. `assets` resolves a body's asset_id to its key.
-std::vector<http::Route> findings_routes(findings::FindingsService& findings, posture::AssetRepo& assets);
+// All referenced objects must outlive the routes.
+std::vector<http::Route> findings_routes(findings::FindingsService& findings);
 
 }  // namespace secplat::api

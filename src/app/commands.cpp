@@ -190,7 +190,7 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
     return api::VerificationResult{r->verified, r->details};
   };
   for (auto& r : api::asset_routes(*p.assets, *p.findings, *p.audit, verifier)) routes.push_back(std::move(r));
-  for (auto& r : api::findings_routes(*p.findings, *p.assets)) routes.push_back(std::move(r));
+  for (auto& r : api::findings_routes(*p.findings)) routes.push_back(std::move(r));
   for (auto& r : api::posture_routes({*p.posture_view, *p.events, *p.reports, *p.audit, p.clock,
                                       config->posture.latency_slo_ms}))
     routes.push_back(std::move(r));

@@ -1,13 +1,14 @@
 // The platform's http::Authenticator: turns a bearer credential into a Principal.
 //   * `spk_...` → an API key that is not revoked; role from the key.
-//   * anything else → an access token (JWT). The user row is re-read on every request (one
-//     primary-key SELECT): a deleted or disabled user, or a token whose version is older than the
-//     row's (password reset, disable, demotion), is refused at once, and the role comes from the
-//     row, never from the token.
+//   * anything else → an access token (JWT). The user row is checked on every request (one
+//     primary-key SELECT, or the row as read at most user_check_ms ago): a deleted or disabled
+//     user, or a token whose version is older than the row's (password reset, disable, demotion),
+//     is refused, and the role comes from the row, never from the token.
 //
-// Threading: safe to call from many worker threads at once.
+// Threading: safe to call from many threads at once; authenticate_cached() never blocks.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 #include "auth/access_tokens.h"
@@ -27,8 +28,12 @@ class AuthService final : public http::Authenticator {
   // Errc::unauthorized "Invalid or expired token" for any unacceptable credential; store failures
   // pass through (e.g. Errc::unavailable), so an outage is not reported as a bad token.
   Result<http::Principal> authenticate(std::string_view bearer) override;
+  // Access tokens whose user row was read within user_check_ms (the same answer authenticate() would
+  // give, from memory); nullopt for API keys and for users not checked recently.
+  std::optional<Result<http::Principal>> authenticate_cached(std::string_view bearer) override;
 
  private:
+  static Result<http::Principal> principal_of(const AccessClaims& claims, const User& u);
   const AccessTokens& tokens_;
   UserRepo& users_;
   ApiKeys& api_keys_;

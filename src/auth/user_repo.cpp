@@ -120,6 +120,14 @@ Result<std::optional<User>> UserRepo::find_by_id_recent(int64_t id, int64_t max_
   return user;
 }
 
+std::optional<User> UserRepo::recent_only(int64_t id, int64_t max_age_ms) {
+  if (max_age_ms <= 0) return std::nullopt;
+  std::lock_guard lk(recent_mu_);
+  if (auto it = recent_.find(id); it != recent_.end() && steady_now_ms() - it->second.read_at_ms < max_age_ms)
+    return it->second.user;
+  return std::nullopt;
+}
+
 void UserRepo::forget_recent() {
   std::lock_guard lk(recent_mu_);
   recent_.clear();

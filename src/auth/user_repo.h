@@ -52,6 +52,9 @@ class UserRepo {
   // made through this repo forgets what was remembered, at once in this process; a change made by
   // another process (another API replica) is seen within max_age_ms. Unknown ids are not remembered.
   Result<std::optional<User>> find_by_id_recent(int64_t id, int64_t max_age_ms);
+  // Only what find_by_id_recent remembers (read at most max_age_ms ago); nullopt means "ask it".
+  // Never touches the store.
+  std::optional<User> recent_only(int64_t id, int64_t max_age_ms);
   // Forgets every remembered row; callers that changed users in a transaction call it once that
   // transaction committed (the mutators below also call it, before the commit).
   void forget_recent();

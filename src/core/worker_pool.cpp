@@ -1,11 +1,17 @@
 #include "core/worker_pool.h"
 
+#include "core/thread_name.h"
+
 namespace secplat {
 
 WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
   if (threads == 0) threads = 1;
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      set_thread_name("secplat-worker");
+      run();
+    });
 }
 
 WorkerPool::~WorkerPool() { shutdown(); }

@@ -165,8 +165,10 @@ struct Upserted {
 // One statement, so concurrent first writers of a key cannot both insert: the loser updates.
 // `risk` is stored only by an insert (the caller scored the new row); an update leaves the risk to
 // the caller's rescore, since it depends on the merged row.
+// `risk` is stored by an insert; by an update only when `risk_of_update` (the caller scored the
+// merged row), else the stored risk is kept for the caller to recompute.
 Result<Upserted> upsert_in_tx(store::Tx& tx, int64_t asset_id, const FindingInput& in, int64_t now,
-                              const RiskScore& risk = RiskScore{0, "low", "{}"}) {
+                              const RiskScore& risk = RiskScore{0, "low", "{}"}, bool risk_of_update = false) {
   static const std::string sql = R"SQL(
 INSERT INTO findings (asset_id, finding_key, created_at, category, title, severity, confidence, evidence,
                       remediation, source, status, first_seen, last_seen, vulnerability_id, package_ecosystem,
@@ -193,13 +195,16 @@ ON CONFLICT (asset_id, finding_key) DO UPDATE SET
   status = CASE WHEN findings.status = 'remediated'
                   OR (findings.status = 'accepted_risk' AND findings.accepted_risk_expires_at <= excluded.last_seen)
                 THEN 'open' ELSE findings.status END,
-  revision = findings.revision + 1
+  revision = findings.revision + 1,
+  risk_score = CASE WHEN $20 = 1 THEN $17 ELSE findings.risk_score END,
+  risk_level = CASE WHEN $20 = 1 THEN $18 ELSE findings.risk_level END,
+  risk_factors_json = CASE WHEN $20 = 1 THEN $19 ELSE findings.risk_factors_json END
 RETURNING finding_id, revision)SQL";
   auto rows = tx.query(sql, {asset_id, in.finding_key, now, opt(in.category), in.title, opt(in.severity),
                              opt(in.confidence), opt(in.evidence), opt(in.remediation), opt(in.source),
                              opt(in.vulnerability_id), opt(in.package_ecosystem), opt(in.package_name),
                              opt(in.package_version), opt(in.fixed_version), opt(in.scanner_metadata_json),
-                             int64_t{risk.score}, risk.level, risk.factors_json});
+                             int64_t{risk.score}, risk.level, risk.factors_json, int64_t{risk_of_update ? 1 : 0}});
   if (!rows.ok()) return std::move(rows).take_error();
   if (rows->empty()) return Error::internal("upsert returned no row");
   return Upserted{rows->front().i64("finding_id"), rows->front().i64("revision") == 1};
@@ -210,7 +215,7 @@ bool one_of(const std::optional<std::string>& v, std::initializer_list<const cha
 }
 
 Status validate_input(const FindingInput& in) {
-  if (in.asset_key.empty()) return Error::invalid({"body", "asset_key"}, "Field required");
+  if (in.asset_key.empty() && !in.asset_id) return Error::invalid({"body", "asset_key"}, "Field required");
   if (in.finding_key.empty()) return Error::invalid({"body", "finding_key"}, "Field required");
   if (in.finding_key.size() > 512) return Error::invalid({"body", "finding_key"}, "At most 512 characters");
   if (in.title.empty()) return Error::invalid({"body", "title"}, "Field required");
@@ -262,73 +267,134 @@ void FindingsService::announce(const std::vector<FindingEvent>& events) const {
   if (sink_ && !events.empty()) sink_(events);
 }
 
+Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
+                                  UpsertResult& out, std::string& prior_status) {
+  std::string asset_key = input.asset_key;
+  if (asset_key.empty()) {  // named by id
+    auto a = tx.query("SELECT asset_key FROM assets WHERE asset_id = $1", {input.asset_id.value_or(0)});
+    if (!a.ok()) return std::move(a).take_error();
+    if (a->empty()) return Error::not_found("Asset not found: " + std::to_string(input.asset_id.value_or(0)));
+    asset_key = a->front().str("asset_key");
+  }
+  // The asset and the finding of this key (if any) in one read.
+  auto prior = tx.query(kSelectForUpsert, {asset_key, input.finding_key});
+  if (!prior.ok()) return std::move(prior).take_error();
+  if (prior->empty()) return Error::not_found("Asset not found: " + asset_key);
+  store::Row& row = prior->front();
+  const int64_t asset_id = row.i64("the_asset_id");
+  const bool fresh = row.is_null("finding_id");
+  prior_status = row.str("status", "");
+  // The row the statement will store is known here — a new key's from the input and the insert's
+  // defaults, an existing key's by the update's merge rules — so it is scored before and not read
+  // back. Both follow the SQL of upsert_in_tx; WhatAnUpsertReturnsIsWhatIsStored holds them to it.
+  RiskScore risk{0, "low", "{}"};
+  if (!fresh) {
+    auto given = [&](const char* column, const std::optional<std::string>& v) {
+      if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
+    };
+    row.set("last_seen", now);
+    row.set("title", input.title);
+    given("category", input.category);
+    given("severity", input.severity);
+    given("confidence", input.confidence);
+    given("evidence", input.evidence);
+    given("remediation", input.remediation);
+    given("source", input.source);
+    given("vulnerability_id", input.vulnerability_id);
+    given("package_ecosystem", input.package_ecosystem);
+    given("package_name", input.package_name);
+    given("package_version", input.package_version);
+    given("fixed_version", input.fixed_version);
+    given("scanner_metadata_json", input.scanner_metadata_json);
+    const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
+    if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
+      row.set("status", std::string("open"));
+    risk = compute_risk(risk_inputs(row, row.str("status"), now));
+    row.set("risk_score", int64_t{risk.score});
+    row.set("risk_level", risk.level);
+    row.set("risk_factors_json", risk.factors_json);
+  } else {
+    auto or_default = [](const std::optional<std::string>& v, const char* fallback) -> store::Value {
+      return v && !v->empty() ? *v : std::string(fallback);
+    };
+    row.set("asset_id", asset_id);
+    row.set("finding_key", input.finding_key);
+    row.set("created_at", now);
+    row.set("category", or_default(input.category, ""));
+    row.set("title", input.title);
+    row.set("severity", or_default(input.severity, "medium"));
+    row.set("confidence", or_default(input.confidence, "high"));
+    row.set("evidence", or_default(input.evidence, ""));
+    row.set("remediation", or_default(input.remediation, ""));
+    row.set("source", or_default(input.source, ""));
+    row.set("status", std::string("open"));
+    row.set("first_seen", now);
+    row.set("last_seen", now);
+    row.set("vulnerability_id", opt(input.vulnerability_id));
+    row.set("package_ecosystem", opt(input.package_ecosystem));
+    row.set("package_name", opt(input.package_name));
+    row.set("package_version", opt(input.package_version));
+    row.set("fixed_version", opt(input.fixed_version));
+    row.set("scanner_metadata_json", or_default(input.scanner_metadata_json, "{}"));
+    risk = compute_risk(risk_inputs(row, "open", now));
+    row.set("risk_score", int64_t{risk.score});
+    row.set("risk_level", risk.level);
+    row.set("risk_factors_json", risk.factors_json);
+  }
+  auto up = upsert_in_tx(tx, asset_id, input, now, risk, /*risk_of_update=*/true);
+  if (!up.ok()) return std::move(up).take_error();
+  if (fresh == up->created) {
+    row.set("finding_id", up->finding_id);
+    out.finding = to_finding(row, now);
+  } else {  // cannot happen while writers are serialised; if it did, the stored row is the truth
+    auto f = rescore_and_load(tx, up->finding_id, now);
+    if (!f.ok()) return std::move(f).take_error();
+    out.finding = std::move(*f);
+  }
+  out.created = up->created;
+  return audit_in(audit_, tx, "finding.upsert", actor, asset_key,
+                  {{"finding_key", input.finding_key}, {"finding_id", up->finding_id}, {"asset_key", asset_key},
+                   {"asset_id", asset_id}, {"updated", !up->created}, {"source", out.finding.source}});
+}
+
+void FindingsService::announce_upsert(const UpsertResult& out, const std::string& prior_status) const {
+  if (out.created)
+    announce({event_of("finding.created", out.finding)});
+  else if (prior_status != out.finding.status)
+    announce({event_of("finding.updated", out.finding)});
+}
+
 Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const auth::Actor& actor) {
   SECPLAT_TRY(validate_input(input));
   const int64_t now = clock_.now_ms();
   UpsertResult out;
   std::string prior_status;
-  Status st = db_.transact([&](store::Tx& tx) -> Status {
-    // The asset and the finding of this key (if any) in one read.
-    auto prior = tx.query(kSelectForUpsert, {input.asset_key, input.finding_key});
-    if (!prior.ok()) return std::move(prior).take_error();
-    if (prior->empty()) return Error::not_found("Asset not found: " + input.asset_key);
-    store::Row& row = prior->front();
-    const int64_t asset_id = row.i64("the_asset_id");
-    const bool fresh = row.is_null("finding_id");
-    prior_status = row.str("status", "");
-    // A new key: the row the insert stores is known here (the same defaults as its SQL), so it is
-    // scored before the insert and not read back.
-    RiskScore risk{0, "low", "{}"};
-    if (fresh) {
-      auto or_default = [](const std::optional<std::string>& v, const char* fallback) -> store::Value {
-        return v && !v->empty() ? *v : std::string(fallback);
-      };
-      row.set("asset_id", asset_id);
-      row.set("finding_key", input.finding_key);
-      row.set("created_at", now);
-      row.set("category", or_default(input.category, ""));
-      row.set("title", input.title);
-      row.set("severity", or_default(input.severity, "medium"));
-      row.set("confidence", or_default(input.confidence, "high"));
-      row.set("evidence", or_default(input.evidence, ""));
-      row.set("remediation", or_default(input.remediation, ""));
-      row.set("source", or_default(input.source, ""));
-      row.set("status", std::string("open"));
-      row.set("first_seen", now);
-      row.set("last_seen", now);
-      row.set("vulnerability_id", opt(input.vulnerability_id));
-      row.set("package_ecosystem", opt(input.package_ecosystem));
-      row.set("package_name", opt(input.package_name));
-      row.set("package_version", opt(input.package_version));
-      row.set("fixed_version", opt(input.fixed_version));
-      row.set("scanner_metadata_json", or_default(input.scanner_metadata_json, "{}"));
-      risk = compute_risk(risk_inputs(row, "open", now));
-      row.set("risk_score", int64_t{risk.score});
-      row.set("risk_level", risk.level);
-      row.set("risk_factors_json", risk.factors_json);
-    }
-    auto up = upsert_in_tx(tx, asset_id, input, now, risk);
-    if (!up.ok()) return std::move(up).take_error();
-    if (fresh && up->created) {
-      row.set("finding_id", up->finding_id);
-      out.finding = to_finding(row, now);
-    } else {  // an update: score the merged row
-      auto f = rescore_and_load(tx, up->finding_id, now);
-      if (!f.ok()) return std::move(f).take_error();
-      out.finding = std::move(*f);
-    }
-    out.created = up->created;
-    return audit_in(audit_, tx, "finding.upsert", actor, input.asset_key,
-                    {{"finding_key", input.finding_key}, {"finding_id", up->finding_id},
-                     {"asset_key", input.asset_key}, {"asset_id", asset_id}, {"updated", !up->created},
-                     {"source", out.finding.source}});
-  });
-  if (!st.ok()) return std::move(st).take_error();
-  if (out.created)
-    announce({event_of("finding.created", out.finding)});
-  else if (prior_status != out.finding.status)
-    announce({event_of("finding.updated", out.finding)});
+  SECPLAT_TRY(db_.transact([&](store::Tx& tx) { return upsert_in(tx, input, actor, now, out, prior_status); }));
+  announce_upsert(out, prior_status);
   return out;
+}
+
+void FindingsService::upsert_async(FindingInput input, auth::Actor actor,
+                                   std::function<void(Result<UpsertResult>)> done) {
+  if (Status valid = validate_input(input); !valid.ok()) return done(valid.error());
+  struct State {
+    FindingInput input;
+    auth::Actor actor;
+    int64_t now = 0;
+    UpsertResult out;
+    std::string prior_status;
+  };
+  auto state = std::make_shared<State>(State{std::move(input), std::move(actor), clock_.now_ms(), {}, {}});
+  db_.transact_async(
+      [this, state](store::Tx& tx) {
+        state->out = UpsertResult{};  // a member is run once, but leave nothing of a failed try behind
+        return upsert_in(tx, state->input, state->actor, state->now, state->out, state->prior_status);
+      },
+      [this, state, done = std::move(done)](Status st) {
+        if (!st.ok()) return done(st.error());
+        announce_upsert(state->out, state->prior_status);
+        done(std::move(state->out));
+      });
 }
 
 Result<Finding> FindingsService::get(int64_t finding_id) {

@@ -60,6 +60,7 @@ struct Finding {
 // POST /findings/ body. Empty optionals leave an existing finding's value unchanged.
 struct FindingInput {
   std::string asset_key;
+  std::optional<int64_t> asset_id;  // for upsert: names the asset when asset_key is empty
   std::string finding_key;
   std::string title;
   std::optional<std::string> category, severity, confidence, evidence, remediation, source;
@@ -95,7 +96,8 @@ struct FindingEvent {
   std::string asset_key, finding_key, title, severity, status, source;
   int64_t finding_id = 0;
 };
-// Called after the change committed (never inside a transaction), from the caller's thread.
+// Called after the change committed (never inside a transaction), from the caller's thread (for
+// upsert_async, the thread that answers it).
 using FindingEventSink = std::function<void(const std::vector<FindingEvent>&)>;
 
 class FindingsService {
@@ -107,6 +109,9 @@ class FindingsService {
   // last_seen moves to now, given values overwrite, a remediated (or expired accepted) finding is
   // reopened. Unknown asset → Errc::not_found. Audit `finding.upsert`.
   Result<UpsertResult> upsert(const FindingInput& input, const auth::Actor& actor);
+  // The same without waiting: done gets the outcome once committed, on the Db's writer thread (see
+  // store::Db::transact_async), or at once for input that fails validation. Does not block.
+  void upsert_async(FindingInput input, auth::Actor actor, std::function<void(Result<UpsertResult>)> done);
 
   // Where committed changes are announced: creations, status changes (set_status, accept_risk,
   // expiry, a reopen by upsert) and auto-remediation. Set once, before use.
@@ -152,6 +157,10 @@ class FindingsService {
   auth::AuditLog& audit_;
   FindingEventSink sink_;
   void announce(const std::vector<FindingEvent>& events) const;
+  // upsert's transaction; prior_status is the key's status before it ("" for a new key).
+  Status upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
+                   UpsertResult& out, std::string& prior_status);
+  void announce_upsert(const UpsertResult& out, const std::string& prior_status) const;
 };
 
 }  // namespace secplat::findings

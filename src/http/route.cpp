@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <atomic>
+
 #include "core/json.h"
 
 namespace secplat::http {
@@ -44,6 +46,25 @@ std::string Request::param(std::string_view name) const {
   for (const auto& [k, v] : params)
     if (k == name) return v;
   return {};
+}
+
+struct Reply::State {
+  Sink sink;
+  std::atomic<bool> answered{false};
+  ~State() {
+    if (answered.load()) return;
+    try {
+      sink(Error::internal("handler dropped the request without answering"));
+    } catch (...) {  // nothing more can be done from a destructor
+    }
+  }
+};
+
+Reply::Reply(Sink sink) : state_(std::make_shared<State>()) { state_->sink = std::move(sink); }
+
+void Reply::operator()(Result<Response> r) const {
+  if (state_->answered.exchange(true)) return;
+  state_->sink(std::move(r));
 }
 
 Response Response::json(int status, const nlohmann::json& body) {

@@ -66,6 +66,26 @@ struct Response {
 
 using Handler = std::function<Result<Response>(Request&)>;
 
+// How an asynchronous handler answers: call it once, from any thread, with the response or the
+// error (later calls are ignored). Copies share one answer. If every copy is dropped unanswered the
+// request gets a 500, so a lost callback cannot hang the connection.
+class Reply {
+ public:
+  using Sink = std::function<void(Result<Response>)>;
+  explicit Reply(Sink sink);
+  void operator()(Result<Response> r) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+// A handler that never blocks: it validates, starts its work and returns; the work calls reply.
+// The server may run it on an I/O thread (when the credential is known without the store and the
+// body is small) or else on a worker after authentication. The Request stays valid until reply is
+// called, but a handler that finishes on another thread should copy what it needs.
+using AsyncHandler = std::function<void(Request&, Reply)>;
+
 class WsSession;
 // Called on a worker thread once the upgrade succeeded; keep the shared_ptr to keep sending.
 using WsHandler = std::function<void(const std::shared_ptr<WsSession>&, const Request&)>;
@@ -92,7 +112,7 @@ struct Route {
   std::string method;           // "GET", "POST", ...
   std::string path;             // template: "/auth/users/{username}"
   Access access = Access::viewer;
-  Handler handler;              // HTTP handler (null for WebSocket routes)
+  Handler handler;              // HTTP handler (null for WebSocket and asynchronous routes)
   WsHandler ws_handler;         // set for WebSocket routes (method "GET")
   bool inline_io = false;       // true only for handlers that never block (e.g. /health)
   RouteDoc doc;
@@ -102,6 +122,8 @@ struct Route {
   std::size_t max_body_bytes = 0;
   // Stream the body to a file in the server's spool dir (Request::body_file) instead of memory.
   bool spool_body = false;
+  // Set instead of handler for a route whose work completes on another thread (see AsyncHandler).
+  AsyncHandler async_handler = nullptr;
 };
 
 // Validates a bearer credential (JWT or API key). Runs on a worker thread (may hit the store).
@@ -110,6 +132,9 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Errc::unauthorized with a client-safe message when the credential is not acceptable.
   virtual Result<Principal> authenticate(std::string_view bearer) = 0;
+  // The same answer when it can be given without blocking (no store access, e.g. a recently
+  // checked user); nullopt when only authenticate() can tell. May run on an I/O thread.
+  virtual std::optional<Result<Principal>> authenticate_cached(std::string_view /*bearer*/) { return std::nullopt; }
 };
 
 }  // namespace secplat::http

@@ -23,6 +23,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/thread_name.h"
 #include "core/worker_pool.h"
 #include "http/error_envelope.h"
 #include "http/json_body.h"
@@ -48,6 +49,8 @@ namespace {
 // Server.AClientThatSendsAllOfAnOversizedBodyBeforeReadingStillGets413).
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerMaxBytes = std::size_t{64} << 20;
+// Asynchronous routes parse bodies up to this size on the I/O thread; larger ones on a worker.
+constexpr std::size_t kInlineBodyBytes = std::size_t{64} << 10;
 constexpr std::chrono::seconds kWsCloseTimeout{5};
 
 const char* method_label(bhttp::verb v) {
@@ -181,6 +184,15 @@ class Server::Impl {
 
   std::unique_ptr<WorkerPool> pool_;
   std::atomic<bool> stopping_{false};
+  // Asynchronous requests whose reply is still held somewhere (see HttpSession::run_async_handler).
+  std::atomic<std::size_t> async_in_flight_{0};
+  void async_started() { async_in_flight_.fetch_add(1); }
+  void async_finished() {
+    if (async_in_flight_.fetch_sub(1) == 1) {
+      std::lock_guard lk(mu_);
+      cv_.notify_all();
+    }
+  }
   std::atomic<std::size_t> open_{0};
 
   std::mutex mu_;  // guards the fields below
@@ -731,6 +743,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
     if (route_->inline_io && route_->access == Access::public_route && !route_->ws_handler)
       return write_response(run_handler(), method_);
+    if (route_->async_handler && !route_->ws_handler) return dispatch_async();
 
     auto self = shared_from_this();
     bool queued = srv_->pool_->try_submit([self] {
@@ -748,11 +761,71 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(r)]() mutable { self->write_response(std::move(r), self->method_); });
     });
-    if (!queued) {
-      discard_body_file();
-      Error busy = Error::unavailable("Server busy, retry later");
-      busy.retry_after_s = 1;
-      write_response(error_response(busy, req_.request_id), method_);
+    if (!queued) reply_busy();
+  }
+
+  void reply_busy() {
+    discard_body_file();
+    Error busy = Error::unavailable("Server busy, retry later");
+    busy.retry_after_s = 1;
+    write_response(error_response(busy, req_.request_id), method_);
+  }
+
+  // An asynchronous route. It runs right here on the I/O thread when nothing in its way can block:
+  // the credential is answered without the store and the body is small enough to parse here.
+  // Otherwise a worker authenticates first (as for every other route) and starts it.
+  void dispatch_async() {
+    if (req_.body_file.empty() && req_.body.size() <= kInlineBodyBytes) {
+      if (std::optional<Result<Response>> authed = authenticate_cached()) {
+        if (!authed->ok()) return write_response(error_response(authed->error(), req_.request_id), method_);
+        return run_async_handler();
+      }
+    }
+    auto self = shared_from_this();
+    bool queued = srv_->pool_->try_submit([self] {
+      Result<Response> authed = self->authenticate();
+      if (authed.ok()) return self->run_async_handler();
+      self->discard_body_file();
+      Response r = error_response(authed.error(), self->req_.request_id);
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(r)]() mutable { self->write_response(std::move(r), self->method_); });
+    });
+    if (!queued) reply_busy();
+  }
+
+  // The reply may come from any thread; the response is written on this session's I/O thread.
+  // In flight until the last copy of the reply is gone (the server's shutdown waits for that).
+  void run_async_handler() {
+    struct InFlight {
+      std::shared_ptr<HttpSession> self;
+      explicit InFlight(std::shared_ptr<HttpSession> s) : self(std::move(s)) { self->srv_->async_started(); }
+      InFlight(const InFlight&) = delete;
+      InFlight& operator=(const InFlight&) = delete;
+      ~InFlight() {
+        Server::Impl* srv = self->srv_;
+        self.reset();  // the session may end here, while the server is certainly still there
+        srv->async_finished();
+      }
+    };
+    auto flight = std::make_shared<InFlight>(shared_from_this());
+    Reply reply([flight](Result<Response> r) {
+      const std::shared_ptr<HttpSession>& self = flight->self;
+      Response resp = self->to_response(std::move(r));
+      self->discard_body_file();
+      net::post(self->stream_.get_executor(),
+                [self, resp = std::move(resp)]() mutable { self->write_response(std::move(resp), self->method_); });
+    });
+    flight.reset();
+    try {
+      route_->async_handler(req_, reply);
+    } catch (const std::exception& e) {
+      log::error("handler threw", {log::str("error", e.what()), log::str("route", req_.route),
+                                   log::str("request_id", req_.request_id)});
+      reply(Error::internal("exception"));
+    } catch (...) {
+      log::error("handler threw", {log::str("error", "non-standard exception"), log::str("route", req_.route),
+                                   log::str("request_id", req_.request_id)});
+      reply(Error::internal("exception"));
     }
   }
 
@@ -763,46 +836,69 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     req_.body_file.clear();
   }
 
-  // Worker thread. Ok (with an unused Response) when the route may run.
-  Result<Response> authenticate() {
-    if (route_->access == Access::public_route) return Response{};
-    std::string token;
+  std::string bearer_token() const {
     if (auto h = req_.header("authorization"); h && iprefix(*h, "bearer ")) {
       std::string_view t = std::string_view(*h).substr(7);
       while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
       while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
-      token = std::string(t);
-    } else if (route_->ws_handler) {
-      token = req_.query_param("access_token").value_or("");
+      return std::string(t);
     }
+    if (route_->ws_handler) return req_.query_param("access_token").value_or("");
+    return {};
+  }
+
+  // Worker thread. Ok (with an unused Response) when the route may run.
+  Result<Response> authenticate() {
+    if (route_->access == Access::public_route) return Response{};
+    std::string token = bearer_token();
     if (token.empty() || !srv_->auth_) return Error::unauthorized("Not authenticated");
     try {
-      Result<Principal> p = srv_->auth_->authenticate(token);
-      if (!p) {
-        Error e = p.error();
-        if (e.code != Errc::unauthorized && e.code != Errc::unavailable && e.code != Errc::rate_limited) {
-          log::error("authenticator failed", {log::str("error", e.message), log::str("request_id", req_.request_id)});
-          e = Error::unauthorized("Not authenticated");
-        }
-        return e;
-      }
-      if (role_rank(p->role) < required_rank(route_->access)) return Error::forbidden("Insufficient permissions");
-      req_.principal = std::move(*p);
+      return admit(srv_->auth_->authenticate(token));
     } catch (const std::exception& e) {
       log::error("authenticator threw", {log::str("error", e.what()), log::str("request_id", req_.request_id)});
       return Error::internal("authenticator threw");
     }
+  }
+
+  // I/O thread: authenticate() when the authenticator can answer without blocking, else nullopt.
+  std::optional<Result<Response>> authenticate_cached() {
+    if (route_->access == Access::public_route) return Result<Response>(Response{});
+    std::string token = bearer_token();
+    if (token.empty() || !srv_->auth_) return Result<Response>(Error::unauthorized("Not authenticated"));
+    try {
+      std::optional<Result<Principal>> p = srv_->auth_->authenticate_cached(token);
+      if (!p) return std::nullopt;
+      return admit(std::move(*p));
+    } catch (const std::exception&) {
+      return std::nullopt;  // the worker path asks again and reports it
+    }
+  }
+
+  Result<Response> admit(Result<Principal> p) {
+    if (!p) {
+      Error e = p.error();
+      if (e.code != Errc::unauthorized && e.code != Errc::unavailable && e.code != Errc::rate_limited) {
+        log::error("authenticator failed", {log::str("error", e.message), log::str("request_id", req_.request_id)});
+        e = Error::unauthorized("Not authenticated");
+      }
+      return e;
+    }
+    if (role_rank(p->role) < required_rank(route_->access)) return Error::forbidden("Insufficient permissions");
+    req_.principal = std::move(*p);
     return Response{};
+  }
+
+  Response to_response(Result<Response> r) {
+    if (r.ok()) return std::move(r).value();
+    if (r.error().code == Errc::internal)
+      log::error("handler failed", {log::str("error", r.error().message), log::str("route", req_.route),
+                                    log::str("request_id", req_.request_id)});
+    return error_response(r.error(), req_.request_id);
   }
 
   Response run_handler() {
     try {
-      Result<Response> r = route_->handler(req_);
-      if (r.ok()) return std::move(r).value();
-      if (r.error().code == Errc::internal)
-        log::error("handler failed", {log::str("error", r.error().message), log::str("route", req_.route),
-                                      log::str("request_id", req_.request_id)});
-      return error_response(r.error(), req_.request_id);
+      return to_response(route_->handler(req_));
     } catch (const std::exception& e) {
       log::error("handler threw", {log::str("error", e.what()), log::str("route", req_.route),
                                    log::str("request_id", req_.request_id)});
@@ -1081,7 +1177,11 @@ Result<uint16_t> Server::Impl::start() {
   }
   for (auto& sh : shards_) sh->work.emplace(sh->ioc.get_executor());
   net::dispatch(acceptor_->get_executor(), [this] { do_accept(); });
-  for (auto& sh : shards_) io_threads_.emplace_back([io = &sh->ioc] { io->run(); });
+  for (auto& sh : shards_)
+    io_threads_.emplace_back([io = &sh->ioc] {
+      set_thread_name("secplat-http-io");
+      io->run();
+    });
   log::info("http server listening", {log::str("host", options_.host), log::integer("port", port)});
   return port;
 }
@@ -1162,6 +1262,14 @@ void Server::Impl::shutdown() {
   io_threads_.clear();
   for (auto& sh : shards_) sh->clear();
   pool_->shutdown();
+  // Asynchronous work (a store write) still answers requests whose connection is gone; its
+  // replies post to the stopped I/O contexts, which must outlive them.
+  {
+    std::unique_lock lk(mu_);
+    while (!cv_.wait_for(lk, std::chrono::seconds(10), [&] { return async_in_flight_.load() == 0; }))
+      log::warn("waiting for asynchronous requests to finish",
+                {log::integer("in_flight", static_cast<long long>(async_in_flight_.load()))});
+  }
   {
     std::lock_guard lk(mu_);
     for (auto& [id, w] : connections_)

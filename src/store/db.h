@@ -86,6 +86,14 @@ class Db {
   // (and if fn throws). Nested calls from inside fn are a programming error.
   virtual Status transact(const std::function<Status(Tx&)>& fn) = 0;
 
+  // transact() without a waiting caller: fn runs in a write transaction on a thread of the Db's
+  // own, and done gets its outcome (ok only once committed and durable) on that thread, exactly
+  // once — possibly before transact_async returns (e.g. Errc::unavailable when the Db's write
+  // queue is full or it is closing). A throw from fn becomes Errc::internal. done must not block;
+  // it may call the Db again (a transact() from done runs at once). For callers that must not
+  // block, such as an HTTP I/O thread.
+  virtual void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) = 0;
+
   // True if a trivial write round-trip succeeds (for /ready).
   virtual Status check_writable() = 0;
 };

@@ -9,12 +9,14 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "core/log.h"
+#include "core/worker_pool.h"
 
 namespace secplat::store {
 namespace {
@@ -233,6 +235,7 @@ class PostgresDb final : public Db {
  public:
   explicit PostgresDb(PostgresOptions options) : options_(std::move(options)) {}
   ~PostgresDb() override {
+    if (async_pool_) async_pool_->shutdown();  // queued asynchronous writes run and are answered first
     for (Conn* c : idle_) {
       PQfinish(c->pg);
       delete c;
@@ -355,6 +358,39 @@ class PostgresDb final : public Db {
     }
   }
 
+  // PostgreSQL has no group commit to join: each asynchronous write is a transact() on a thread of
+  // a pool as large as the connection pool (started on first use); its queue is bounded.
+  void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+    if (!done) done = [](Status) {};
+    std::call_once(async_pool_once_, [&] {
+      async_pool_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(options_.pool_size), kMaxAsyncQueued);
+    });
+    auto task = std::make_shared<std::pair<std::function<Status(Tx&)>, std::function<void(Status)>>>(std::move(fn),
+                                                                                                     std::move(done));
+    bool queued = async_pool_->try_submit([this, task] {
+      Status st = ok_status();
+      try {
+        st = transact(task->first);
+      } catch (const std::exception& e) {
+        st = Error::internal(std::string("transaction threw: ") + e.what());
+      } catch (...) {
+        st = Error::internal("transaction threw: non-standard exception");
+      }
+      try {
+        task->second(std::move(st));
+      } catch (const std::exception& e) {
+        log::error("transact_async done() threw", {log::str("error", e.what())});
+      } catch (...) {
+        log::error("transact_async done() threw", {log::str("error", "non-standard exception")});
+      }
+    });
+    if (!queued) {
+      Error busy = Error::unavailable("database write queue is full, retry");
+      busy.retry_after_s = 1;
+      task->second(busy);
+    }
+  }
+
   Status check_writable() override {
     auto rows = query("SELECT NOT pg_is_in_recovery() AS writable", {});
     if (!rows) return std::move(rows).take_error();
@@ -415,7 +451,10 @@ class PostgresDb final : public Db {
     ResultPtr r(PQexec(conn.pg, "ROLLBACK"), PQclear);
   }
 
+  static constexpr std::size_t kMaxAsyncQueued = 8192;
   PostgresOptions options_;
+  std::once_flag async_pool_once_;
+  std::unique_ptr<WorkerPool> async_pool_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Conn*> idle_;  // owned

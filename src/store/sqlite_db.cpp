@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/thread_name.h"
 
 namespace secplat::store {
 namespace {
@@ -328,6 +329,10 @@ Result<std::unique_ptr<Connection>> open_connection(const std::string& path, boo
     auto mode = pragma_text(raw, "PRAGMA journal_mode=WAL");
     if (!mode.ok()) return std::move(mode).take_error();
     if (*mode != "wal") return Error::unavailable("cannot switch database to WAL mode (got '" + *mode + "')");
+    // Each member of a commit group runs in a SAVEPOINT, whose undo copies (the statement journal)
+    // would otherwise spill past 64 KiB into a temporary file: a write syscall per page touched.
+    auto temp = pragma_text(raw, "PRAGMA temp_store=MEMORY");
+    if (!temp.ok()) return std::move(temp).take_error();
   }
   for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
     auto r = pragma_text(raw, pragma);
@@ -347,6 +352,13 @@ class SqliteDb final : public Db {
  public:
   explicit SqliteDb(SqliteOptions options) : options_(std::move(options)) {}
   ~SqliteDb() override {
+    // Asynchronous writes already queued still run and get their answer; then the writer thread ends.
+    {
+      std::lock_guard<std::mutex> lock(group_mu_);
+      closing_ = true;
+    }
+    writer_cv_.notify_one();
+    if (async_thread_.joinable()) async_thread_.join();
     idle_readers_.clear();
     readers_.clear();
     writer_.reset();
@@ -356,6 +368,10 @@ class SqliteDb final : public Db {
     auto w = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
     if (!w.ok()) return std::move(w).take_error();
     writer_ = std::move(*w);
+    async_thread_ = std::thread([this] {
+      set_thread_name("secplat-dbwrite");
+      lead_async_groups();
+    });
     for (int i = 0; i < options_.readers; ++i) {
       auto r = open_connection(options_.path, false, options_.busy_timeout_ms, &counters_);
       if (!r.ok()) return std::move(r).take_error();
@@ -404,62 +420,70 @@ class SqliteDb final : public Db {
     return changed;
   }
 
-  // Group commit: concurrent transact() calls are run by one thread (the leader) in a single SQLite
-  // transaction, each in its own SAVEPOINT, and committed together. A member that fails or throws
-  // rolls back to its savepoint only; the others commit. Callers return only after the commit, so
-  // "transact returned ok" still means "durable and visible".
+  // Group commit: concurrent transact() and transact_async() calls are run by one thread (the
+  // leader) in a single SQLite transaction, each in its own SAVEPOINT, and committed together. A
+  // member that fails or throws rolls back to its savepoint only; the others commit. A caller hears
+  // of its outcome only after the commit, so "ok" still means "durable and visible".
   // Under load this turns N commits (each appending every page it dirtied to the WAL) into one;
   // alone, a call runs at once as a plain BEGIN IMMEDIATE … COMMIT.
-  // Hand-offs are targeted: the leader wakes exactly the members of its group and then makes the
-  // oldest waiting caller the next leader, so nobody wakes only to find its turn has not come.
+  // The leader is the oldest queued member: a transact() caller runs the group on its own thread;
+  // asynchronous members are led by the Db's writer thread. Hand-offs are targeted: the leader wakes
+  // exactly the waiting members of its group, answers the asynchronous ones, and then makes the
+  // oldest queued member the next leader, so nobody wakes only to find its turn has not come.
   Status transact(const std::function<Status(Tx&)>& fn) override {
     if (holds_writer()) return nested_error();
     GroupMember me;
     me.fn = &fn;
-    std::unique_lock<std::mutex> lock(group_mu_);
-    queued_.push_back(&me);
-    if (!group_running_) {  // no group running means nobody is queued either: lead at once
-      group_running_ = true;
-      me.lead = true;
-    }
-    while (!me.done) {
-      if (!me.lead) {
-        me.wake.wait(lock);
-        continue;
+    if (tl_leading == this) {
+      // From an asynchronous member's done(), on the thread that leads: nobody else can run a group
+      // now, so this one runs at once on its own.
+      run_group_guarded({&me});
+    } else {
+      std::unique_lock<std::mutex> lock(group_mu_);
+      queued_.push_back(&me);
+      if (!group_running_) {  // no group running means nobody is queued either: lead at once
+        group_running_ = true;
+        me.lead = true;
       }
-      // The leader is the oldest queued caller, so it is in the group it takes.
-      const std::size_t n = std::min(queued_.size(), kMaxGroup);
-      std::vector<GroupMember*> group(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
-      queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
-      lock.unlock();
-      try {
-        run_group(group);
-      } catch (...) {  // out of memory in the machinery itself: no member's outcome is known
-        {
-          WriterLock writer(*this);
-          rollback();
+      while (!me.done) {
+        if (!me.lead) {
+          me.wake.wait(lock);
+          continue;
         }
-        for (GroupMember* m : group)
-          if (!m->thrown) m->thrown = std::current_exception();
-      }
-      lock.lock();
-      // Notified under the lock: a member returns (and its wake-up goes away) only after it has
-      // seen `done`, which it can only check holding the lock.
-      for (GroupMember* m : group) {
-        m->done = true;
-        if (m != &me) m->wake.notify_one();
-      }
-      me.lead = false;
-      if (queued_.empty()) {
-        group_running_ = false;
-      } else {
-        queued_.front()->lead = true;
-        queued_.front()->wake.notify_one();
+        me.lead = false;
+        lead_one_group(lock);
       }
     }
-    lock.unlock();
     if (me.thrown) std::rethrow_exception(me.thrown);
     return me.result;
+  }
+
+  void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+    if (!done) done = [](Status) {};  // a member is asynchronous by having a done_fn
+    auto member = std::make_unique<GroupMember>();
+    member->owned_fn = std::move(fn);
+    member->fn = &member->owned_fn;
+    member->done_fn = std::move(done);
+    Error refused;
+    {
+      std::lock_guard<std::mutex> lock(group_mu_);
+      if (closing_) {
+        refused = Error::unavailable("database is closing");
+      } else if (async_queued_ >= kMaxAsyncQueued) {
+        refused = Error::unavailable("database write queue is full, retry");
+        refused.retry_after_s = 1;
+      } else {
+        ++async_queued_;
+        queued_.push_back(member.release());
+        if (!group_running_) {
+          group_running_ = true;
+          async_thread_leads_ = true;
+          writer_cv_.notify_one();
+        }
+        return;
+      }
+    }
+    member->done_fn(refused);
   }
 
   Status check_writable() override {
@@ -527,6 +551,8 @@ class SqliteDb final : public Db {
   bool holds_writer() const { return writer_owner_.load() == std::this_thread::get_id(); }
 
   static constexpr std::size_t kMaxGroup = 64;
+  // Asynchronous writes waiting for their group; more are refused (the caller answers 503).
+  static constexpr std::size_t kMaxAsyncQueued = 8192;
 
   struct GroupMember {
     const std::function<Status(Tx&)>* fn = nullptr;
@@ -535,7 +561,98 @@ class SqliteDb final : public Db {
     bool done = false;  // guarded by group_mu_
     bool lead = false;  // guarded by group_mu_: this caller runs the next group
     std::condition_variable wake;
+    // Set for transact_async(): the member owns its work and is answered through done_fn.
+    std::function<Status(Tx&)> owned_fn;
+    std::function<void(Status)> done_fn;
   };
+
+  // The thread that is running (or answering) a group on this Db, if any.
+  static thread_local const SqliteDb* tl_leading;
+
+  // The writer thread: leads whenever the oldest queued member is asynchronous.
+  void lead_async_groups() {
+    std::unique_lock<std::mutex> lock(group_mu_);
+    for (;;) {
+      writer_cv_.wait(lock, [&] { return async_thread_leads_ || closing_; });
+      if (!async_thread_leads_) return;  // closing, and nothing queued is ours to lead
+      async_thread_leads_ = false;
+      lead_one_group(lock);
+    }
+  }
+
+  // Called holding group_mu_ by the current leader; returns holding it, leadership handed on.
+  void lead_one_group(std::unique_lock<std::mutex>& lock) {
+    const std::size_t n = std::min(queued_.size(), kMaxGroup);
+    std::vector<GroupMember*> group(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+    queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    run_group_guarded(group);
+    lock.lock();
+    std::vector<std::unique_ptr<GroupMember>> answered;
+    // Notified under the lock: a waiting member returns (and its wake-up goes away) only after it
+    // has seen `done`, which it can only check holding the lock.
+    for (GroupMember* m : group) {
+      if (m->done_fn) {
+        answered.emplace_back(m);
+        --async_queued_;
+      } else {
+        m->done = true;
+        m->wake.notify_one();
+      }
+    }
+    if (!answered.empty()) {
+      // Still the leader while answering: a transact() from a done() runs at once (see transact()).
+      lock.unlock();
+      tl_leading = this;
+      for (auto& m : answered) answer(*m);
+      tl_leading = nullptr;
+      answered.clear();
+      lock.lock();
+    }
+    if (queued_.empty()) {
+      group_running_ = false;
+    } else if (queued_.front()->done_fn) {
+      async_thread_leads_ = true;
+      writer_cv_.notify_one();
+    } else {
+      queued_.front()->lead = true;
+      queued_.front()->wake.notify_one();
+    }
+  }
+
+  static void answer(GroupMember& m) {
+    Status outcome = m.result;
+    if (m.thrown) {
+      std::string what = "non-standard exception";
+      try {
+        std::rethrow_exception(m.thrown);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      outcome = Error::internal("transaction threw: " + what);
+    }
+    try {
+      m.done_fn(std::move(outcome));
+    } catch (const std::exception& e) {
+      log::error("transact_async done() threw", {log::str("error", e.what())});
+    } catch (...) {
+      log::error("transact_async done() threw", {log::str("error", "non-standard exception")});
+    }
+  }
+
+  void run_group_guarded(const std::vector<GroupMember*>& group) {
+    try {
+      run_group(group);
+    } catch (...) {  // out of memory in the machinery itself: no member's outcome is known
+      {
+        WriterLock writer(*this);
+        rollback();
+      }
+      for (GroupMember* m : group)
+        if (!m->thrown) m->thrown = std::current_exception();
+    }
+  }
 
   // Runs one group on the writer connection (see transact()).
   void run_group(const std::vector<GroupMember*>& group) {
@@ -617,6 +734,11 @@ class SqliteDb final : public Db {
   std::mutex group_mu_;
   std::vector<GroupMember*> queued_;  // guarded by group_mu_
   bool group_running_ = false;        // guarded by group_mu_: a leader exists (queued_ or running)
+  bool async_thread_leads_ = false;   // guarded by group_mu_: the writer thread runs the next group
+  bool closing_ = false;              // guarded by group_mu_
+  std::size_t async_queued_ = 0;      // guarded by group_mu_: transact_async() members not yet answered
+  std::condition_variable writer_cv_;
+  std::thread async_thread_;
   std::mutex writer_mu_;
   std::atomic<std::thread::id> writer_owner_{};
   std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
@@ -625,6 +747,8 @@ class SqliteDb final : public Db {
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> idle_readers_;  // guarded by readers_mu_
 };
+
+thread_local const SqliteDb* SqliteDb::tl_leading = nullptr;
 
 Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options) {
   if (options.path.empty()) return Error::bad_request("database path is empty");

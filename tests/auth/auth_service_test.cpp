@@ -79,6 +79,38 @@ TEST_F(AuthServiceTest, ChangeByAnotherProcessIsSeenWithinTheCheckAge) {
   EXPECT_FALSE(strict.authenticate(token).ok());
 }
 
+// The answer without the store (for the HTTP I/O thread) is the full check's answer for a user
+// checked recently, and "ask the full check" otherwise; it never outlives a change made here.
+TEST_F(AuthServiceTest, CachedAnswerIsTheFullAnswerOrNone) {
+  User u = make_user("bob", http::Role::analyst);
+  std::string token = tokens->issue(u);
+  EXPECT_FALSE(authenticator->authenticate_cached(token).has_value()) << "not checked yet";
+  ASSERT_TRUE(authenticator->authenticate(token).ok());
+  auto cached = authenticator->authenticate_cached(token);
+  ASSERT_TRUE(cached.has_value());
+  ASSERT_TRUE(cached->ok());
+  EXPECT_EQ((*cached)->subject, "bob");
+  EXPECT_EQ((*cached)->role, http::Role::analyst);
+  EXPECT_EQ((*cached)->user_id, u.id);
+  // A token that fails verification is refused from memory.
+  auto forged = authenticator->authenticate_cached(token + "x");
+  ASSERT_TRUE(forged.has_value());
+  EXPECT_EQ(forged->error().code, Errc::unauthorized);
+  // A demotion through this process is never answered from memory with the old role.
+  ASSERT_TRUE(accounts->update("bob", http::Role::viewer, std::nullopt, admin_actor).ok());
+  auto after = authenticator->authenticate_cached(token);
+  EXPECT_TRUE(!after.has_value() || !after->ok());
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+  // With no memory of users (user_check_ms 0) there is never a cached answer.
+  AuthService strict(*tokens, *users, *api_keys, 0);
+  User v = make_user("carol", http::Role::analyst);
+  std::string t2 = tokens->issue(v);
+  ASSERT_TRUE(strict.authenticate(t2).ok());
+  EXPECT_FALSE(strict.authenticate_cached(t2).has_value());
+  // API keys are looked up in the store.
+  EXPECT_FALSE(authenticator->authenticate_cached(std::string(ApiKeys::kPrefix) + "whatever").has_value());
+}
+
 TEST_F(AuthServiceTest, TokenWithoutRoleOrVersionIsRefused) {
   User u = make_user("bob", http::Role::admin);
   int64_t exp = clock.now_ms() / 1000 + 600;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -271,6 +274,9 @@ TEST_F(FindingsServiceTest, WhatAnUpsertReturnsIsWhatIsStored) {
     auto updated = findings->upsert(in, actor);
     ASSERT_TRUE(updated.ok());
     EXPECT_FALSE(updated->created);
+    auto as_stored = findings->get(created->finding.finding_id);  // the stored score, before any rescore
+    ASSERT_TRUE(as_stored.ok());
+    EXPECT_TRUE(updated->finding == *as_stored);
     ASSERT_TRUE(findings->recompute_risk_for_asset(created->finding.asset_id).ok());
     auto again = findings->get(created->finding.finding_id);
     ASSERT_TRUE(again.ok());
@@ -278,6 +284,36 @@ TEST_F(FindingsServiceTest, WhatAnUpsertReturnsIsWhatIsStored) {
   }
   EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 4);
   EXPECT_EQ(audit_count("finding.upsert"), 8);
+
+  // Updates that reopen (a remediated finding, an accepted risk past its expiry) and change fields:
+  // the returned finding is open, is what is stored, and its stored score is the open finding's.
+  auto remediated = findings->upsert(input("prod-web", "was-fixed", "Fixed once"), actor);
+  ASSERT_TRUE(remediated.ok());
+  ASSERT_TRUE(findings->set_status(remediated->finding.finding_id, "remediated", actor).ok());
+  auto accepted = findings->upsert(input("prod-web", "was-accepted", "Accepted once"), actor);
+  ASSERT_TRUE(accepted.ok());
+  ASSERT_TRUE(findings->accept_risk(accepted->finding.finding_id, "control", clock.now_ms() + kDayMs, actor).ok());
+  clock.advance_ms(2 * kDayMs);
+  for (const auto& [key, id] : {std::pair{"was-fixed", remediated->finding.finding_id},
+                                std::pair{"was-accepted", accepted->finding.finding_id}}) {
+    SCOPED_TRACE(key);
+    auto in = input("prod-web", key, "Seen again");
+    in.severity = "high";
+    in.evidence = "new evidence";
+    auto up = findings->upsert(in, actor);
+    ASSERT_TRUE(up.ok());
+    EXPECT_FALSE(up->created);
+    EXPECT_EQ(up->finding.status, "open");
+    EXPECT_EQ(up->finding.severity, "high");
+    auto as_stored = findings->get(id);
+    ASSERT_TRUE(as_stored.ok());
+    EXPECT_TRUE(up->finding == *as_stored) << "returned risk " << up->finding.risk_score << ", stored "
+                                           << as_stored->risk_score;
+    ASSERT_TRUE(findings->recompute_risk_for_asset(up->finding.asset_id).ok());
+    auto rescored = findings->get(id);
+    ASSERT_TRUE(rescored.ok());
+    EXPECT_TRUE(up->finding == *rescored);
+  }
 }
 
 TEST(RiskScore, AgeAcceptedRiskAndInactiveAssetAdjustments) {
@@ -336,6 +372,57 @@ TEST_F(FindingsServiceTest, ListFiltersPagesAndCountsTotal) {
   EXPECT_EQ(findings->list(q)->total, 1);
   q.q = "0%";
   EXPECT_EQ(findings->list(q)->total, 1);
+}
+
+// upsert_async: the same outcomes as upsert (201/200 semantics, validation, unknown asset), given
+// once committed, with the same announcement; the announcement's sink may itself write (as the
+// local queue's publish does) without deadlocking the writer that answers.
+TEST_F(FindingsServiceTest, AsyncUpsertAnswersLikeTheWaitingOne) {
+  std::mutex mu;
+  std::vector<FindingEvent> seen;
+  findings->set_event_sink([&](const std::vector<FindingEvent>& events) {
+    ASSERT_TRUE(db_->exec("CREATE TABLE IF NOT EXISTS sink_writes (n INTEGER)").ok());
+    ASSERT_TRUE(db_->exec("INSERT INTO sink_writes (n) VALUES (1)").ok());
+    std::lock_guard lk(mu);
+    seen.insert(seen.end(), events.begin(), events.end());
+  });
+  make_asset("web-1");
+  auto run = [&](const FindingInput& in) {
+    std::promise<Result<UpsertResult>> p;
+    auto f = p.get_future();
+    findings->upsert_async(in, actor, [&](Result<UpsertResult> r) { p.set_value(std::move(r)); });
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    return f.get();
+  };
+  auto in = input("web-1", "tls:weak", "Weak TLS");
+  in.severity = "high";
+  auto created = run(in);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_TRUE(created->created);
+  auto stored = findings->get(created->finding.finding_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->title, "Weak TLS");
+  EXPECT_EQ(stored->risk_score, created->finding.risk_score);
+  auto updated = run(in);
+  ASSERT_TRUE(updated.ok());
+  EXPECT_FALSE(updated->created);
+  EXPECT_EQ(updated->finding.finding_id, created->finding.finding_id);
+  {
+    std::lock_guard lk(mu);
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].type, "finding.created");
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM sink_writes"), 1);
+
+  auto unknown = run(input("nope", "k", "T"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, Errc::not_found);
+  auto invalid = input("web-1", "k", "T");
+  invalid.severity = "catastrophic";
+  auto refused = run(invalid);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::validation);
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 1);
 }
 
 // Committed changes are announced once each (the correlator's input): a creation, a status move,

@@ -23,7 +23,7 @@ class FindingsRoutesTest : public FindingsFixture {
   void SetUp() override {
     FindingsFixture::SetUp();
     auto routes = api::asset_routes(*assets, *findings, *audit);
-    for (auto& r : api::findings_routes(*findings, *assets)) routes.push_back(std::move(r));
+    for (auto& r : api::findings_routes(*findings)) routes.push_back(std::move(r));
     server_ = std::make_unique<http::testing::TestServer>(std::move(routes));
     ASSERT_NE(server_->port, 0);
   }
@@ -212,6 +212,38 @@ TEST_F(FindingsRoutesTest, FindingUpsertIs201ThenUpdateIs200) {
   EXPECT_EQ(one.json()["asset_key"], "web-1");
   EXPECT_TRUE(one.json()["evidence"].is_null());  // redacted for viewers
   EXPECT_EQ(call("GET", "/findings/99999", "viewer").status, 404);
+}
+
+// The asset may be named by id instead of key; an unknown one is a 422 naming that field, and
+// nothing is written (no finding, no audit row).
+TEST_F(FindingsRoutesTest, FindingUpsertByAssetIdAndUnknownAssetsWriteNothing) {
+  Reply asset = create_asset(kWeb);
+  ASSERT_EQ(asset.status, 201);
+  const int64_t asset_id = asset.json()["asset_id"].get<int64_t>();
+  Reply by_id = call("POST", "/findings/", "analyst",
+                     Json{{"asset_id", asset_id}, {"finding_key", "hdr:csp"}, {"title", "No CSP"}});
+  ASSERT_EQ(by_id.status, 201) << by_id.body;
+  const std::string fid = std::to_string(by_id.json()["finding_id"].get<int64_t>());
+  EXPECT_EQ(call("GET", "/findings/" + fid, "viewer").json()["asset_key"], "web-1");
+  Reply again = call("POST", "/findings/", "analyst",
+                     Json{{"asset_key", "web-1"}, {"finding_key", "hdr:csp"}, {"title", "No CSP"}});
+  EXPECT_EQ(again.status, 200) << "the same key on the same asset, named by key";
+
+  const int64_t audits = audit_count("finding.upsert");
+  Reply missing_id = call("POST", "/findings/", "analyst",
+                          Json{{"asset_id", asset_id + 1000}, {"finding_key", "x"}, {"title", "X"}});
+  ASSERT_EQ(missing_id.status, 422) << missing_id.body;
+  EXPECT_NE(missing_id.body.find("asset_id"), std::string::npos) << missing_id.body;
+  EXPECT_NE(missing_id.body.find("Asset not found: " + std::to_string(asset_id + 1000)), std::string::npos)
+      << missing_id.body;
+  Reply missing_key = call("POST", "/findings/", "analyst",
+                           Json{{"asset_key", "nope"}, {"finding_key", "x"}, {"title", "X"}});
+  ASSERT_EQ(missing_key.status, 422) << missing_key.body;
+  EXPECT_NE(missing_key.body.find("Asset not found: nope"), std::string::npos) << missing_key.body;
+  Reply neither = call("POST", "/findings/", "analyst", Json{{"finding_key", "x"}, {"title", "X"}});
+  EXPECT_EQ(neither.status, 422) << neither.body;
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 1);
+  EXPECT_EQ(audit_count("finding.upsert"), audits);
 }
 
 TEST_F(FindingsRoutesTest, ConcurrentFirstPostsOfOneKeyGiveOne201AndThe200s) {

@@ -2,6 +2,8 @@
 #include "store/db_conformance.h"
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <latch>
 #include <stdexcept>
 #include <thread>
@@ -277,6 +279,122 @@ TEST_P(DbConformance, ConcurrentTransactionsSucceedOrFailEachOnTheirOwn) {
   auto kinds = db().query("SELECT COUNT(*) AS c FROM kv WHERE n <> 0");
   ASSERT_OK(kinds);
   EXPECT_EQ((*kinds)[0].i64("c"), 0) << "no write of a failed transaction survives";
+}
+
+// transact_async: the answer comes once, after the commit (a read from done() sees the write).
+TEST_P(DbConformance, TransactAsyncAnswersOnceAfterTheCommit) {
+  create_kv(db());
+  std::promise<std::pair<bool, int64_t>> answered;
+  auto seen = answered.get_future();
+  std::atomic<int> calls{0};
+  db().transact_async(
+      [](Tx& tx) -> Status {
+        SECPLAT_TRY(tx.exec("INSERT INTO kv (k, n) VALUES ('a', 7)"));
+        return ok_status();
+      },
+      [&](Status st) {
+        if (calls.fetch_add(1) == 0) answered.set_value({st.ok(), count_rows(db(), "kv")});
+      });
+  ASSERT_EQ(seen.wait_for(std::chrono::seconds(20)), std::future_status::ready) << "done() never called";
+  auto [ok, rows_in_done] = seen.get();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(rows_in_done, 1) << "done() ran before the write was visible";
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(calls.load(), 1);
+}
+
+// Asynchronous and waiting writers at once, each succeeding, failing after writing, throwing or
+// hitting a constraint: every one gets its own outcome exactly once and only successful writes stay.
+TEST_P(DbConformance, TransactAsyncOutcomesAreEachTheirOwn) {
+  create_kv(db());
+  ASSERT_OK(db().exec("INSERT INTO kv (k, n) VALUES ('taken', 0)"));
+  constexpr int kAsync = 400;
+  constexpr int kSyncThreads = 4;
+  constexpr int kSyncEach = 25;
+  std::atomic<int> wrong{0};
+  std::atomic<int> answers{0};
+  std::latch all_answered(kAsync);
+  auto work = [](std::string key, int kind) {
+    return [key = std::move(key), kind](Tx& tx) -> Status {
+      auto w = tx.exec("INSERT INTO kv (k, n) VALUES ($1, $2)", {key, int64_t{kind}});
+      if (!w.ok()) return std::move(w).take_error();
+      if (kind == 1) return Error::bad_request("refused after writing");
+      if (kind == 2) throw std::runtime_error("boom");
+      if (kind == 3) {
+        auto dup = tx.exec("INSERT INTO kv (k, n) VALUES ('taken', 1)");
+        if (!dup.ok()) return std::move(dup).take_error();
+      }
+      return ok_status();
+    };
+  };
+  std::thread sync_writers([&] {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kSyncThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kSyncEach; ++i) {
+          Status st = db().transact(work("s" + std::to_string(t) + "-" + std::to_string(i), 0));
+          if (!st.ok()) wrong.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  });
+  for (int i = 0; i < kAsync; ++i) {
+    const int kind = i % 4;  // 0 ok, 1 fails after writing, 2 throws, 3 constraint violation
+    db().transact_async(work("a" + std::to_string(i), kind), [&, kind](Status st) {
+      answers.fetch_add(1);
+      if (st.ok() != (kind == 0)) wrong.fetch_add(1);
+      if (kind == 2 && (st.ok() || st.error().code != Errc::internal ||
+                        st.error().message.find("boom") == std::string::npos))
+        wrong.fetch_add(1);
+      if (kind == 3 && (st.ok() || st.error().code != Errc::conflict)) wrong.fetch_add(1);
+      all_answered.count_down();
+    });
+  }
+  sync_writers.join();
+  all_answered.wait();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(answers.load(), kAsync);
+  EXPECT_EQ(count_rows(db(), "kv"), 1 + kAsync / 4 + kSyncThreads * kSyncEach);
+  auto kinds = db().query("SELECT COUNT(*) AS c FROM kv WHERE n <> 0");
+  ASSERT_OK(kinds);
+  EXPECT_EQ((*kinds)[0].i64("c"), 0) << "no write of a failed transaction survives";
+}
+
+// done() may write again, waiting (transact) or not (transact_async), without deadlocking.
+TEST_P(DbConformance, TransactAsyncDoneMayWriteAgain) {
+  create_kv(db());
+  std::promise<Status> nested_sync;
+  std::promise<Status> nested_async;
+  auto sync_outcome = nested_sync.get_future();
+  auto async_outcome = nested_async.get_future();
+  db().transact_async(
+      [](Tx& tx) -> Status {
+        SECPLAT_TRY(tx.exec("INSERT INTO kv (k, n) VALUES ('first', 1)"));
+        return ok_status();
+      },
+      [&](Status st) {
+        if (!st.ok()) {
+          nested_sync.set_value(st);
+          nested_async.set_value(st);
+          return;
+        }
+        nested_sync.set_value(db().transact([](Tx& tx) -> Status {
+          SECPLAT_TRY(tx.exec("INSERT INTO kv (k, n) VALUES ('second', 2)"));
+          return ok_status();
+        }));
+        db().transact_async(
+            [](Tx& tx) -> Status {
+              SECPLAT_TRY(tx.exec("INSERT INTO kv (k, n) VALUES ('third', 3)"));
+              return ok_status();
+            },
+            [&](Status st2) { nested_async.set_value(std::move(st2)); });
+      });
+  ASSERT_EQ(sync_outcome.wait_for(std::chrono::seconds(20)), std::future_status::ready) << "deadlock";
+  ASSERT_EQ(async_outcome.wait_for(std::chrono::seconds(20)), std::future_status::ready) << "deadlock";
+  ASSERT_OK(sync_outcome.get());
+  ASSERT_OK(async_outcome.get());
+  EXPECT_EQ(count_rows(db(), "kv"), 3);
 }
 
 TEST_P(DbConformance, ReadersSeeOnlyCommittedWholeTransactions) {

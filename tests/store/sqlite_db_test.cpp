@@ -51,6 +51,9 @@ class TempSqliteDb final : public Db {
   Result<Rows> query(std::string_view sql, const Params& params) override { return inner_->query(sql, params); }
   Result<int64_t> exec(std::string_view sql, const Params& params) override { return inner_->exec(sql, params); }
   Status transact(const std::function<Status(Tx&)>& fn) override { return inner_->transact(fn); }
+  void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+    inner_->transact_async(std::move(fn), std::move(done));
+  }
   Status check_writable() override { return inner_->check_writable(); }
 
  private:
@@ -331,6 +334,7 @@ TEST(SqliteOpenTest, StatsAreOnlyForSqlite) {
     Result<Rows> query(std::string_view, const Params&) override { return Rows{}; }
     Result<int64_t> exec(std::string_view, const Params&) override { return int64_t{0}; }
     Status transact(const std::function<Status(Tx&)>&) override { return ok_status(); }
+    void transact_async(std::function<Status(Tx&)>, std::function<void(Status)> done) override { done(ok_status()); }
     Status check_writable() override { return ok_status(); }
   } other;
   EXPECT_FALSE(sqlite_stats(other).has_value());
