@@ -188,10 +188,9 @@ class Server::Impl {
   std::atomic<std::size_t> async_in_flight_{0};
   void async_started() { async_in_flight_.fetch_add(1); }
   void async_finished() {
-    if (async_in_flight_.fetch_sub(1) == 1) {
-      std::lock_guard lk(mu_);
-      cv_.notify_all();
-    }
+    // Under the lock: shutdown must not see zero (and go on to destroy mu_) before this is done.
+    std::lock_guard lk(mu_);
+    if (async_in_flight_.fetch_sub(1) == 1) cv_.notify_all();
   }
   std::atomic<std::size_t> open_{0};
 

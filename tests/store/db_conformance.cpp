@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <latch>
 #include <stdexcept>
@@ -31,6 +32,22 @@ int64_t count_rows(Db& db, const std::string& table) {
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   if (!r.ok() || r->size() != 1) return -1;
   return (*r)[0].i64("c", -1);
+}
+
+// One writer's work in the concurrency tests: it inserts its key, then by `kind` succeeds (0),
+// fails after writing (1), throws (2) or hits the primary key of the row 'taken' (3).
+std::function<Status(Tx&)> write_of_kind(std::string key, int kind) {
+  return [key = std::move(key), kind](Tx& tx) -> Status {
+    auto w = tx.exec("INSERT INTO kv (k, n) VALUES ($1, $2)", {key, int64_t{kind}});
+    if (!w.ok()) return std::move(w).take_error();
+    if (kind == 1) return Error::bad_request("refused after writing");
+    if (kind == 2) throw std::runtime_error("boom");
+    if (kind == 3) {
+      auto dup = tx.exec("INSERT INTO kv (k, n) VALUES ('taken', 1)");
+      if (!dup.ok()) return std::move(dup).take_error();
+    }
+    return ok_status();
+  };
 }
 
 TEST_P(DbConformance, EveryValueTypeRoundTrips) {
@@ -253,17 +270,7 @@ TEST_P(DbConformance, ConcurrentTransactionsSucceedOrFailEachOnTheirOwn) {
         const std::string key = "k" + std::to_string(t) + "-" + std::to_string(i);
         const int kind = (t + i) % 4;  // 0 ok, 1 fails after writing, 2 throws, 3 constraint violation
         try {
-          Status st = db().transact([&](Tx& tx) -> Status {
-            auto w = tx.exec("INSERT INTO kv (k, n) VALUES ($1, $2)", {key, int64_t{kind}});
-            if (!w.ok()) return std::move(w).take_error();
-            if (kind == 1) return Error::bad_request("refused after writing");
-            if (kind == 2) throw std::runtime_error("boom");
-            if (kind == 3) {
-              auto dup = tx.exec("INSERT INTO kv (k, n) VALUES ('taken', 1)");
-              if (!dup.ok()) return std::move(dup).take_error();
-            }
-            return ok_status();
-          });
+          Status st = db().transact(write_of_kind(key, kind));
           const bool expect_ok = kind == 0;
           if (st.ok() != expect_ok) wrong.fetch_add(1);
           if (kind == 3 && (st.ok() || st.error().code != Errc::conflict)) wrong.fetch_add(1);
@@ -314,25 +321,12 @@ TEST_P(DbConformance, TransactAsyncOutcomesAreEachTheirOwn) {
   std::atomic<int> wrong{0};
   std::atomic<int> answers{0};
   std::latch all_answered(kAsync);
-  auto work = [](std::string key, int kind) {
-    return [key = std::move(key), kind](Tx& tx) -> Status {
-      auto w = tx.exec("INSERT INTO kv (k, n) VALUES ($1, $2)", {key, int64_t{kind}});
-      if (!w.ok()) return std::move(w).take_error();
-      if (kind == 1) return Error::bad_request("refused after writing");
-      if (kind == 2) throw std::runtime_error("boom");
-      if (kind == 3) {
-        auto dup = tx.exec("INSERT INTO kv (k, n) VALUES ('taken', 1)");
-        if (!dup.ok()) return std::move(dup).take_error();
-      }
-      return ok_status();
-    };
-  };
   std::thread sync_writers([&] {
     std::vector<std::thread> threads;
     for (int t = 0; t < kSyncThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < kSyncEach; ++i) {
-          Status st = db().transact(work("s" + std::to_string(t) + "-" + std::to_string(i), 0));
+          Status st = db().transact(write_of_kind("s" + std::to_string(t) + "-" + std::to_string(i), 0));
           if (!st.ok()) wrong.fetch_add(1);
         }
       });
@@ -341,7 +335,7 @@ TEST_P(DbConformance, TransactAsyncOutcomesAreEachTheirOwn) {
   });
   for (int i = 0; i < kAsync; ++i) {
     const int kind = i % 4;  // 0 ok, 1 fails after writing, 2 throws, 3 constraint violation
-    db().transact_async(work("a" + std::to_string(i), kind), [&, kind](Status st) {
+    db().transact_async(write_of_kind("a" + std::to_string(i), kind), [&, kind](Status st) {
       answers.fetch_add(1);
       if (st.ok() != (kind == 0)) wrong.fetch_add(1);
       if (kind == 2 && (st.ok() || st.error().code != Errc::internal ||
