@@ -67,10 +67,12 @@ struct Fixture {
   Metrics metrics;
   Completer completer;
   std::mutex mu;
-  std::string handler_thread;      // guarded by mu
-  std::optional<http::Reply> kept;  // guarded by mu: /keep's reply, answered by the test
+  std::string handler_thread;  // guarded by mu
   std::unique_ptr<Server> server;
   uint16_t port = 0;
+  // Guarded by mu: /keep's reply, answered by the test. Declared after the server so that it goes
+  // first: a test that stops early drops it (a 500), and the server's shutdown does not wait on it.
+  std::optional<http::Reply> kept;
 
   explicit Fixture(HttpConfig limits = TestServer::small_limits()) {
     std::vector<Route> routes;
