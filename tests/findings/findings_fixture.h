@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth/audit_log.h"
 #include "auth/migrations.h"
@@ -63,6 +64,19 @@ class FindingsFixture : public ::testing::Test {
     auto id = assets->ensure(key, type, key);
     EXPECT_TRUE(id.ok()) << id.error().message;
     return id.ok() ? *id : 0;
+  }
+
+  // "prod-web": an internet-facing production asset of high criticality (the riskiest context).
+  void make_prod_web(std::vector<std::string> tags = {}, std::string metadata_json = "{}") {
+    make_asset("prod-web", "external_web");
+    auto st = assets->update("prod-web", [&](posture::Asset& a) {
+      a.environment = "prod";
+      a.criticality = "high";
+      a.tags = tags;
+      a.metadata_json = metadata_json;
+      return ok_status();
+    });
+    EXPECT_TRUE(st.ok()) << st.error().message;
   }
 
   FindingInput input(const std::string& asset_key, const std::string& key, const std::string& title = "A finding") {

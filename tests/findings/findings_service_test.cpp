@@ -179,15 +179,7 @@ TEST_F(FindingsServiceTest, ExpiredAcceptedRiskReadsAsOpenAndTheSweepMakesItDura
 }
 
 TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecomputedOnAssetChange) {
-  make_asset("prod-web", "external_web");
-  ASSERT_TRUE(assets
-                  ->update("prod-web",
-                           [](posture::Asset& a) {
-                             a.environment = "prod";
-                             a.criticality = "high";
-                             return ok_status();
-                           })
-                  .ok());
+  make_prod_web();
   auto in = input("prod-web", "k");
   in.severity = "high";
   auto f = findings->upsert(in, actor);
@@ -219,17 +211,7 @@ TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecompute
 // The upsert answers with the finding it stored without reading a new one back: what it returns
 // must be exactly what a later read sees, whatever the input leaves out, sends empty or sends.
 TEST_F(FindingsServiceTest, WhatAnUpsertReturnsIsWhatIsStored) {
-  make_asset("prod-web", "external_web");
-  ASSERT_TRUE(assets
-                  ->update("prod-web",
-                           [](posture::Asset& a) {
-                             a.environment = "prod";
-                             a.criticality = "high";
-                             a.tags = {"pci", "internet"};
-                             a.metadata_json = R"({"team":"blue"})";
-                             return ok_status();
-                           })
-                  .ok());
+  make_prod_web({"pci", "internet"}, R"({"team":"blue"})");
   std::vector<FindingInput> inputs;
   inputs.push_back(input("prod-web", "minimal"));
   auto full = input("prod-web", "full", "Outdated openssl");
