@@ -30,6 +30,7 @@ struct StatementCounters {
   std::atomic<int64_t> hits{0};
   std::atomic<int64_t> transactions{0};
   std::atomic<int64_t> commits{0};
+  std::atomic<int64_t> async_refused{0};
 };
 
 struct StatementDeleter {
@@ -483,6 +484,7 @@ class SqliteDb final : public Db {
         return;
       }
     }
+    counters_.async_refused.fetch_add(1, std::memory_order_relaxed);
     member->done_fn(refused);
   }
 
@@ -506,8 +508,13 @@ class SqliteDb final : public Db {
   }
 
   SqliteStats stats() const {
-    return {counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed),
-            counters_.transactions.load(std::memory_order_relaxed), counters_.commits.load(std::memory_order_relaxed)};
+    SqliteStats st{counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed),
+                   counters_.transactions.load(std::memory_order_relaxed),
+                   counters_.commits.load(std::memory_order_relaxed), 0,
+                   counters_.async_refused.load(std::memory_order_relaxed)};
+    std::lock_guard<std::mutex> lock(group_mu_);
+    st.async_queued = static_cast<int64_t>(async_queued_);
+    return st;
   }
 
  private:
@@ -731,7 +738,7 @@ class SqliteDb final : public Db {
 
   SqliteOptions options_;
   StatementCounters counters_;
-  std::mutex group_mu_;
+  mutable std::mutex group_mu_;
   std::vector<GroupMember*> queued_;  // guarded by group_mu_
   bool group_running_ = false;        // guarded by group_mu_: a leader exists (queued_ or running)
   bool async_thread_leads_ = false;   // guarded by group_mu_: the writer thread runs the next group

@@ -27,6 +27,8 @@ struct SqliteStats {
   int64_t statement_cache_hits = 0;
   int64_t transactions = 0;  // write transactions run (transact(), and exec()/writing query() calls)
   int64_t commits = 0;       // SQLite transactions they ran in (fewer under load: group commit)
+  int64_t async_queued = 0;  // transact_async() writes waiting for their commit now
+  int64_t async_refused = 0; // transact_async() writes refused (queue full or closing)
 };
 
 // The counters of a Db made by open_sqlite(); nullopt for any other Db.

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -325,6 +326,62 @@ TEST(SqliteOpenTest, RefusesInMemoryAndEmptyPaths) {
     ASSERT_FALSE(r.ok()) << p;
     EXPECT_EQ(r.error().code, Errc::bad_request) << p;
   }
+}
+
+// The asynchronous write queue is bounded: with the writer busy, writes beyond 8,192 outstanding
+// are refused at once with a retryable error (the HTTP layer's 503 + Retry-After), counted, and
+// everything accepted still commits and is answered once the writer is free.
+TEST_F(SqliteDbTest, AFullAsynchronousWriteQueueRefusesAndCounts) {
+  ASSERT_TRUE(db().exec("CREATE TABLE kv (k INTEGER PRIMARY KEY)").ok());
+  std::promise<void> entered_p;
+  auto entered = entered_p.get_future();
+  std::promise<void> release_p;
+  std::shared_future<void> release = release_p.get_future().share();
+  std::atomic<int> committed{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  auto count = [&](Status st) {
+    if (st.ok()) {
+      ++committed;
+    } else if (st.error().code == Errc::unavailable && st.error().retry_after_s == 1) {
+      ++refused;
+    } else {
+      ++other;
+    }
+  };
+  db().transact_async(
+      [&](Tx&) -> Status {
+        entered_p.set_value();
+        release.wait();  // holds the writer thread inside this write
+        return ok_status();
+      },
+      count);
+  ASSERT_EQ(entered.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  constexpr int kMore = 8192 + 10;
+  for (int i = 0; i < kMore; ++i) {
+    db().transact_async(
+        [i](Tx& tx) -> Status {
+          SECPLAT_TRY(tx.exec("INSERT INTO kv (k) VALUES ($1)", {int64_t{i}}));
+          return ok_status();
+        },
+        count);
+  }
+  EXPECT_EQ(refused.load(), 11) << "8,192 outstanding, the held one included";
+  auto busy = sqlite_stats(db());
+  ASSERT_TRUE(busy.has_value());
+  EXPECT_EQ(busy->async_queued, 8192);
+  EXPECT_EQ(busy->async_refused, 11);
+
+  release_p.set_value();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (committed.load() < 8192 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(committed.load(), 8192);
+  EXPECT_EQ(other.load(), 0);
+  auto rows = db().query("SELECT COUNT(*) AS n FROM kv");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0].i64("n"), 8191);
+  EXPECT_EQ(sqlite_stats(db())->async_queued, 0);
 }
 
 TEST(SqliteOpenTest, StatsAreOnlyForSqlite) {
