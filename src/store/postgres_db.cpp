@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "core/worker_pool.h"
+#include "store/async_write.h"
 
 namespace secplat::store {
 namespace {
@@ -363,7 +364,7 @@ class PostgresDb final : public Db {
   void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
     if (!done) done = [](Status) {};
     std::call_once(async_pool_once_, [&] {
-      async_pool_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(options_.pool_size), kMaxAsyncQueued);
+      async_pool_ = std::make_unique<WorkerPool>(static_cast<std::size_t>(options_.pool_size), async_write::kMaxOutstanding);
     });
     auto task = std::make_shared<std::pair<std::function<Status(Tx&)>, std::function<void(Status)>>>(std::move(fn),
                                                                                                      std::move(done));
@@ -371,24 +372,12 @@ class PostgresDb final : public Db {
       Status st = ok_status();
       try {
         st = transact(task->first);
-      } catch (const std::exception& e) {
-        st = Error::internal(std::string("transaction threw: ") + e.what());
       } catch (...) {
-        st = Error::internal("transaction threw: non-standard exception");
+        st = async_write::thrown(std::current_exception());
       }
-      try {
-        task->second(std::move(st));
-      } catch (const std::exception& e) {
-        log::error("transact_async done() threw", {log::str("error", e.what())});
-      } catch (...) {
-        log::error("transact_async done() threw", {log::str("error", "non-standard exception")});
-      }
+      async_write::deliver(task->second, std::move(st));
     });
-    if (!queued) {
-      Error busy = Error::unavailable("database write queue is full, retry");
-      busy.retry_after_s = 1;
-      task->second(busy);
-    }
+    if (!queued) async_write::deliver(task->second, async_write::queue_full());
   }
 
   Status check_writable() override {
@@ -451,7 +440,6 @@ class PostgresDb final : public Db {
     ResultPtr r(PQexec(conn.pg, "ROLLBACK"), PQclear);
   }
 
-  static constexpr std::size_t kMaxAsyncQueued = 8192;
   PostgresOptions options_;
   std::once_flag async_pool_once_;
   std::unique_ptr<WorkerPool> async_pool_;

@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "core/thread_name.h"
+#include "store/async_write.h"
 
 namespace secplat::store {
 namespace {
@@ -470,9 +471,8 @@ class SqliteDb final : public Db {
       std::lock_guard<std::mutex> lock(group_mu_);
       if (closing_) {
         refused = Error::unavailable("database is closing");
-      } else if (async_queued_ >= kMaxAsyncQueued) {
-        refused = Error::unavailable("database write queue is full, retry");
-        refused.retry_after_s = 1;
+      } else if (async_queued_ >= async_write::kMaxOutstanding) {
+        refused = async_write::queue_full();
       } else {
         ++async_queued_;
         queued_.push_back(member.release());
@@ -485,7 +485,7 @@ class SqliteDb final : public Db {
       }
     }
     counters_.async_refused.fetch_add(1, std::memory_order_relaxed);
-    member->done_fn(refused);
+    async_write::deliver(member->done_fn, std::move(refused));
   }
 
   Status check_writable() override {
@@ -558,8 +558,6 @@ class SqliteDb final : public Db {
   bool holds_writer() const { return writer_owner_.load() == std::this_thread::get_id(); }
 
   static constexpr std::size_t kMaxGroup = 64;
-  // Asynchronous writes waiting for their group; more are refused (the caller answers 503).
-  static constexpr std::size_t kMaxAsyncQueued = 8192;
 
   struct GroupMember {
     const std::function<Status(Tx&)>* fn = nullptr;
@@ -628,24 +626,7 @@ class SqliteDb final : public Db {
   }
 
   static void answer(GroupMember& m) {
-    Status outcome = m.result;
-    if (m.thrown) {
-      std::string what = "non-standard exception";
-      try {
-        std::rethrow_exception(m.thrown);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      outcome = Error::internal("transaction threw: " + what);
-    }
-    try {
-      m.done_fn(std::move(outcome));
-    } catch (const std::exception& e) {
-      log::error("transact_async done() threw", {log::str("error", e.what())});
-    } catch (...) {
-      log::error("transact_async done() threw", {log::str("error", "non-standard exception")});
-    }
+    async_write::deliver(m.done_fn, m.thrown ? Status(async_write::thrown(m.thrown)) : m.result);
   }
 
   void run_group_guarded(const std::vector<GroupMember*>& group) {
