@@ -148,7 +148,7 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q, const store::Db
   if (db && store::sqlite_stats(*db)) {
     metrics.add_collector([db](std::string& out) {
       const store::SqliteStats st = *store::sqlite_stats(*db);
-      char buf[2304];
+      char buf[3072];
       std::snprintf(buf, sizeof buf,
                     "# HELP secplat_sqlite_transactions_total Write transactions run on the SQLite store.\n"
                     "# TYPE secplat_sqlite_transactions_total counter\nsecplat_sqlite_transactions_total %lld\n"
@@ -161,10 +161,15 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q, const store::Db
                     "# HELP secplat_sqlite_async_writes_queued Asynchronous writes (e.g. POST /findings/) waiting for their commit.\n"
                     "# TYPE secplat_sqlite_async_writes_queued gauge\nsecplat_sqlite_async_writes_queued %lld\n"
                     "# HELP secplat_sqlite_async_writes_refused_total Asynchronous writes refused with 503: the write queue was full or the store closing.\n"
-                    "# TYPE secplat_sqlite_async_writes_refused_total counter\nsecplat_sqlite_async_writes_refused_total %lld\n",
+                    "# TYPE secplat_sqlite_async_writes_refused_total counter\nsecplat_sqlite_async_writes_refused_total %lld\n"
+                    "# HELP secplat_sqlite_checkpoints_total WAL checkpoints run by the store's checkpointer thread.\n"
+                    "# TYPE secplat_sqlite_checkpoints_total counter\nsecplat_sqlite_checkpoints_total %lld\n"
+                    "# HELP secplat_sqlite_commit_checkpoints_total Short WAL checkpoints a commit ran itself so the WAL could start over.\n"
+                    "# TYPE secplat_sqlite_commit_checkpoints_total counter\nsecplat_sqlite_commit_checkpoints_total %lld\n",
                     static_cast<long long>(st.transactions), static_cast<long long>(st.commits),
                     static_cast<long long>(st.statements_prepared), static_cast<long long>(st.statement_cache_hits),
-                    static_cast<long long>(st.async_queued), static_cast<long long>(st.async_refused));
+                    static_cast<long long>(st.async_queued), static_cast<long long>(st.async_refused),
+                    static_cast<long long>(st.checkpoints), static_cast<long long>(st.inline_checkpoints));
       out += buf;
     });
   }

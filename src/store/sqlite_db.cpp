@@ -32,7 +32,23 @@ struct StatementCounters {
   std::atomic<int64_t> transactions{0};
   std::atomic<int64_t> commits{0};
   std::atomic<int64_t> async_refused{0};
+  std::atomic<int64_t> checkpoints{0};         // run by the checkpointer thread
+  std::atomic<int64_t> inline_checkpoints{0};  // run by a committing writer to let the WAL start over
 };
+
+// WAL checkpoints (copying committed pages back into the database file, with its fsync) run on a
+// thread of their own, one for every kCheckpointPages committed since the last, so no commit waits
+// for one. The WAL starts over from its beginning only when a commit finds every earlier frame
+// copied, which under a steady stream of commits the checkpointer never quite achieves. So once the
+// WAL holds kRestartPages, the committing writer checkpoints itself as soon as at most
+// kInlinePages frames are left to copy (a short copy, not SQLite's usual 1,000 pages), and the
+// next commit reuses the WAL from its start. Should the checkpointer fall behind (a starved CPU, a
+// slow disk), the writer accepts a longer copy the longer the WAL grows, and at kForcePages copies
+// whatever is left, as SQLite's own auto-checkpoint would: the WAL stays bounded either way.
+constexpr int kCheckpointPages = 1000;
+constexpr int kRestartPages = 4 * kCheckpointPages;
+constexpr int kForcePages = 8 * kCheckpointPages;
+constexpr int kInlinePages = 256;
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -361,6 +377,13 @@ class SqliteDb final : public Db {
     }
     writer_cv_.notify_one();
     if (async_thread_.joinable()) async_thread_.join();
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      checkpoint_closing_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    checkpointer_.reset();
     idle_readers_.clear();
     readers_.clear();
     writer_.reset();
@@ -370,6 +393,14 @@ class SqliteDb final : public Db {
     auto w = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
     if (!w.ok()) return std::move(w).take_error();
     writer_ = std::move(*w);
+    auto c = open_connection(options_.path, true, options_.busy_timeout_ms, &counters_);
+    if (!c.ok()) return std::move(c).take_error();
+    checkpointer_ = std::move(*c);
+    sqlite3_wal_hook(writer_->handle(), &SqliteDb::on_commit, this);  // replaces the auto-checkpoint
+    checkpoint_thread_ = std::thread([this] {
+      set_thread_name("secplat-dbckpt");
+      run_checkpoints();
+    });
     async_thread_ = std::thread([this] {
       set_thread_name("secplat-dbwrite");
       lead_async_groups();
@@ -511,7 +542,9 @@ class SqliteDb final : public Db {
     SqliteStats st{counters_.prepared.load(std::memory_order_relaxed), counters_.hits.load(std::memory_order_relaxed),
                    counters_.transactions.load(std::memory_order_relaxed),
                    counters_.commits.load(std::memory_order_relaxed), 0,
-                   counters_.async_refused.load(std::memory_order_relaxed)};
+                   counters_.async_refused.load(std::memory_order_relaxed),
+                   counters_.checkpoints.load(std::memory_order_relaxed),
+                   counters_.inline_checkpoints.load(std::memory_order_relaxed)};
     std::lock_guard<std::mutex> lock(group_mu_);
     st.async_queued = static_cast<int64_t>(async_queued_);
     return st;
@@ -707,6 +740,54 @@ class SqliteDb final : public Db {
     }
   }
 
+  // SQLite's WAL hook: called on the committing thread after every commit, with the WAL's size.
+  static int on_commit(void* self, sqlite3* db, const char* schema, int wal_pages) {
+    auto* me = static_cast<SqliteDb*>(self);
+    int copied = me->checkpointed_pages_.load(std::memory_order_relaxed);
+    if (copied > wal_pages) copied = 0;  // the WAL started over since the checkpointer's last pass
+    const int pending = wal_pages - copied;
+    if (wal_pages >= kForcePages || (wal_pages >= kRestartPages && pending <= kInlinePages + (wal_pages - kRestartPages) / 2)) {
+      // Past kForcePages this waits for a pass of the checkpointer under way, so it cannot be
+      // refused; short of it a busy checkpointer means the next commit looks again.
+      std::unique_lock<std::mutex> pass(me->checkpoint_pass_mu_, std::defer_lock);
+      if (wal_pages >= kForcePages) pass.lock();
+      int done = 0;
+      if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &done) == SQLITE_OK) {
+        me->checkpointed_pages_.store(done, std::memory_order_relaxed);
+        me->counters_.inline_checkpoints.fetch_add(1, std::memory_order_relaxed);
+      }
+    } else if ((pending >= kCheckpointPages || wal_pages >= kRestartPages) && !me->checkpoint_wanted_.exchange(true)) {
+      { std::lock_guard<std::mutex> lock(me->checkpoint_mu_); }  // no lost wake-up
+      me->checkpoint_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  // The checkpointer thread: a PASSIVE checkpoint on its own connection whenever a commit asks for
+  // one. It never blocks the writer or the readers; frames a reader still needs wait for the next one.
+  void run_checkpoints() {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    for (;;) {
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_closing_ || checkpoint_wanted_.load(); });
+      if (checkpoint_closing_) return;
+      lock.unlock();
+      checkpoint_wanted_.store(false);
+      int done = 0;
+      int rc;
+      {
+        std::lock_guard<std::mutex> pass(checkpoint_pass_mu_);
+        rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, &done);
+      }
+      if (rc == SQLITE_OK) {
+        checkpointed_pages_.store(done, std::memory_order_relaxed);
+        counters_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+      } else if ((rc & 0xff) != SQLITE_BUSY) {
+        log::warn("wal checkpoint failed", {log::str("error", sqlite3_errmsg(checkpointer_->handle()))});
+      }
+      lock.lock();
+    }
+  }
+
   static Error nested_error() {
     return Error::internal("database error: Db used for a write from inside transact(); use the Tx");
   }
@@ -734,6 +815,14 @@ class SqliteDb final : public Db {
   std::condition_variable reader_free_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::vector<Connection*> idle_readers_;  // guarded by readers_mu_
+  std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
+  std::thread checkpoint_thread_;
+  std::mutex checkpoint_mu_;
+  std::mutex checkpoint_pass_mu_;  // held by the checkpointer during a pass; a forced checkpoint waits on it
+  std::condition_variable checkpoint_cv_;
+  std::atomic<bool> checkpoint_wanted_{false};
+  std::atomic<int> checkpointed_pages_{0};  // WAL frames copied back, as of the last checkpoint
+  bool checkpoint_closing_ = false;  // guarded by checkpoint_mu_
 };
 
 thread_local const SqliteDb* SqliteDb::tl_leading = nullptr;

@@ -187,6 +187,11 @@ TEST_F(LocalQueueTest, TwoQueuesOnOneFileNeverDoubleDeliver) {
           EXPECT_TRUE(q->ack("jobs", "workers", m.id).ok());
           ++received;
         }
+        // Workers do something with what they read. Without it, one "process" claims and acks
+        // back to back, holding the write lock but for microseconds at a time, and SQLite's busy
+        // handler (which sleeps rather than queues) may give the other no turn before all 300
+        // are gone — and then the test would prove nothing about two processes.
+        if (!r->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
     });
   }

@@ -99,6 +99,7 @@ class RawConnection {
   explicit RawConnection(const std::string& path) { sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr); }
   ~RawConnection() { sqlite3_close_v2(db_); }
   int exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+  sqlite3* handle() const { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
@@ -382,6 +383,57 @@ TEST_F(SqliteDbTest, AFullAsynchronousWriteQueueRefusesAndCounts) {
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ((*rows)[0].i64("n"), 8191);
   EXPECT_EQ(sqlite_stats(db())->async_queued, 0);
+}
+
+// WAL checkpoints run on the store's own thread, not inside a commit (SQLite's auto-checkpoint
+// would make every thousandth commit copy the WAL back and fsync), and they still keep the WAL
+// from growing with the data written through it.
+TEST_F(SqliteDbTest, CheckpointsRunBesideTheWritersAndKeepTheWalSmall) {
+  ASSERT_OK(db().exec("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB NOT NULL)"));
+  // About 96 MB through the WAL in 4,000 commits of 5-6 pages; a checkpoint is due every 1,000 pages.
+  for (int i = 0; i < 4000; ++i) ASSERT_OK(db().exec("INSERT INTO blobs (b) VALUES (randomblob(20000))"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (sqlite_stats(db())->checkpoints < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto st = sqlite_stats(db());
+  EXPECT_GE(st->checkpoints, 5);
+  // Commits only finish a checkpoint off, so that the WAL can start over (about once per 4,000 pages;
+  // the WAL never passes 8,000 before one does).
+  EXPECT_GE(st->inline_checkpoints, 1);
+  EXPECT_LT(st->inline_checkpoints, 100) << "of 4,000 commits";
+  std::error_code ec;
+  const auto wal = fs::file_size(path() + "-wal", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_LT(wal, 36u << 20) << "the WAL was not reused: " << wal << " bytes";
+  auto rows = db().query("SELECT COUNT(*) AS n, SUM(length(b)) AS bytes FROM blobs");
+  ASSERT_OK(rows);
+  EXPECT_EQ((*rows)[0].i64("n"), 4000);
+  EXPECT_EQ((*rows)[0].i64("bytes"), 4000 * 20000);
+  // And all of it is in the database file itself once the store is closed.
+  db_.reset();
+  EXPECT_FALSE(fs::exists(path() + "-wal"));
+  EXPECT_GT(fs::file_size(path()), 4000u * 20000u);
+}
+
+// One transaction larger than the WAL may grow (8,000 pages): its commit copies it back itself, as
+// SQLite's own auto-checkpoint would, and the next commits start the WAL over.
+TEST_F(SqliteDbTest, AfterABigTransactionTheWalStartsOver) {
+  ASSERT_OK(db().exec("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB NOT NULL)"));
+  ASSERT_OK(db().transact([](Tx& tx) -> Status {
+    for (int i = 0; i < 3000; ++i) SECPLAT_TRY(tx.exec("INSERT INTO blobs (b) VALUES (randomblob(24000))"));
+    return ok_status();
+  }));
+  EXPECT_EQ(sqlite_stats(db())->inline_checkpoints, 1);
+  EXPECT_GT(fs::file_size(path()), 3000u * 24000u) << "the pages are in the database file";
+  for (int i = 0; i < 3; ++i) ASSERT_OK(db().exec("INSERT INTO blobs (b) VALUES (x'00')"));
+  // How many frames the WAL holds now, as another process would see it.
+  RawConnection raw(path());
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw.handle(), "PRAGMA wal_checkpoint(PASSIVE)", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  const int frames = sqlite3_column_int(stmt, 1);
+  sqlite3_finalize(stmt);
+  EXPECT_LT(frames, 100) << "the WAL did not start over";
 }
 
 TEST(SqliteOpenTest, StatsAreOnlyForSqlite) {
