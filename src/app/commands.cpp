@@ -38,6 +38,7 @@
 #include "auth/bootstrap.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/scratch.h"
 #include "http/openapi.h"
 #include "http/server.h"
 #include "posture/index/opensearch_mirror.h"
@@ -256,6 +257,13 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
     return 2;
   }
   raise_open_file_limit();
+  // Scratch space (scan checkouts, tool work dirs, upload spools) of this process; what killed
+  // processes left behind is removed here.
+  if (auto scratch_dir = scratch::init(); !scratch_dir) {
+    log::error("start-up failed", {log::str("error", scratch_dir.error().message)});
+    return 1;
+  }
+  scratch::ReleaseAtExit scratch_release;  // after everything below is gone
   sigset_t stop_signals = block_stop_signals();  // before any thread starts
 
   // Migrations run here (under the store's advisory lock, so processes may start in any order).

@@ -28,6 +28,7 @@
 #include "scanners/tools/external_scanners.h"
 #include "scanners/sbom/sbom_scanner.h"
 #include "scanners/secrets/secrets_scanner.h"
+#include "core/scratch.h"
 #include "store/sqlite_db.h"
 
 namespace fs = std::filesystem;
@@ -63,8 +64,7 @@ std::string error_text(const Error& e) {
 class TempDir {
  public:
   TempDir() {
-    std::error_code ec;
-    std::string tmpl = (fs::temp_directory_path(ec) / "secplat-scan-XXXXXX").string();
+    std::string tmpl = (fs::path(scratch::root()) / "secplat-scan-XXXXXX").string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (::mkdtemp(buf.data())) path_ = buf.data();
@@ -316,7 +316,12 @@ int run_scan(const ScanCommandOptions& o) {
     if (fs::exists(pub_file, ec)) return usage(pub_file + " already exists");
   }
 
-  // 4. A private store, the pipeline and its scanners.
+  // 4. A private store, the pipeline and its scanners, in this run's scratch directory.
+  if (auto scratch_dir = scratch::init(); !scratch_dir) {
+    std::cerr << "scan: " << scratch_dir.error().message << "\n";
+    return 1;
+  }
+  scratch::ReleaseAtExit scratch_release;
   TempDir data;
   if (data.path().empty()) {
     std::cerr << "scan: cannot create a temporary directory\n";

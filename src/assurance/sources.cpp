@@ -21,6 +21,7 @@
 #include "core/encoding.h"
 #include "core/ids.h"
 #include "assurance/scan_events.h"
+#include "core/scratch.h"
 #include "scanners/tools/child_process.h"
 
 namespace fs = std::filesystem;
@@ -136,7 +137,7 @@ bool has_unsafe_chars(const std::string& s) {
 }
 
 std::string make_work_dir(const SourceRun& run) {
-  std::string parent = run.temp_parent.empty() ? fs::temp_directory_path().string() : run.temp_parent;
+  std::string parent = run.temp_parent.empty() ? scratch::root() : run.temp_parent;
   std::error_code ec;
   fs::create_directories(parent, ec);
   std::string tmpl = parent + "/secplat-scan-" + run.test_id + "-XXXXXX";

@@ -23,6 +23,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/scratch.h"
 #include "core/thread_name.h"
 #include "core/worker_pool.h"
 #include "http/error_envelope.h"
@@ -1042,9 +1043,7 @@ Server::Impl::Impl(ServerOptions options, std::vector<Route> routes, Authenticat
     parser_body_limit_ = std::max(parser_body_limit_, r.max_body_bytes);
   }
   if (options_.spool_dir.empty()) {
-    std::error_code ec;
-    options_.spool_dir = std::filesystem::temp_directory_path(ec).string();
-    if (ec || options_.spool_dir.empty()) options_.spool_dir = "/tmp";
+    options_.spool_dir = scratch::root();
   }
   if (metrics_) {
     for (const Route& r : router_.routes()) {

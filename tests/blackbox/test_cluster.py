@@ -11,6 +11,7 @@ replicas, workers, ingest, deriver), and how they fail:
 * a role without PostgreSQL and Redis refuses to start and says why.
 """
 import asyncio
+import fcntl
 import http.server
 import json
 import os
@@ -139,11 +140,15 @@ class ClusterTest(unittest.TestCase):
         os.chmod(trivy, stat.S_IRWXU)
         cls.src = os.path.join(cls.tmp.name, "src")
         os.makedirs(cls.src)
+        # The processes' temporary directories (scan checkouts, tool work dirs), watched below.
+        cls.scratch = os.path.join(cls.tmp.name, "scratch")
+        os.makedirs(cls.scratch)
         # Built at run time so this file holds no credential-shaped literal.
         with open(os.path.join(cls.src, "settings.py"), "w") as f:
             f.write('AWS_ACCESS_KEY_ID = "' + "AKIA" + "QYLPMN5HHHFPZAM2" + '"\n')
         cls.cluster = Cluster({
             "PATH": tools + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
+            "TMPDIR": cls.scratch,
             "SECPLAT_ALLOWED_SOURCE_ROOTS": cls.tmp.name,
             # A killed worker's scans are reclaimed after 3 s (its lease: 3 s, renewed every second).
             "SECPLAT_QUEUE_VISIBILITY_TIMEOUT_MS": "3000",
@@ -236,6 +241,21 @@ class ClusterTest(unittest.TestCase):
                 resumed += 1
         self.assertEqual(statuses, {"SUCCEEDED": SCANS}, "every scan completes once, none fails")
         self.assertGreater(resumed, 0, "no kill hit a running scan: the test proved nothing")
+        # A worker killed mid-scan cannot clean up its checkout and tool work dirs; the next secplat
+        # process to start removes them. Every kill here was followed by a start.
+        owned, dead = [], []
+        for d in os.listdir(self.scratch):
+            self.assertTrue(d.startswith("secplat-work-"), f"{d} outside a process's scratch directory")
+            fd = os.open(os.path.join(self.scratch, d, ".owner"), os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                dead.append(d)
+            except BlockingIOError:
+                owned.append(d)
+            finally:
+                os.close(fd)
+        self.assertEqual(dead, [], "scratch directories of killed workers were left behind")
+        self.assertGreaterEqual(len(owned), len(self.cluster.alive("worker")))
         print(f"[ cluster ] {SCANS} scans, {kills} workers killed, {resumed} scans resumed by another worker")
 
         # One finding for the planted key, however many scans and re-runs reported it.

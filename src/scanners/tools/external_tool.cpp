@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "scanners/tools/child_process.h"
 #include "scanners/tools/finding_normalizer.h"
+#include "core/scratch.h"
 #include "scanners/sarif_writer.h"
 
 namespace fs = std::filesystem;
@@ -27,8 +28,7 @@ constexpr std::size_t kLoggedResults = 50;
 class WorkDir {
  public:
   explicit WorkDir(const std::string& tool) {
-    std::error_code ec;
-    std::string tmpl = (fs::temp_directory_path(ec) / ("secplat-" + tool + "-XXXXXX")).string();
+    std::string tmpl = (fs::path(scratch::root()) / ("secplat-" + tool + "-XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (::mkdtemp(buf.data())) path_ = buf.data();
