@@ -249,8 +249,9 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   std::vector<std::shared_ptr<scanners::Scanner>> tools;
   tools.push_back(scanners::make_secrets_scanner());
   tools.push_back(scanners::make_sbom_scanner());
-  for (auto& s : scanners::make_external_scanners(scanners::ToolLocator::from_environment(),
-                                                  scanners::tool_sandbox_from(config.assurance)))
+  scanners::ToolSandbox tool_box = scanners::tool_sandbox_from(config.assurance);
+  tool_box.hidden_paths.push_back(std::filesystem::absolute(config.data_dir).string());  // keys, database, bundles
+  for (auto& s : scanners::make_external_scanners(scanners::ToolLocator::from_environment(), tool_box))
     tools.push_back(std::move(s));
   p->scan_pipeline = std::make_unique<assurance::ScanPipeline>(*p->scans, *p->scan_events, p->clock, std::move(po),
                                                                std::move(tools), std::move(importer));

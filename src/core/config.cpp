@@ -163,6 +163,8 @@ const std::vector<Key>& keys() {
               [](Config& c, const std::string& v) { c.assurance.tool_network_allow = split_colon(v); }),
       int_key("assurance.tool_memory_mb", 0, int64_t{1} << 30, [](Config& c, int64_t v) { c.assurance.tool_memory_mb = v; }),
       int_key("assurance.tool_file_mb", 0, int64_t{1} << 30, [](Config& c, int64_t v) { c.assurance.tool_file_mb = v; }),
+      str_key("assurance.tool_hidden_paths",
+              [](Config& c, const std::string& v) { c.assurance.tool_hidden_paths = split_colon(v); }),
       str_key("assurance.manifest_s3_buckets",
               [](Config& c, const std::string& v) { c.assurance.manifest_s3_buckets = split_colon(v); }),
       str_key("assurance.manifest_oci_repositories",
@@ -441,6 +443,9 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   for (const auto& root : c.allowed_source_roots)
     if (root.empty() || root.front() != '/')
       return bad_key("allowed_source_roots", "every root must be an absolute path, got '" + root + "'");
+  for (const auto& dir : c.assurance.tool_hidden_paths)
+    if (dir.empty() || dir.front() != '/')
+      return bad_key("assurance.tool_hidden_paths", "every path must be absolute, got '" + dir + "'");
   return c;
 }
 

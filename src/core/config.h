@@ -74,6 +74,7 @@ struct AssuranceConfig {
   std::vector<std::string> tool_network_allow;
   int64_t tool_memory_mb = 8192;
   int64_t tool_file_mb = 2048;
+  std::vector<std::string> tool_hidden_paths;  // besides the data and scratch directories
 };
 
 // S3-compatible object storage for published bundles (objects/s3_object_store.h).

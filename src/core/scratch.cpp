@@ -89,6 +89,11 @@ Result<int> init() {
   return removed;
 }
 
+std::string own() {
+  std::lock_guard<std::mutex> lock(mu);
+  return own_root;
+}
+
 std::string root() {
   {
     std::lock_guard<std::mutex> lock(mu);

@@ -20,6 +20,9 @@ Result<int> init();
 // This process's directory; the system temp directory when init() was not called (tests, tools).
 std::string root();
 
+// This process's directory, or "" when init() was not called.
+std::string own();
+
 // Removes this process's directory (a clean exit). root() is the system temp directory afterwards.
 void release();
 

@@ -74,6 +74,14 @@ TEST(Config, ErrorsNameTheKey) {
   auto rel = load_config("", env_of({{"SECPLAT_ALLOWED_SOURCE_ROOTS", "relative/path"}}), {});
   ASSERT_FALSE(rel.ok());
   EXPECT_NE(rel.error().message.find("allowed_source_roots"), std::string::npos);
+
+  auto hidden = load_config("", env_of({{"SECPLAT_ASSURANCE_TOOL_HIDDEN_PATHS", "/root/.aws:.ssh"}}), {});
+  ASSERT_FALSE(hidden.ok());
+  EXPECT_NE(hidden.error().message.find("assurance.tool_hidden_paths"), std::string::npos);
+  EXPECT_NE(hidden.error().message.find("'.ssh'"), std::string::npos);
+  auto fine = load_config("", env_of({{"SECPLAT_ASSURANCE_TOOL_HIDDEN_PATHS", "/root/.aws:/root/.ssh"}}), {});
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+  EXPECT_EQ(fine->assurance.tool_hidden_paths, (std::vector<std::string>{"/root/.aws", "/root/.ssh"}));
 }
 
 TEST(Config, BackendUrlsSelectPostgresAndRedis) {

@@ -3,14 +3,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 
 #include "core/clock.h"
 
@@ -121,7 +125,7 @@ Status above_stdio(int fd, const char* what, Fd& into) {
 }
 
 // Setup steps of a child; the one that fails is reported to the parent with its errno.
-enum Step : int { kStdio, kGroup, kDeathSignal, kNoNewPrivs, kLimits, kNetwork, kUserMap, kPidInit, kChdir, kExec };
+enum Step : int { kStdio, kGroup, kDeathSignal, kNoNewPrivs, kLimits, kNetwork, kUserMap, kPidInit, kMounts, kChdir, kExec };
 
 const char* step_name(int step) {
   switch (step) {
@@ -133,6 +137,7 @@ const char* step_name(int step) {
     case kNetwork: return "network namespace";
     case kUserMap: return "user namespace id map";
     case kPidInit: return "process namespace";
+    case kMounts: return "hiding directories";
     case kChdir: return "working directory";
     default: return "exec";
   }
@@ -220,6 +225,95 @@ void enter_pid_namespace(int rep) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(rep, kPidInit);
 }
 
+// How the child hides directories (ChildSandbox::hidden), worked out before the fork: the child
+// of a threaded process may only make system calls.
+struct HidePlan {
+  std::vector<std::string> outer;  // covered first, then read-only once the visible ones are back
+  std::vector<std::string> inner;  // hidden directories inside a visible one: covered after it is back
+  std::vector<std::string> mkdirs;  // mount points made in the covering tmpfs, parents first
+  // The visible directories under a covered one: the child opens each (O_PATH, once in its own
+  // mount namespace: a bind mount's source must be in the caller's) as descriptor base + i, covers,
+  // and binds /proc/self/fd/<base + i> back at its path.
+  std::vector<std::string> keep_at;
+  std::vector<std::string> keep_src;
+  int base = 0;
+  bool any() const { return !outer.empty() || !inner.empty(); }
+};
+
+bool is_under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
+HidePlan plan_hiding(const ChildSandbox& box, int rep) {
+  namespace fs = std::filesystem;
+  HidePlan plan;
+  auto canonical_dir = [](const std::string& p) -> std::string {
+    std::error_code ec;
+    if (p.empty() || p[0] != '/') return {};
+    fs::path c = fs::canonical(p, ec);
+    if (ec || !fs::is_directory(c, ec)) return {};
+    return c.string();
+  };
+  std::vector<std::string> visible;
+  for (const auto& v : box.visible)
+    if (auto c = canonical_dir(v); !c.empty()) visible.push_back(c);
+  std::vector<std::string> hidden;
+  for (const auto& h : box.hidden) {
+    auto c = canonical_dir(h);
+    if (c.empty() || c == "/") continue;
+    // A directory the child needs is never covered whole (its contents stay, others' are hidden).
+    if (std::find(visible.begin(), visible.end(), c) != visible.end()) continue;
+    hidden.push_back(c);
+  }
+  std::sort(hidden.begin(), hidden.end());
+  hidden.erase(std::unique(hidden.begin(), hidden.end()), hidden.end());
+  for (const auto& h : hidden) {
+    bool covered = std::any_of(hidden.begin(), hidden.end(), [&](const std::string& o) { return is_under(h, o); });
+    bool in_visible = std::any_of(visible.begin(), visible.end(), [&](const std::string& v) { return is_under(h, v); });
+    if (in_visible) {
+      plan.inner.push_back(h);  // after the visible directory holding it is bound back
+    } else if (!covered) {
+      plan.outer.push_back(h);
+    }
+  }
+  for (const auto& v : visible) {
+    auto h = std::find_if(plan.outer.begin(), plan.outer.end(), [&](const std::string& o) { return is_under(v, o); });
+    if (h == plan.outer.end()) continue;
+    plan.keep_at.push_back(v);
+    for (std::size_t at = h->size() + 1; at <= v.size(); ++at)
+      if (at == v.size() || v[at] == '/') plan.mkdirs.push_back(v.substr(0, at));
+  }
+  plan.base = rep + 1;  // the child has closed every descriptor above rep by then
+  for (std::size_t i = 0; i < plan.keep_at.size(); ++i)
+    plan.keep_src.push_back("/proc/self/fd/" + std::to_string(plan.base + static_cast<int>(i)));
+  return plan;
+}
+
+// In the child, inside its own mount namespace: covers, binds back, makes the covers read-only.
+void hide_directories(const HidePlan& plan, int rep) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) child_fail(rep, kMounts);
+  for (std::size_t i = 0; i < plan.keep_at.size(); ++i) {
+    const int fd = ::open(plan.keep_at[i].c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const int at = plan.base + static_cast<int>(i);
+    if (fd < 0 || (fd != at && ::dup2(fd, at) < 0)) child_fail(rep, kMounts);
+    if (fd != at) ::close(fd);
+  }
+  const unsigned long cover = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  for (const auto& h : plan.outer)
+    if (::mount("tmpfs", h.c_str(), "tmpfs", cover, "size=64k,mode=0755") != 0) child_fail(rep, kMounts);
+  for (const auto& d : plan.mkdirs)
+    if (::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) child_fail(rep, kMounts);
+  for (std::size_t i = 0; i < plan.keep_at.size(); ++i)
+    if (::mount(plan.keep_src[i].c_str(), plan.keep_at[i].c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      child_fail(rep, kMounts);
+  for (const auto& h : plan.outer)
+    if (::mount(nullptr, h.c_str(), nullptr, MS_REMOUNT | MS_RDONLY | cover, nullptr) != 0) child_fail(rep, kMounts);
+  for (const auto& h : plan.inner)
+    if (::mount("tmpfs", h.c_str(), "tmpfs", MS_RDONLY | cover, "size=4k,mode=0555") != 0) child_fail(rep, kMounts);
+  if (!plan.keep_at.empty())
+    ::close_range(static_cast<unsigned>(plan.base), static_cast<unsigned>(plan.base + plan.keep_at.size() - 1), 0);
+}
+
 // Forks and execs the child with its stdio on /dev/null and the two pipes, inside the sandbox.
 // Returns once the program is running (or failed to start: then the child is reaped and the
 // failed step is the error).
@@ -241,6 +335,7 @@ Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp,
   const ChildSandbox& box = spec.sandbox;
   const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
   const int devnull_fd = devnull.get(), out_fd = out.get(), err_fd = err.get(), rep = report_write.get();
+  const HidePlan hide = plan_hiding(box, rep);
 
   // No handler of the parent may run in the child before its dispositions are reset.
   sigset_t all, saved;
@@ -266,8 +361,8 @@ Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp,
     if (box.max_file_bytes > 0 && !lower_limit(RLIMIT_FSIZE, box.max_file_bytes)) child_fail(rep, kLimits);
     // The network namespace is required (a host that forbids it fails the tool); a PID namespace
     // alone is taken when the host allows it, else the process group is all there is.
-    if (box.isolate_network || box.isolate_processes) {
-      const int namespaces = (box.isolate_network ? CLONE_NEWNET : 0) | CLONE_NEWPID;
+    if (box.isolate_network || box.isolate_processes || hide.any()) {
+      const int namespaces = (box.isolate_network ? CLONE_NEWNET : 0) | CLONE_NEWPID | (hide.any() ? CLONE_NEWNS : 0);
       bool entered = ::unshare(namespaces) == 0;
       if (!entered && errno == EPERM && ::unshare(CLONE_NEWUSER | namespaces) == 0) {
         // Without CAP_SYS_ADMIN: a user namespace of our own holds the others. A server that
@@ -280,6 +375,7 @@ Result<pid_t> spawn(const ChildSpec& spec, char* const* argv, char* const* envp,
         entered = true;
       }
       if (!entered && box.isolate_network) child_fail(rep, kNetwork);
+      if (entered && hide.any()) hide_directories(hide, rep);
       if (entered) enter_pid_namespace(rep);
     }
     if (cwd && ::chdir(cwd) != 0) child_fail(rep, kChdir);

@@ -17,7 +17,8 @@
 // setsid(). As root the namespaces are created directly; otherwise inside a user namespace mapping
 // only the caller's own uid/gid. A network namespace that cannot be set up (namespaces forbidden,
 // e.g. in a restricted container) is an error naming the step: the tool does not run unconfined.
-// A PID namespace alone that cannot be set up is skipped (the process group remains).
+// A PID namespace alone that cannot be set up is skipped (the process group remains). Hidden
+// directories (ChildSandbox::hidden) are covered in a mount namespace made with the others.
 //
 // Cancellation and deadlines end the whole process group: SIGTERM, then SIGKILL after
 // `kill_grace_ms`. When the leader exits on its own, anything it left behind in its group is
@@ -42,6 +43,15 @@ struct ChildSandbox {
   bool isolate_processes = false;  // own PID namespace if the host allows it (implied by isolate_network)
   uint64_t max_memory_bytes = 0;   // RLIMIT_AS; 0 = unlimited
   uint64_t max_file_bytes = 0;     // RLIMIT_FSIZE (a write beyond it: SIGXFSZ); 0 = unlimited
+  // Directories the child must not see (the server's data directory: keys, database, other scans'
+  // bundles; the scratch directory: other scans' checkouts). In a mount namespace of its own each
+  // is covered by an empty read-only tmpfs, except the `visible` directories inside one (the
+  // tool's source and work directories), which are bound back at their own paths. Absolute paths;
+  // one that does not exist is skipped. Needs the namespaces above (implies isolate_processes);
+  // a host that forbids them fails the child when isolate_network is set, and otherwise runs it
+  // without (as it runs a PID namespace alone).
+  std::vector<std::string> hidden;
+  std::vector<std::string> visible;
 };
 
 struct ChildSpec {

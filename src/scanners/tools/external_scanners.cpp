@@ -422,6 +422,7 @@ ToolSandbox tool_sandbox_from(const AssuranceConfig& config) {
   box.network_allow = config.tool_network_allow;
   box.max_memory_bytes = static_cast<uint64_t>(config.tool_memory_mb) << 20;
   box.max_file_bytes = static_cast<uint64_t>(config.tool_file_mb) << 20;
+  box.hidden_paths = config.tool_hidden_paths;
   return box;
 }
 

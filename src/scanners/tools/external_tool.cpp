@@ -156,8 +156,12 @@ std::vector<std::string> ExternalTool::child_env(const std::string& work_dir) co
   return env;
 }
 
-ChildSandbox ExternalTool::child_sandbox() const {
+ChildSandbox ExternalTool::child_sandbox(const std::string& source_root, const std::string& work_dir) const {
   ChildSandbox box;
+  box.hidden = sandbox_.hidden_paths;
+  if (std::string own = scratch::own(); !own.empty()) box.hidden.push_back(own);  // other scans' checkouts
+  box.visible = {work_dir};
+  if (!source_root.empty()) box.visible.push_back(source_root);
   box.isolate_network = std::find(sandbox_.network_allow.begin(), sandbox_.network_allow.end(), id()) ==
                         sandbox_.network_allow.end();
   box.isolate_processes = true;  // a tool allowed the network still leaves nothing running behind
@@ -187,7 +191,7 @@ std::string ExternalTool::version_of(const std::string& binary_path, const ScanC
   int64_t limit = steady_ms() + kVersionTimeoutMs;
   spec.deadline_ms = ctx.deadline_ms > 0 ? std::min(ctx.deadline_ms, limit) : limit;
   spec.kill_grace_ms = 500;
-  spec.sandbox = child_sandbox();
+  spec.sandbox = child_sandbox("", work_dir);
   auto r = run_child(spec);
   std::string version;
   if (r && r->end == ChildResult::End::exited) {
@@ -246,7 +250,7 @@ Result<ScanOutcome> ExternalTool::run(const ScanContext& ctx) {
     spec.max_output_bytes = kMaxOutputBytes;
     spec.cancelled = ctx.cancelled;
     spec.deadline_ms = ctx.deadline_ms;
-    spec.sandbox = child_sandbox();
+    spec.sandbox = child_sandbox(ctx.source_root, work.path());
     log("running " + binary() + " " + join_args(inv.args) +
         (plan->runs.size() > 1 ? " (" + std::to_string(i + 1) + "/" + std::to_string(plan->runs.size()) + ")" : ""));
     auto r = run_child(spec);

@@ -38,6 +38,10 @@ struct ToolSandbox {
   std::vector<std::string> network_allow;      // tool ids that keep the host's network
   uint64_t max_memory_bytes = 8ull << 30;      // address space per tool process; 0 = unlimited
   uint64_t max_file_bytes = 2ull << 30;        // largest file a tool may write; 0 = unlimited
+  // Directories no tool sees (ChildSandbox::hidden): the server's data directory and
+  // assurance.tool_hidden_paths; the process's scratch directory is added to every run, the run's
+  // source and work directories stay visible.
+  std::vector<std::string> hidden_paths;
 };
 
 class ExternalTool : public Scanner {
@@ -79,7 +83,7 @@ class ExternalTool : public Scanner {
  private:
   std::string version_of(const std::string& binary_path, const ScanContext& ctx, const std::string& work_dir);
   std::vector<std::string> child_env(const std::string& work_dir) const;
-  ChildSandbox child_sandbox() const;
+  ChildSandbox child_sandbox(const std::string& source_root, const std::string& work_dir) const;
 
   ToolLocator locator_;
   ToolSandbox sandbox_;

@@ -176,6 +176,97 @@ TEST_F(ChildProcessTest, UnprivilegedUserGetsTheNetworkSandboxToo) {
   EXPECT_EQ(st.st_uid, 65534u);
 }
 
+// What a tool can see of the server's files: a data directory (keys, database) and the scratch
+// directory (other scans' checkouts) are empty and read-only to it; its own source and work
+// directories, inside the scratch one, are there as they are, the work directory writable.
+class HiddenDirectoriesTest : public ChildProcessTest {
+ protected:
+  void SetUp() override {
+    ChildProcessTest::SetUp();
+    for (const char* d : {"data/keys", "scratch/scan-a/src/lib", "scratch/scan-a/work", "scratch/scan-b/src"})
+      fs::create_directories(dir / d);
+    write_file(dir / "data/keys/signing.key", "PRIVATE KEY\n");
+    write_file(dir / "scratch/scan-a/src/lib/code.c", "int main() {}\n");
+    write_file(dir / "scratch/scan-b/src/other.c", "tenant b\n");
+    for (auto& e : fs::recursive_directory_iterator(dir)) fs::permissions(e.path(), fs::perms::all);
+    fs::permissions(dir, fs::perms::all);
+  }
+  static void write_file(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+  ChildSpec tool() {
+    // Each probe prints one word; the tool runs in its source directory, as external tools do.
+    ChildSpec spec = sh(
+        "cat ../../../data/keys/signing.key 2>/dev/null || echo no-key; "
+        "ls ../../../data | wc -l; "
+        "cat ../../scan-b/src/other.c 2>/dev/null || echo no-other-scan; "
+        "cat lib/code.c; "
+        "echo report > ../work/report.json && echo wrote-work; "
+        "touch ../../../data/planted 2>/dev/null && echo planted || echo data-read-only; "
+        "touch ../../planted 2>/dev/null && echo planted || echo scratch-read-only; "
+        "touch lib/new.c 2>/dev/null && echo source-writable || echo source-read-only");
+    spec.cwd = (dir / "scratch/scan-a/src").string();
+    spec.sandbox.isolate_network = true;
+    spec.sandbox.hidden = {(dir / "data").string(), (dir / "scratch").string()};
+    spec.sandbox.visible = {(dir / "scratch/scan-a/src").string(), (dir / "scratch/scan-a/work").string()};
+    return spec;
+  }
+  static constexpr const char* kSeen =
+      "no-key\n0\nno-other-scan\nint main() {}\nwrote-work\ndata-read-only\nscratch-read-only\n"
+      "source-writable\n";
+  void expect_host_unchanged() {
+    EXPECT_EQ(slurp(dir / "data/keys/signing.key"), "PRIVATE KEY\n");  // the host's view is untouched
+    EXPECT_EQ(slurp(dir / "scratch/scan-a/work/report.json"), "report\n");
+    EXPECT_TRUE(fs::exists(dir / "scratch/scan-a/src/lib/new.c"));
+    EXPECT_FALSE(fs::exists(dir / "data/planted"));
+    EXPECT_FALSE(fs::exists(dir / "scratch/planted"));
+  }
+};
+
+TEST_F(HiddenDirectoriesTest, TheToolSeesItsOwnDirectoriesAndNothingElseOfTheServers) {
+  auto r = run_child(tool());
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->exit_code, 0) << slurp(dir / "err");
+  EXPECT_EQ(slurp(dir / "out"), kSeen);
+  expect_host_unchanged();
+  // Without the list, the same tool sees everything: the probes above can tell.
+  auto open = tool();
+  open.sandbox.hidden.clear();
+  ASSERT_TRUE(run_child(open).ok());
+  EXPECT_EQ(slurp(dir / "out").rfind("PRIVATE KEY\n", 0), 0u) << slurp(dir / "out");
+}
+
+TEST_F(HiddenDirectoriesTest, AnUnprivilegedServerHidesThemToo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
+  ChildSpec spec = tool();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+    auto r = run_child(spec);
+    if (!r.ok()) std::fprintf(stderr, "%s\n", r.error().message.c_str());
+    ::_exit(!r.ok() ? 91 : r->exit_code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << slurp(dir / "err");
+  EXPECT_EQ(slurp(dir / "out"), kSeen);
+  expect_host_unchanged();
+}
+
+TEST_F(HiddenDirectoriesTest, ADataDirectoryInsideTheSourceIsHiddenToo) {
+  // e.g. a server started in the directory it is asked to scan, with the default ./.secplat
+  fs::create_directories(dir / "scratch/scan-a/src/.secplat/keys");
+  write_file(dir / "scratch/scan-a/src/.secplat/keys/signing.key", "PRIVATE KEY\n");
+  ChildSpec spec = sh("ls -A .secplat | wc -l; cat lib/code.c; touch .secplat/x 2>/dev/null && echo planted || echo ro");
+  spec.cwd = (dir / "scratch/scan-a/src").string();
+  spec.sandbox.isolate_network = true;
+  spec.sandbox.hidden = {(dir / "scratch/scan-a/src/.secplat").string()};
+  spec.sandbox.visible = {(dir / "scratch/scan-a/src").string()};
+  auto r = run_child(spec);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(slurp(dir / "out"), "0\nint main() {}\nro\n") << slurp(dir / "err");
+}
+
 // A descendant that leaves the process group (setsid) outlives a tool run without the namespaces;
 // with them it dies with the tool, because the tool's PID namespace ends with it. The tool is not
 // the namespace's init, so a deadline's SIGTERM still reaches it, and its exit code and the

@@ -311,6 +311,26 @@ TEST_F(ExternalScannersTest, ToolsRunWithoutNetworkUnlessAllowedAndWithinLimits)
   EXPECT_EQ(slurp(seen).substr(0, 12), "unreachable\n");
 }
 
+TEST_F(ExternalScannersTest, ToolsDoNotSeeTheServersDataDirectory) {
+  // A tool exploited by a hostile repository reads what it can and puts it in its report.
+  const fs::path data = root / "data";
+  write(data / "keys/signing.key", "-----BEGIN PRIVATE KEY-----\n");
+  fs::path seen = root / "seen";
+  fake_tool("bandit", "[ \"$1\" = --version ] && { echo 'bandit 1.7.5'; exit 0; }\n"
+                      "{ cat '" + (data / "keys/signing.key").string() + "' 2>/dev/null || echo no-key\n"
+                      "  head -n 1 app.py; } > '" + seen.string() + "'\n"
+                      "echo '{\"results\": []}'\n");
+  ToolSandbox box;
+  box.hidden_paths = {data.string()};
+  auto hidden = run("bandit", fake_tools(), 0, nullptr, box);
+  EXPECT_EQ(hidden.status, "succeeded") << hidden.message;
+  EXPECT_EQ(slurp(seen), "no-key\nimport subprocess\n");  // the source it scans is there
+
+  auto exposed = run("bandit", fake_tools());  // the probe can tell: without the list it reads the key
+  EXPECT_EQ(exposed.status, "succeeded") << exposed.message;
+  EXPECT_EQ(slurp(seen), "-----BEGIN PRIVATE KEY-----\nimport subprocess\n");
+}
+
 // ---- tools used when found on PATH (stand-ins with their real command lines) -------------------
 
 // A stand-in that records its arguments and writes `sarif` to the path after `flag`.
