@@ -160,20 +160,21 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   // New serious findings open incidents and remediation resolves them: the changes go to the
   // correlator's stream once committed. A failed publish is logged, not retried (the finding itself
   // is stored; the next change of it is published again).
-  p->findings->set_event_sink([q = p->queue.get(), clock = &p->clock](const std::vector<findings::FindingEvent>& events) {
+  auto sink = [q = p->queue.get(), clock = &p->clock](const std::vector<findings::FindingEvent>& events) {
     std::vector<queue::Fields> batch;
     batch.reserve(events.size());
     for (const auto& e : events) {
-      if (!incidents::Correlator::acts_on_finding_event(e.type, e.severity, e.status)) continue;
       Json payload{{"finding_id", e.finding_id}, {"finding_key", e.finding_key}, {"title", e.title},
                    {"severity", e.severity}, {"status", e.status}, {"source", e.source}};
       batch.push_back(queue::make_envelope(e.type, e.asset_key, e.severity, payload, "", clock->now_ms()));
     }
-    if (batch.empty()) return;
     auto r = q->publish_batch(std::string(queue::kCorrelationEvents), batch);
     if (!r.ok())
       log::warn("finding events not published", {log::str("error", r.error().message),
                                                  log::integer("events", static_cast<int64_t>(events.size()))});
+  };
+  p->findings->set_event_sink(std::move(sink), [](const findings::FindingEvent& e) {
+    return incidents::Correlator::acts_on_finding_event(e.type, e.severity, e.status);
   });
 
   const auto& pc = config.posture;

@@ -1,9 +1,15 @@
 #include "findings/findings_service.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/json.h"
+#include "core/log.h"
+#include "core/thread_name.h"
 #include "store/sql_text.h"
 #include "findings/risk_score.h"
 #include "findings/sarif.h"
@@ -263,8 +269,83 @@ FindingEvent event_of(std::string type, const Finding& f) {
 
 }  // namespace
 
+// One thread delivering upsert_async's announcements in order. Bounded: a sink that cannot keep up
+// loses announcements (logged), as a failed publish does; the findings themselves are stored.
+class FindingsService::Announcer {
+ public:
+  explicit Announcer(FindingEventSink sink) : sink_(std::move(sink)), thread_([this] { run(); }) {}
+  ~Announcer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void post(std::vector<FindingEvent> events) {
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (queued_.size() >= kMaxQueued) {
+        ++dropped_;
+        return;
+      }
+      was_empty = queued_.empty();
+      queued_.push_back(std::move(events));
+    }
+    if (was_empty) cv_.notify_one();  // otherwise the thread is at work and will find it
+  }
+
+ private:
+  static constexpr std::size_t kMaxQueued = 10000;
+  void run() {
+    set_thread_name("secplat-announce");
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stopping_ || !queued_.empty(); });
+      if (dropped_ > 0) {
+        log::warn("finding events dropped: the event sink is behind", {log::integer("dropped", dropped_)});
+        dropped_ = 0;
+      }
+      if (queued_.empty()) return;  // stopping, and everything delivered
+      std::vector<FindingEvent> events = std::move(queued_.front());
+      queued_.pop_front();
+      lock.unlock();
+      try {
+        sink_(events);
+      } catch (const std::exception& e) {
+        log::warn("finding event sink failed", {log::str("error", e.what())});
+      }
+      lock.lock();
+    }
+  }
+  FindingEventSink sink_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<FindingEvent>> queued_;  // guarded by mu_
+  int64_t dropped_ = 0;                           // guarded by mu_
+  bool stopping_ = false;                         // guarded by mu_
+  std::thread thread_;                            // last: starts once the rest is ready
+};
+
+FindingsService::FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit)
+    : db_(db), clock_(clock), audit_(audit) {}
+
+FindingsService::~FindingsService() = default;
+
+void FindingsService::set_event_sink(FindingEventSink sink, FindingEventFilter wanted) {
+  sink_ = std::move(sink);
+  wanted_ = std::move(wanted);
+  announcer_ = sink_ ? std::make_unique<Announcer>(sink_) : nullptr;
+}
+
 void FindingsService::announce(const std::vector<FindingEvent>& events) const {
-  if (sink_ && !events.empty()) sink_(events);
+  if (!sink_ || events.empty()) return;
+  if (!wanted_) return sink_(events);
+  std::vector<FindingEvent> kept;
+  for (const auto& e : events)
+    if (wanted_(e)) kept.push_back(e);
+  if (!kept.empty()) sink_(kept);
 }
 
 Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
@@ -357,11 +438,19 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
                    {"asset_id", asset_id}, {"updated", !up->created}, {"source", out.finding.source}});
 }
 
+namespace {
+
+// What an upsert announces: a new finding, or a status it changed (a reopen).
+std::vector<FindingEvent> upsert_events(const UpsertResult& out, const std::string& prior_status) {
+  if (out.created) return {event_of("finding.created", out.finding)};
+  if (prior_status != out.finding.status) return {event_of("finding.updated", out.finding)};
+  return {};
+}
+
+}  // namespace
+
 void FindingsService::announce_upsert(const UpsertResult& out, const std::string& prior_status) const {
-  if (out.created)
-    announce({event_of("finding.created", out.finding)});
-  else if (prior_status != out.finding.status)
-    announce({event_of("finding.updated", out.finding)});
+  announce(upsert_events(out, prior_status));
 }
 
 Result<UpsertResult> FindingsService::upsert(const FindingInput& input, const auth::Actor& actor) {
@@ -392,7 +481,11 @@ void FindingsService::upsert_async(FindingInput input, auth::Actor actor,
       },
       [this, state, done = std::move(done)](Status st) {
         if (!st.ok()) return done(st.error());
-        announce_upsert(state->out, state->prior_status);
+        if (announcer_) {
+          auto events = upsert_events(state->out, state->prior_status);
+          if (wanted_) std::erase_if(events, [this](const FindingEvent& e) { return !wanted_(e); });
+          if (!events.empty()) announcer_->post(std::move(events));
+        }
         done(std::move(state->out));
       });
 }

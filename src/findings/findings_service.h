@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -96,14 +97,19 @@ struct FindingEvent {
   std::string asset_key, finding_key, title, severity, status, source;
   int64_t finding_id = 0;
 };
-// Called after the change committed (never inside a transaction), from the caller's thread (for
-// upsert_async, the thread that answers it).
+// Called after the change committed (never inside a transaction), from the caller's thread; for
+// upsert_async, from a thread of the service's own, in commit order (not the store's writer thread,
+// which a sink publishing over the network would otherwise hold up for every write).
 using FindingEventSink = std::function<void(const std::vector<FindingEvent>&)>;
+// Which events the sink wants (the rest are never built into a batch or handed to a thread).
+using FindingEventFilter = std::function<bool(const FindingEvent&)>;
 
 class FindingsService {
  public:
-  FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit)
-      : db_(db), clock_(clock), audit_(audit) {}
+  FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit);
+  ~FindingsService();  // delivers the announcements still queued
+  FindingsService(const FindingsService&) = delete;
+  FindingsService& operator=(const FindingsService&) = delete;
 
   // Race-free upsert keyed by (asset, finding_key): one INSERT ... ON CONFLICT DO UPDATE. On update,
   // last_seen moves to now, given values overwrite, a remediated (or expired accepted) finding is
@@ -114,8 +120,9 @@ class FindingsService {
   void upsert_async(FindingInput input, auth::Actor actor, std::function<void(Result<UpsertResult>)> done);
 
   // Where committed changes are announced: creations, status changes (set_status, accept_risk,
-  // expiry, a reopen by upsert) and auto-remediation. Set once, before use.
-  void set_event_sink(FindingEventSink sink) { sink_ = std::move(sink); }
+  // expiry, a reopen by upsert) and auto-remediation, those `wanted` (all without a filter). Set
+  // once, before use.
+  void set_event_sink(FindingEventSink sink, FindingEventFilter wanted = {});
 
   Result<Finding> get(int64_t finding_id);  // Errc::not_found "Finding not found"
   Result<FindingPage> list(const FindingFilter& filter);
@@ -156,6 +163,9 @@ class FindingsService {
   const Clock& clock_;
   auth::AuditLog& audit_;
   FindingEventSink sink_;
+  FindingEventFilter wanted_;
+  class Announcer;
+  std::unique_ptr<Announcer> announcer_;  // upsert_async's announcements, off the store's writer thread
   void announce(const std::vector<FindingEvent>& events) const;
   // upsert's transaction; prior_status is the key's status before it ("" for a new key).
   Status upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,

@@ -2,6 +2,7 @@
 // accepted-risk expiry, risk scoring and listing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -389,12 +390,16 @@ TEST_F(FindingsServiceTest, AsyncUpsertAnswersLikeTheWaitingOne) {
   ASSERT_TRUE(updated.ok());
   EXPECT_FALSE(updated->created);
   EXPECT_EQ(updated->finding.finding_id, created->finding.finding_id);
+  // The creation is announced (once: the update changed no status), from the service's own thread,
+  // where the sink may write to the store like any caller.
+  findings.reset();  // delivers what is queued
   {
     std::lock_guard lk(mu);
     ASSERT_EQ(seen.size(), 1u);
     EXPECT_EQ(seen[0].type, "finding.created");
   }
   EXPECT_EQ(count("SELECT COUNT(*) AS n FROM sink_writes"), 1);
+  findings = std::make_unique<FindingsService>(*db_, clock, *audit);
 
   auto unknown = run(input("nope", "k", "T"));
   ASSERT_FALSE(unknown.ok());
@@ -405,6 +410,65 @@ TEST_F(FindingsServiceTest, AsyncUpsertAnswersLikeTheWaitingOne) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, Errc::validation);
   EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 1);
+}
+
+// A sink that publishes over the network may be slow (a Redis reconnect): asynchronous writes keep
+// committing and answering meanwhile, and the announcements follow in commit order.
+TEST_F(FindingsServiceTest, ASlowEventSinkDoesNotHoldUpAsynchronousWrites) {
+  std::promise<void> release_p;
+  std::shared_future<void> release = release_p.get_future().share();
+  std::once_flag released;
+  auto let_go = [&] { std::call_once(released, [&] { release_p.set_value(); }); };
+  std::mutex mu;
+  std::vector<std::string> seen;
+  findings->set_event_sink([&](const std::vector<FindingEvent>& events) {
+    release.wait();
+    std::lock_guard lk(mu);
+    for (const auto& e : events) seen.push_back(e.finding_key);
+  });
+  make_asset("web-1");
+  auto run = [&](const std::string& key) {
+    std::promise<Result<UpsertResult>> p;
+    auto f = p.get_future();
+    findings->upsert_async(input("web-1", key, "T"), actor, [&](Result<UpsertResult> r) { p.set_value(std::move(r)); });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      ADD_FAILURE() << key << " held up by the sink";
+      let_go();  // so that the test ends
+    }
+    return f.get();
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(run("k" + std::to_string(i)).ok());  // the first one's sink is stuck
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 20);
+  let_go();
+  findings.reset();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 20; ++i) expected.push_back("k" + std::to_string(i));
+  EXPECT_EQ(seen, expected);
+}
+
+// The sink hears only what it wants, whichever way the finding was written.
+TEST_F(FindingsServiceTest, TheSinksFilterAppliesToEveryAnnouncement) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  findings->set_event_sink(
+      [&](const std::vector<FindingEvent>& events) {
+        std::lock_guard lk(mu);
+        for (const auto& e : events) seen.push_back(e.finding_key);
+      },
+      [](const FindingEvent& e) { return e.severity == "high"; });
+  make_asset("web-1");
+  for (const char* sev : {"medium", "high"}) {
+    auto in = input("web-1", std::string("sync-") + sev, "T");
+    in.severity = sev;
+    ASSERT_TRUE(findings->upsert(in, actor).ok());
+    in.finding_key = std::string("async-") + sev;
+    std::promise<Result<UpsertResult>> p;
+    findings->upsert_async(in, actor, [&](Result<UpsertResult> r) { p.set_value(std::move(r)); });
+    ASSERT_TRUE(p.get_future().get().ok());
+  }
+  findings.reset();
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"async-high", "sync-high"}));
 }
 
 // Committed changes are announced once each (the correlator's input): a creation, a status move,
