@@ -76,6 +76,22 @@ class ChildProcessTest : public ::testing::Test {
     return s;
   }
 
+  // run_child() from a process that switched to uid/gid 65534, as a server that dropped root would:
+  // the exit code it ended with (the child's own, 90: could not switch, 91: run_child failed).
+  static int run_as_nobody(const ChildSpec& spec) {
+    pid_t pid = ::fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+      auto r = run_child(spec);
+      if (!r.ok()) std::fprintf(stderr, "%s\n", r.error().message.c_str());
+      ::_exit(!r.ok() ? 91 : r->exit_code);
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+  }
+
   fs::path dir;
 };
 
@@ -158,18 +174,7 @@ TEST_F(ChildProcessTest, UnprivilegedUserGetsTheNetworkSandboxToo) {
   spec.argv = {"/bin/bash", "-c", test::connect_script(listener.port()) + "; id -u; touch made-by-tool"};
   spec.cwd = dir.string();
   spec.sandbox.isolate_network = true;
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
-    auto r = run_child(spec);
-    if (!r.ok()) std::fprintf(stderr, "%s\n", r.error().message.c_str());
-    ::_exit(!r.ok() ? 91 : r->exit_code);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << slurp(dir / "err");
+  ASSERT_EQ(run_as_nobody(spec), 0) << slurp(dir / "err");
   EXPECT_EQ(slurp(dir / "out"), "unreachable\n65534\n");
   struct stat st {};
   ASSERT_EQ(::stat((dir / "made-by-tool").c_str(), &st), 0);
@@ -236,19 +241,7 @@ TEST_F(HiddenDirectoriesTest, TheToolSeesItsOwnDirectoriesAndNothingElseOfTheSer
 
 TEST_F(HiddenDirectoriesTest, AnUnprivilegedServerHidesThemToo) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
-  ChildSpec spec = tool();
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
-    auto r = run_child(spec);
-    if (!r.ok()) std::fprintf(stderr, "%s\n", r.error().message.c_str());
-    ::_exit(!r.ok() ? 91 : r->exit_code);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0) << slurp(dir / "err");
+  ASSERT_EQ(run_as_nobody(tool()), 0) << slurp(dir / "err");
   EXPECT_EQ(slurp(dir / "out"), kSeen);
   expect_host_unchanged();
 }
