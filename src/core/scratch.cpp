@@ -73,8 +73,10 @@ Result<int> init() {
   if (!::mkdtemp(buf.data()))
     return Error::unavailable("cannot create a scratch directory under " + parent + ": " + std::strerror(errno));
   const std::string dir = buf.data();
-  const int fd = ::open((dir + "/.owner").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // Locked before it takes its name: a sweep finding `.owner` unlocked may take the owner for dead.
+  const std::string pending = dir + "/.owner.new";
+  const int fd = ::open(pending.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::rename(pending.c_str(), (dir + "/.owner").c_str()) != 0) {
     const std::string why = std::strerror(errno);
     if (fd >= 0) ::close(fd);
     std::error_code ec;

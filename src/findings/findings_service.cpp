@@ -339,13 +339,14 @@ void FindingsService::set_event_sink(FindingEventSink sink, FindingEventFilter w
   announcer_ = sink_ ? std::make_unique<Announcer>(sink_) : nullptr;
 }
 
+std::vector<FindingEvent> FindingsService::wanted(std::vector<FindingEvent> events) const {
+  if (wanted_) std::erase_if(events, [this](const FindingEvent& e) { return !wanted_(e); });
+  return events;
+}
+
 void FindingsService::announce(const std::vector<FindingEvent>& events) const {
-  if (!sink_ || events.empty()) return;
-  if (!wanted_) return sink_(events);
-  std::vector<FindingEvent> kept;
-  for (const auto& e : events)
-    if (wanted_(e)) kept.push_back(e);
-  if (!kept.empty()) sink_(kept);
+  if (!sink_) return;
+  if (auto kept = wanted(events); !kept.empty()) sink_(kept);
 }
 
 Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
@@ -481,11 +482,9 @@ void FindingsService::upsert_async(FindingInput input, auth::Actor actor,
       },
       [this, state, done = std::move(done)](Status st) {
         if (!st.ok()) return done(st.error());
-        if (announcer_) {
-          auto events = upsert_events(state->out, state->prior_status);
-          if (wanted_) std::erase_if(events, [this](const FindingEvent& e) { return !wanted_(e); });
-          if (!events.empty()) announcer_->post(std::move(events));
-        }
+        if (announcer_)
+          if (auto events = wanted(upsert_events(state->out, state->prior_status)); !events.empty())
+            announcer_->post(std::move(events));
         done(std::move(state->out));
       });
 }

@@ -167,6 +167,7 @@ class FindingsService {
   class Announcer;
   std::unique_ptr<Announcer> announcer_;  // upsert_async's announcements, off the store's writer thread
   void announce(const std::vector<FindingEvent>& events) const;
+  std::vector<FindingEvent> wanted(std::vector<FindingEvent> events) const;  // those the sink's filter keeps
   // upsert's transaction; prior_status is the key's status before it ("" for a new key).
   Status upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
                    UpsertResult& out, std::string& prior_status);
