@@ -238,6 +238,8 @@ Status ScanPipeline::execute(Attempt& a) {
   // 1. Source.
   SourcePolicy sp{options_.allowed_source_roots, options_.limits.git_schemes, options_.data_dir + "/uploads",
                   options_.limits, *options_.git_cli};
+  sp.hidden_paths = options_.limits.tool_hidden_paths;
+  if (!options_.data_dir.empty()) sp.hidden_paths.push_back(fs::absolute(options_.data_dir).string());
   SourceRun run{a.cancelled.get(), step_deadline(), options_.temp_dir, id};
   auto phase = [&](const std::string& message, Json fields) {
     fields["message"] = message;

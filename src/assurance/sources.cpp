@@ -185,9 +185,11 @@ std::string last_line_of(const std::string& path) {
   return last;
 }
 
-// Runs the git CLI in the tool sandbox: argv after "git" and the hardening options.
+// Runs the git CLI in the tool sandbox: argv after "git" and the hardening options. It sees its work
+// directory and, for file://, the repository (`local_repo`), not the server's own files.
 Status run_git(const SourcePolicy& policy, const SourceRun& run, const std::string& scheme,
-               const std::vector<std::string>& args, const std::string& work_dir, const std::string& out_path) {
+               const std::vector<std::string>& args, const std::string& work_dir, const std::string& out_path,
+               const std::string& local_repo) {
   scanners::ChildSpec spec;
   spec.argv = {policy.git_cli, "-c", "protocol.allow=never"};
   // Only the schemes the policy allows (file:// and local paths are both "file" to git).
@@ -211,6 +213,10 @@ Status run_git(const SourcePolicy& policy, const SourceRun& run, const std::stri
   spec.sandbox.isolate_processes = true;  // git's helpers (ssh, credential helpers) end with it
   spec.sandbox.max_memory_bytes = static_cast<uint64_t>(policy.limits.tool_memory_mb) << 20;
   spec.sandbox.max_file_bytes = static_cast<uint64_t>(policy.limits.tool_file_mb) << 20;
+  spec.sandbox.hidden = policy.hidden_paths;
+  if (std::string own = scratch::own(); !own.empty()) spec.sandbox.hidden.push_back(own);
+  spec.sandbox.visible = {work_dir};
+  if (!local_repo.empty()) spec.sandbox.visible.push_back(local_repo);
   auto r = scanners::run_child(spec);
   if (!r) return std::move(r).take_error();
   if (stopped(run)) return stopped_error(run);
@@ -227,7 +233,8 @@ Status shallow_fetch(const ScanRequest& req, const SourcePolicy& policy, const S
                      const std::string& url, const std::string& work_dir, const std::string& dir, Json& branch) {
   const std::string scheme = git_scheme(*req.git_url);
   const std::string remote = scheme == "file" ? "file://" + url : url;
-  SECPLAT_TRY(run_git(policy, run, scheme, {"init", "-q", "--template=", "--", dir}, work_dir, ""));
+  const std::string local_repo = scheme == "file" ? url : "";
+  SECPLAT_TRY(run_git(policy, run, scheme, {"init", "-q", "--template=", "--", dir}, work_dir, "", local_repo));
   std::string want;
   if (req.commit) {
     want = *req.commit;
@@ -237,7 +244,7 @@ Status shallow_fetch(const ScanRequest& req, const SourcePolicy& policy, const S
     // Which branch the remote's HEAD is, so the scan can say (one ref advertisement, no objects).
     want = "HEAD";
     const std::string listed = work_dir + "/git.out";
-    if (run_git(policy, run, scheme, {"ls-remote", "--symref", "--", remote, "HEAD"}, work_dir, listed).ok()) {
+    if (run_git(policy, run, scheme, {"ls-remote", "--symref", "--", remote, "HEAD"}, work_dir, listed, local_repo).ok()) {
       std::string first, target;
       std::ifstream in(listed);
       in >> first >> target;
@@ -250,7 +257,7 @@ Status shallow_fetch(const ScanRequest& req, const SourcePolicy& policy, const S
   return run_git(policy, run, scheme,
                  {"-C", dir, "fetch", "-q", "--depth=1", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head",
                   "--", remote, "+" + want + ":refs/secplat/target"},
-                 work_dir, "");
+                 work_dir, "", local_repo);
 }
 
 // Checks out commit-ish `rev` of `repo` (detached HEAD).

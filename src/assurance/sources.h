@@ -32,6 +32,9 @@ struct SourcePolicy {
   std::string upload_dir;                  // <data_dir>/uploads
   AssuranceConfig limits;
   std::string git_cli;                     // absolute path of git for shallow fetches; "" = libgit2 clones only
+  // Directories the git CLI must not see (the data directory, assurance.tool_hidden_paths; the
+  // process's scratch directory is added): see scanners::ChildSandbox::hidden.
+  std::vector<std::string> hidden_paths = {};
 };
 
 // The realpath of `path` if it exists and lies under one of `roots` (after resolving symlinks).

@@ -128,6 +128,37 @@ TEST_F(GitSourceTest, WhatAShallowFetchCannotNameIsClonedInFull) {
   EXPECT_EQ(file(*full, "a.txt"), "v3");
 }
 
+// git talks to a server the scan's requester chose: should that server exploit it, the server's
+// data directory (signing key, database) is not there to read, while the repository of a file://
+// URL and git's own work directory are.
+TEST_F(GitSourceTest, GitDoesNotSeeTheServersDataDirectory) {
+  fs::create_directories(root / "data/keys");
+  std::ofstream(root / "data/keys/signing.key") << "PRIVATE KEY\n";
+  const fs::path seen = root / "seen", fake = root / "git-probe";
+  std::ofstream(fake) << "#!/bin/sh\n"
+                         "{ cat '" << (root / "data/keys/signing.key").string() << "' 2>/dev/null || echo no-key\n"
+                         "  test -f '" << (root / "repo.git/HEAD").string() << "' && echo repo-visible; } >> '"
+                      << seen.string() << "'\n"
+                         "exec '" << git << "' \"$@\"\n";
+  fs::permissions(fake, fs::perms::owner_all);
+  policy.git_cli = fake.string();
+  policy.hidden_paths = {(root / "data").string()};
+  auto hidden = prepare("main", std::nullopt);
+  ASSERT_TRUE(hidden.ok()) << hidden.error().message;
+  EXPECT_EQ(hidden->info["shallow"], true);
+  EXPECT_EQ(file(*hidden, "a.txt"), "v3");
+  auto read_all = [](const fs::path& f) {
+    std::ifstream in(f);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(read_all(seen), "no-key\nrepo-visible\nno-key\nrepo-visible\n") << "git init, then fetch";
+
+  fs::remove(seen);
+  policy.hidden_paths.clear();  // the probe can tell: without the list git reads the key
+  ASSERT_TRUE(prepare("main", std::nullopt).ok());
+  EXPECT_EQ(read_all(seen).rfind("PRIVATE KEY\n", 0), 0u) << read_all(seen);
+}
+
 TEST_F(GitSourceTest, AMissingBranchOrCommitFailsNamingIt) {
   auto branch = prepare("nosuch", std::nullopt);
   ASSERT_FALSE(branch.ok());
