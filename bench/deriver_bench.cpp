@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "auth/migrations.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "findings/migrations.h"
 #include "posture/deriver.h"
 #include "posture/events.h"
@@ -66,8 +68,12 @@ int main(int argc, char** argv) {
   if (!batch.empty()) (void)events.append(batch);
   const double append_s = seconds_since(t0);
 
-  // Fold the append's WAL into the database first, so the derive figure does not pay for it.
-  (void)(*db)->query("PRAGMA wal_checkpoint(TRUNCATE)");
+  // Fold the append's WAL into the database first, so the derive figure does not pay for it. The
+  // store's own checkpointer may be at it: then it is busy for a moment (quietly retried here).
+  log::set_level(log::Level::error);
+  for (int i = 0; i < 200 && !(*db)->query("PRAGMA wal_checkpoint(TRUNCATE)").ok(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  log::set_level(log::Level::info);
   {
     auto tr = std::chrono::steady_clock::now();
     int64_t cursor = 0, seen = 0;
