@@ -61,7 +61,7 @@ Json token_pair_json(const auth::TokenPair& p) {
 Result<http::Role> parse_role_field(const std::optional<std::string>& s, http::Role fallback) {
   if (!s) return fallback;
   auto role = auth::role_from_string(*s);
-  if (!role) return Error::bad_request("invalid role: use one of viewer, analyst, admin");
+  if (!role) return Error::bad_request("invalid role: use one of viewer, analyst, admin (service: API keys only)");
   return *role;
 }
 

@@ -3,6 +3,8 @@
 #include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "http/json_body.h"
+#include "notify/ledger_wire.h"
 #include "notify/notifier.h"
 
 namespace secplat::api {
@@ -49,6 +51,42 @@ std::vector<http::Route> notify_routes(notify::Notifier& notifier) {
     return http::Response::json(200, Json{{"items", items}, {"total", page->total}, {"limit", *limit}, {"offset", *offset}});
   };
   return {std::move(list)};
+}
+
+std::vector<http::Route> notify_internal_routes(notify::DeliveryLedger& ledger, notify::AssetLookup assets) {
+  std::vector<http::Route> routes;
+  for (std::string_view op : notify::ledger_ops()) {
+    http::Route r;
+    r.method = "POST";
+    r.path = "/internal/notify/" + std::string(op);
+    r.access = http::Access::service;
+    r.doc = {"Notifier ledger: " + std::string(op) + " (service API keys; for notifier processes)", "internal", "", "",
+             {}, 200};
+    r.handler = [&ledger, op](http::Request& req) -> Result<http::Response> {
+      auto body = http::parse_json_object(req);
+      if (!body.ok()) return std::move(body).take_error();
+      auto answer = notify::serve_ledger_op(ledger, op, *body);
+      if (!answer.ok()) return std::move(answer).take_error();
+      return http::Response::json(200, *answer);
+    };
+    routes.push_back(std::move(r));
+  }
+  http::Route asset;
+  asset.method = "GET";
+  asset.path = "/internal/notify/assets/{asset_key}";
+  asset.access = http::Access::service;
+  asset.doc = {"An asset's environment and owner, for the notifier's routing rules (service API keys)", "internal",
+               "", "", {}, 200};
+  asset.handler = [assets = std::move(assets)](http::Request& req) -> Result<http::Response> {
+    const std::string key = req.param("asset_key");
+    auto meta = assets ? assets(key) : std::nullopt;
+    if (!meta) return Error::not_found("asset not found: " + key);
+    return http::Response::json(
+        200, Json{{"asset_key", key}, {"environment", meta->environment}, {"owner", meta->owner},
+                  {"owner_team", meta->owner_team}});
+  };
+  routes.push_back(std::move(asset));
+  return routes;
 }
 
 }  // namespace secplat::api

@@ -61,22 +61,19 @@ std::vector<http::Route> ops_routes(std::shared_ptr<OpsContext> ctx) {
   ready.handler = [ctx](http::Request& req) -> Result<http::Response> {
     Json checks = Json::object();
     bool ok = true;
-    if (auto s = ctx->db->check_writable(); s.ok()) {
-      checks["store"] = "ok";
-    } else {
+    auto check = [&](const std::string& name, const Status& s) {
+      if (s.ok()) {
+        checks[name] = "ok";
+        return;
+      }
       ok = false;
-      checks["store"] = "error";  // details go to the log, not to an unauthenticated caller
-      log::warn("readiness check failed", {log::str("check", "store"), log::str("error", s.error().message),
+      checks[name] = "error";  // details go to the log, not to an unauthenticated caller
+      log::warn("readiness check failed", {log::str("check", name), log::str("error", s.error().message),
                                            log::str("request_id", req.request_id)});
-    }
-    if (auto s = ctx->queue->ping(); s.ok()) {
-      checks["queue"] = "ok";
-    } else {
-      ok = false;
-      checks["queue"] = "error";
-      log::warn("readiness check failed", {log::str("check", "queue"), log::str("error", s.error().message),
-                                           log::str("request_id", req.request_id)});
-    }
+    };
+    if (ctx->db) check("store", ctx->db->check_writable());
+    check("queue", ctx->queue->ping());
+    for (const auto& [name, fn] : ctx->ready_checks) check(name, fn());
     return http::Response::json(ok ? 200 : 503, Json{{"status", ok ? "ok" : "degraded"}, {"checks", checks}});
   };
   ready.doc = {"Readiness: the store is writable and the queue answers", "ops", "", "", {}, 200};

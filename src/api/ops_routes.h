@@ -1,7 +1,9 @@
 // Operational routes: /health, /ready, /metrics, /queue/health, /openapi.json.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -20,10 +22,12 @@ class Queue;
 namespace secplat::api {
 
 struct OpsContext {
-  store::Db* db = nullptr;
+  store::Db* db = nullptr;  // null in a process without a database (its /ready checks no store)
   queue::Queue* queue = nullptr;
   Metrics* metrics = nullptr;
   bool metrics_public = false;
+  // More /ready checks by name (e.g. "api" for a notifier whose ledger is the API).
+  std::vector<std::pair<std::string, std::function<Status()>>> ready_checks;
   // Filled once the whole route table is known (the document describes every route, itself included).
   std::shared_ptr<const std::string> openapi;
 };

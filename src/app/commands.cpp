@@ -39,6 +39,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/scratch.h"
+#include "http/client.h"
 #include "http/openapi.h"
 #include "http/server.h"
 #include "posture/index/opensearch_mirror.h"
@@ -197,6 +198,8 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
     routes.push_back(std::move(r));
   for (auto& r : api::jobs_routes(*p.jobs, *p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::notify_routes(*p.notifier)) routes.push_back(std::move(r));
+  for (auto& r : api::notify_internal_routes(*p.notify_ledger, notify_asset_lookup(*p.assets)))
+    routes.push_back(std::move(r));
   for (auto& r : api::incidents_routes(*p.incidents, jira_hook(*config, *p.notifier), linked_risk(*p.findings)))
     routes.push_back(std::move(r));
   for (auto& r : api::alerts_routes(*p.alert_book, *p.suppression, *p.posture_view,
@@ -240,6 +243,69 @@ std::vector<http::Route> role_routes(Platform& p) {
   return routes;
 }
 
+// The `notifier` role with notify.api_url: Redis for the events, the API for its delivery records
+// and asset lookups; no database is opened (its credentials need not be on this machine).
+int run_remote_notifier(const Config& config, int64_t t0) {
+  if (config.redis_url.empty()) {
+    std::fprintf(stderr, "secplat notifier: set SECPLAT_REDIS_URL (the events come from Redis Streams)\n");
+    return 2;
+  }
+  sigset_t stop_signals = block_stop_signals();  // before any thread starts
+  auto remote = open_remote_notifier(config);
+  if (!remote) {
+    log::error("start-up failed", {log::str("error", remote.error().message)});
+    return 1;
+  }
+  RemoteNotifier& n = **remote;
+  n.metrics.gauge("secplat_build_info", "Build of this process (always 1) and the role it runs",
+                  {{"version", kVersion}, {"role", "notifier"}})
+      .set(1);
+  auto ops = std::make_shared<api::OpsContext>();
+  ops->queue = n.queue.get();
+  ops->metrics = &n.metrics;
+  ops->metrics_public = config.http.metrics_public;  // no user store here: /metrics is served only when public
+  ops->ready_checks.emplace_back("api", [ledger = n.ledger.get()]() -> Status {
+    auto s = ledger->status_of("ready-check", "-");
+    if (!s.ok()) return std::move(s).take_error();
+    return ok_status();
+  });
+  api::register_process_metrics(n.metrics, n.queue.get(), nullptr);
+  std::vector<http::Route> routes = api::ops_routes(ops);
+  std::erase_if(routes, [](const http::Route& r) {
+    return r.path != "/health" && r.path != "/ready" && r.path != "/metrics";
+  });
+  if (auto s = n.notifier->start(); !s.ok()) {
+    log::error("start-up failed", {log::str("error", "notifier: " + s.error().message)});
+    return 1;
+  }
+  HttpConfig limits = config.http;
+  limits.io_threads = 1;
+  limits.worker_threads = std::min(limits.worker_threads, 2);
+  // No route spools a body and no user store answers tokens: nothing is written, /metrics is
+  // served only when http.metrics_public.
+  http::Server server(http::ServerOptions{config.host, config.port, limits, ""}, std::move(routes), nullptr,
+                      &n.metrics);
+  auto port = server.start();
+  if (!port) {
+    log::error("start-up failed", {log::str("error", "listen " + config.listen + ": " + port.error().message)});
+    return 1;
+  }
+  const std::string url = "http://" + config.host + ":" + std::to_string(*port);
+  std::printf("SecPlat notifier metrics at %s/metrics\n", url.c_str());
+  log::info("role running", {log::str("role", "notifier"), log::str("instance", n.instance_id),
+                             log::str("ledger", http::url_host(config.notify.api_url)),
+                             log::integer("startup_ms", steady_ms() - t0)});
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
+  server.shutdown();
+  server.wait();
+  n.notifier->stop();
+  log::info("stopped");
+  return 0;
+}
+
 // `serve` (every role, one process, embedded backends or not) and the role processes share this:
 // load the config, open the platform, start the parts of the roles asked for, wait for SIGTERM.
 int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool single_process) {
@@ -249,6 +315,8 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   auto has = [&roles](Role r) { return std::find(roles.begin(), roles.end(), r) != roles.end(); };
   const std::string name = single_process ? "serve" : role_name(roles.front());
   log::set_service(single_process ? std::string("secplat") : "secplat-" + name);
+  if (!single_process && roles == std::vector<Role>{Role::notifier} && !config->notify.api_url.empty())
+    return run_remote_notifier(*config, t0);
   if (!single_process && (config->database_url.empty() || config->redis_url.empty())) {
     std::fprintf(stderr,
                  "secplat %s: a role process needs PostgreSQL and Redis shared with the other roles: set "

@@ -11,7 +11,9 @@
 #include "assurance/http_upload_gate.h"
 #include "assurance/remote_manifest.h"
 #include "notify/channel.h"
+#include "notify/http_delivery_ledger.h"
 #include "notify/notifier.h"
+#include "notify/sql_delivery_ledger.h"
 #include "api/alerts_routes.h"
 #include "incidents/alert_book.h"
 #include "incidents/correlator.h"
@@ -86,16 +88,98 @@ class LocalUploadGate final : public assurance::UploadGate {
 
 }  // namespace
 
+namespace {
+
+Result<std::unique_ptr<queue::Queue>> open_queue(const Config& config, const Clock& clock, store::Db* db) {
+  const auto& qc = config.queue;
+  const queue::RetryPolicy retry{qc.max_attempts, qc.backoff_base_ms, qc.backoff_max_ms};
+  if (!config.redis_url.empty()) {
+    queue::RedisQueueOptions ro;
+    ro.url = config.redis_url;
+    ro.retry = retry;
+    ro.visibility_timeout_ms = qc.visibility_timeout_ms;
+    ro.max_len = qc.max_len;
+    ro.dlq_max_len = qc.dlq_max_len;
+    ro.key_prefix = qc.redis_prefix;
+    ro.consumer_prune_idle_ms = qc.consumer_prune_idle_ms;
+    ro.clock = &clock;
+    return queue::open_redis_queue(ro);
+  }
+  if (!db) return Error::internal("no queue: set redis_url");
+  queue::LocalQueueOptions qo;
+  qo.retry = retry;
+  qo.visibility_timeout_ms = qc.visibility_timeout_ms;
+  qo.max_len = qc.max_len;
+  qo.dlq_max_len = qc.dlq_max_len;
+  qo.clock = &clock;
+  return queue::open_local_queue(*db, qo);
+}
+
+Result<std::unique_ptr<notify::Notifier>> make_notifier(const Config& config, notify::DeliveryLedger& ledger,
+                                                        queue::Queue& queue, notify::AssetLookup assets,
+                                                        const std::string& instance_id, Metrics* metrics,
+                                                        const Clock& clock) {
+  notify::NotifierOptions nopt;
+  nopt.consumer = "notifier-" + instance_id;
+  nopt.rate_limit = config.notify.rate_limit_per_minute;
+  nopt.digest = config.notify.digest;
+  nopt.reminder_after_s = config.notify.reminder_minutes * 60;
+  nopt.metrics = metrics;
+  auto channels = notify::make_channels(config.notify);
+  std::set<std::string> channel_names;
+  for (const auto& c : channels) channel_names.insert(c->name());
+  auto routes = notify::parse_routes(config.notify.routes_json, channel_names);
+  if (!routes.ok()) return std::move(routes).take_error();
+  nopt.routes = std::move(*routes);
+  nopt.asset_lookup = std::move(assets);
+  return std::make_unique<notify::Notifier>(ledger, queue, std::move(channels), std::move(nopt), clock);
+}
+
+std::string new_instance_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::snprintf(host, sizeof host, "host");
+  // Unique even across containers that all run as pid 1, and across restarts of one process.
+  return std::string(host) + "-" + std::to_string(::getpid()) + "-" + random_hex(3);
+}
+
+}  // namespace
+
+notify::AssetLookup notify_asset_lookup(posture::AssetRepo& assets) {
+  return [&assets](const std::string& key) -> std::optional<notify::AssetMeta> {
+    auto a = assets.get_by_key(key);
+    if (!a.ok()) return std::nullopt;
+    return notify::AssetMeta{a->environment, a->owner.value_or(""), a->owner_team.value_or("")};
+  };
+}
+
+RemoteNotifier::RemoteNotifier() = default;
+RemoteNotifier::~RemoteNotifier() = default;
+
+Result<std::unique_ptr<RemoteNotifier>> open_remote_notifier(const Config& config) {
+  if (config.notify.api_url.empty() || config.redis_url.empty())
+    return Error::bad_request("a notifier without a database needs notify.api_url and redis_url");
+  auto n = std::make_unique<RemoteNotifier>();
+  n->config = config;
+  n->instance_id = new_instance_id();
+  auto q = open_queue(config, n->clock, nullptr);
+  if (!q) return Error::internal("queue: " + q.error().message);
+  n->queue = std::move(*q);
+  auto ledger = std::make_unique<notify::HttpDeliveryLedger>(config.notify.api_url, config.notify.api_key);
+  notify::AssetLookup assets = ledger->asset_lookup();
+  n->ledger = std::move(ledger);
+  auto notifier = make_notifier(config, *n->ledger, *n->queue, std::move(assets), n->instance_id, &n->metrics, n->clock);
+  if (!notifier.ok()) return std::move(notifier).take_error();
+  n->notifier = std::move(*notifier);
+  return n;
+}
+
 Platform::Platform() = default;
 Platform::~Platform() = default;
 
 Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   auto p = std::make_unique<Platform>();
   p->config = config;
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::snprintf(host, sizeof host, "host");
-  // Unique even across containers that all run as pid 1, and across restarts of one process.
-  p->instance_id = std::string(host) + "-" + std::to_string(::getpid()) + "-" + random_hex(3);
+  p->instance_id = new_instance_id();
   SECPLAT_TRY(make_data_dir(config.data_dir));
 
   // PostgreSQL when database_url is set, else the embedded SQLite file in data_dir.
@@ -108,29 +192,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
     return Error::internal("store migration: " + s.error().message);
 
   // Redis Streams when redis_url is set, else the durable local queue in the store.
-  const auto& qc = config.queue;
-  const queue::RetryPolicy retry{qc.max_attempts, qc.backoff_base_ms, qc.backoff_max_ms};
-  Result<std::unique_ptr<queue::Queue>> q = Error::internal("no queue");
-  if (!config.redis_url.empty()) {
-    queue::RedisQueueOptions ro;
-    ro.url = config.redis_url;
-    ro.retry = retry;
-    ro.visibility_timeout_ms = qc.visibility_timeout_ms;
-    ro.max_len = qc.max_len;
-    ro.dlq_max_len = qc.dlq_max_len;
-    ro.key_prefix = qc.redis_prefix;
-    ro.consumer_prune_idle_ms = qc.consumer_prune_idle_ms;
-    ro.clock = &p->clock;
-    q = queue::open_redis_queue(ro);
-  } else {
-    queue::LocalQueueOptions qo;
-    qo.retry = retry;
-    qo.visibility_timeout_ms = qc.visibility_timeout_ms;
-    qo.max_len = qc.max_len;
-    qo.dlq_max_len = qc.dlq_max_len;
-    qo.clock = &p->clock;
-    q = queue::open_local_queue(*p->db, qo);
-  }
+  auto q = open_queue(config, p->clock, p->db.get());
   if (!q) return Error::internal("queue: " + q.error().message);
   p->queue = std::move(*q);
   for (const auto& sg : queue::kStreams)
@@ -300,24 +362,11 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
                                                            "worker-" + p->instance_id, lease_ms);
   p->scan_worker->set_publisher(p->publisher.get());
 
-  notify::NotifierOptions nopt;
-  nopt.consumer = "notifier-" + p->instance_id;
-  nopt.rate_limit = config.notify.rate_limit_per_minute;
-  nopt.digest = config.notify.digest;
-  nopt.reminder_after_s = config.notify.reminder_minutes * 60;
-  nopt.metrics = &p->metrics;
-  auto channels = notify::make_channels(config.notify);
-  std::set<std::string> channel_names;
-  for (const auto& c : channels) channel_names.insert(c->name());
-  auto routes = notify::parse_routes(config.notify.routes_json, channel_names);
-  if (!routes.ok()) return std::move(routes).take_error();
-  nopt.routes = std::move(*routes);
-  nopt.asset_lookup = [assets = p->assets.get()](const std::string& key) -> std::optional<notify::AssetMeta> {
-    auto a = assets->get_by_key(key);
-    if (!a.ok()) return std::nullopt;
-    return notify::AssetMeta{a->environment, a->owner.value_or(""), a->owner_team.value_or("")};
-  };
-  p->notifier = std::make_unique<notify::Notifier>(*p->db, *p->queue, std::move(channels), nopt, p->clock);
+  p->notify_ledger = std::make_unique<notify::SqlDeliveryLedger>(*p->db);
+  auto notifier = make_notifier(config, *p->notify_ledger, *p->queue, notify_asset_lookup(*p->assets),
+                                p->instance_id, &p->metrics, p->clock);
+  if (!notifier.ok()) return std::move(notifier).take_error();
+  p->notifier = std::move(*notifier);
   // Incidents: lifecycle, suppression, legacy alert states and the correlator. The correlator asks
   // the posture read side whether an asset is still down when a suppression ends.
   p->incidents = std::make_unique<incidents::IncidentService>(*p->db, p->clock, *p->audit);

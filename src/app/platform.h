@@ -28,6 +28,7 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "crypto/ecdsa.h"
+#include "notify/routing.h"
 #include "findings/findings_service.h"
 #include "posture/asset_repo.h"
 #include "posture/deriver.h"
@@ -48,6 +49,7 @@ class OciRegistry;
 }  // namespace secplat::objects
 namespace secplat::notify {
 class Notifier;
+class DeliveryLedger;
 }  // namespace secplat::notify
 namespace secplat::posture::opensearch {
 class Mirror;
@@ -111,7 +113,9 @@ struct Platform {
   std::unique_ptr<assurance::BundlePublisher> publisher;
   std::unique_ptr<assurance::RemoteManifestSource> remote_manifests;  // s3:// and oci:// manifest URIs
 
-  // Delivers secplat.events.notify to the configured channels (started by serve and `notifier`).
+  // Delivers secplat.events.notify to the configured channels (started by serve and `notifier`),
+  // recording deliveries in the store's ledger (also served to remote notifiers at /internal/notify).
+  std::unique_ptr<notify::DeliveryLedger> notify_ledger;
   std::unique_ptr<notify::Notifier> notifier;
   // Incidents, suppression and legacy alert states; the correlator (started by serve and
   // `correlator`) turns secplat.events.correlation into incidents.
@@ -129,5 +133,23 @@ std::vector<store::Migration> all_migrations();
 // Creates the data dir (0700), opens and migrates the store, opens the queue and builds the
 // services. Errors name what failed ("store: ...").
 Result<std::unique_ptr<Platform>> open_platform(const Config& config);
+
+// The environment and owner of an asset, for the notifier's routing rules.
+notify::AssetLookup notify_asset_lookup(posture::AssetRepo& assets);
+
+// A `notifier` role process without database credentials (notify.api_url set): the queue (Redis),
+// the channels, and the delivery ledger and asset lookup over the API.
+struct RemoteNotifier {
+  RemoteNotifier();
+  ~RemoteNotifier();
+  Config config;
+  std::string instance_id;
+  SystemClock clock;
+  Metrics metrics;
+  std::unique_ptr<queue::Queue> queue;
+  std::unique_ptr<notify::DeliveryLedger> ledger;
+  std::unique_ptr<notify::Notifier> notifier;
+};
+Result<std::unique_ptr<RemoteNotifier>> open_remote_notifier(const Config& config);
 
 }  // namespace secplat::app

@@ -1,12 +1,13 @@
 // UploadGate over HTTP: a `secplat trust` role at `base_url` (trust.url), authenticated with an
 // API key (trust.api_key). Transport failures, timeouts and 5xx answers are Errc::unavailable
-// (fail closed); 401/403 are Errc::forbidden.
+// (fail closed); 401/403 are Errc::forbidden (http/service_client.h).
 // Threading: thread-safe.
 #pragma once
 
 #include <string>
 
 #include "assurance/upload_gate.h"
+#include "http/service_client.h"
 
 namespace secplat::assurance {
 
@@ -19,9 +20,7 @@ class HttpUploadGate final : public UploadGate {
 
  private:
   Result<Json> post(const std::string& path, const Json& body);
-  std::string base_url_;
-  std::string api_key_;
-  long timeout_ms_;
+  http::ServiceClient client_;
 };
 
 }  // namespace secplat::assurance

@@ -86,6 +86,29 @@ CREATE TABLE workspace_grants (
   PRIMARY KEY (principal_kind, principal_id, workspace_id)
 ))SQL";
 
+// API keys may have the role `service` (role processes without database credentials; users may
+// not). SQLite cannot change a CHECK constraint, so the table is rebuilt (ids kept).
+const char* kApiKeysServiceSqlite = R"SQL(
+CREATE TABLE api_keys_v2 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  key_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'analyst', 'admin', 'service')),
+  created_by TEXT,
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT,
+  revoked_at BIGINT
+);
+INSERT INTO api_keys_v2 (id, name, key_hash, prefix, role, created_by, created_at, last_used_at, revoked_at)
+  SELECT id, name, key_hash, prefix, role, created_by, created_at, last_used_at, revoked_at FROM api_keys;
+DROP TABLE api_keys;
+ALTER TABLE api_keys_v2 RENAME TO api_keys)SQL";
+
+const char* kApiKeysServicePostgres = R"SQL(
+ALTER TABLE api_keys DROP CONSTRAINT IF EXISTS api_keys_role_check;
+ALTER TABLE api_keys ADD CONSTRAINT api_keys_role_check CHECK (role IN ('viewer', 'analyst', 'admin', 'service')))SQL";
+
 }  // namespace
 
 std::vector<store::Migration> auth_migrations() {
@@ -95,6 +118,7 @@ std::vector<store::Migration> auth_migrations() {
       portable(102, "auth_api_keys", kApiKeys),
       portable(103, "audit_events", kAuditEvents),
       portable(104, "workspace_grants", kWorkspaceGrants),
+      {105, "api_keys_service_role", kApiKeysServiceSqlite, kApiKeysServicePostgres},
   };
 }
 

@@ -39,8 +39,14 @@ Status UserAccounts::validate_password(std::string_view password) {
   return ok_status();
 }
 
+namespace {
+constexpr const char* kNoServiceUsers =
+    "the service role is for API keys of role processes (POST /auth/api-keys), not for users";
+}  // namespace
+
 Result<User> UserAccounts::create(const NewUser& req, const Actor& actor) {
   SECPLAT_TRY(validate_username(req.username));
+  if (req.role == http::Role::service) return Error::bad_request(kNoServiceUsers);
   std::string hash;
   if (req.password) {
     SECPLAT_TRY(validate_password(*req.password));
@@ -60,6 +66,7 @@ Result<User> UserAccounts::create(const NewUser& req, const Actor& actor) {
 
 Result<User> UserAccounts::change(std::string_view username, std::optional<http::Role> role,
                                   std::optional<bool> disabled, const char* action, const Actor& actor) {
+  if (role == http::Role::service) return Error::bad_request(kNoServiceUsers);
   if (username == kBootstrapAdmin) {
     if (disabled && *disabled) return Error::bad_request("the admin user cannot be disabled");
     if (role && *role != http::Role::admin) return Error::bad_request("the admin user cannot be demoted");

@@ -40,6 +40,7 @@ const char* role_to_string(http::Role role) {
     case http::Role::viewer: return "viewer";
     case http::Role::analyst: return "analyst";
     case http::Role::admin: return "admin";
+    case http::Role::service: return "service";
   }
   return "viewer";
 }
@@ -48,6 +49,7 @@ std::optional<http::Role> role_from_string(std::string_view s) {
   if (s == "viewer") return http::Role::viewer;
   if (s == "analyst") return http::Role::analyst;
   if (s == "admin") return http::Role::admin;
+  if (s == "service") return http::Role::service;
   return std::nullopt;
 }
 

@@ -202,6 +202,8 @@ const std::vector<Key>& keys() {
               [](Config& c, int64_t v) { c.notify.rate_limit_per_minute = v; }),
       bool_key("notify.digest", [](Config& c, bool v) { c.notify.digest = v; }),
       str_key("notify.routes", [](Config& c, const std::string& v) { c.notify.routes_json = v; }),
+      str_key("notify.api_url", [](Config& c, const std::string& v) { c.notify.api_url = v; }),
+      str_key("notify.api_key", [](Config& c, const std::string& v) { c.notify.api_key = v; }),
       int_key("notify.reminder_minutes", 0, 7 * 24 * 60,
               [](Config& c, int64_t v) { c.notify.reminder_minutes = v; }),
       str_key("opensearch.url", [](Config& c, const std::string& v) { c.opensearch.url = v; }),
@@ -439,6 +441,11 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
   if (!c.oci.registry.empty() && c.oci.repository.empty()) return bad_key("oci.repository", "must not be empty");
   if (!c.trust.url.empty() && c.trust.url.rfind("http://", 0) != 0 && c.trust.url.rfind("https://", 0) != 0)
     return bad_key("trust.url", "expected an http:// or https:// URL");
+  if (!c.notify.api_url.empty() && c.notify.api_url.rfind("http://", 0) != 0 &&
+      c.notify.api_url.rfind("https://", 0) != 0)
+    return bad_key("notify.api_url", "expected an http:// or https:// URL");
+  if (!c.notify.api_url.empty() && c.notify.api_key.empty())
+    return bad_key("notify.api_key", "notify.api_url is set but no API key (role service) to call it with");
   SECPLAT_TRY(check_opensearch(c.opensearch));
   for (const auto& root : c.allowed_source_roots)
     if (root.empty() || root.front() != '/')

@@ -134,6 +134,10 @@ struct NotifyConfig {
   bool digest = true;                        // over the limit: one digest per channel, not a retry each
   int64_t reminder_minutes = 240;            // still firing this long after the last message: remind (0 = off)
   std::string routes_json;                   // routing rules (notify/routing.h); empty = every channel
+  // A `notifier` role process with api_url set keeps its delivery records through that API
+  // (/internal/notify/..., with api_key, an API key of role service) and opens no database.
+  std::string api_url;
+  std::string api_key;                       // never logged
 };
 
 // Mirror of health events and asset status into OpenSearch (posture/index/), for dashboards that

@@ -13,6 +13,7 @@ const char* role_name(Role r) {
     case Role::viewer: return "viewer";
     case Role::analyst: return "analyst";
     case Role::admin: return "admin";
+    case Role::service: return "service";
   }
   return "viewer";
 }
@@ -21,6 +22,7 @@ std::optional<Role> parse_role(std::string_view s) {
   if (s == "viewer") return Role::viewer;
   if (s == "analyst") return Role::analyst;
   if (s == "admin") return Role::admin;
+  if (s == "service") return Role::service;
   return std::nullopt;
 }
 

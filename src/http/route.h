@@ -17,12 +17,14 @@
 
 namespace secplat::http {
 
-// Ordered: a route's min_role admits that role and every higher one.
-enum class Role { viewer = 1, analyst = 2, admin = 3 };
+// Ordered: a route's min_role admits that role and every higher one. `service` is outside the
+// order: the role of API keys held by role processes without database credentials (notifier,
+// workers); it admits only Access::service routes (/internal/...), and those admit nothing else.
+enum class Role { service = 0, viewer = 1, analyst = 2, admin = 3 };
 const char* role_name(Role r);
 std::optional<Role> parse_role(std::string_view s);
 
-enum class Access { public_route, viewer, analyst, admin };
+enum class Access { public_route, viewer, analyst, admin, service };
 
 struct Principal {
   std::string subject;      // username, or "apikey:<name>"

@@ -76,6 +76,7 @@ int required_rank(Access a) {
     case Access::viewer: return role_rank(Role::viewer);
     case Access::analyst: return role_rank(Role::analyst);
     case Access::admin: return role_rank(Role::admin);
+    case Access::service: return role_rank(Role::service);
   }
   return role_rank(Role::admin);
 }
@@ -883,7 +884,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       }
       return e;
     }
-    if (role_rank(p->role) < required_rank(route_->access)) return Error::forbidden("Insufficient permissions");
+    // A service key reaches only the internal routes, and only a service key reaches those.
+    if ((route_->access == Access::service) != (p->role == Role::service) ||
+        role_rank(p->role) < required_rank(route_->access))
+      return Error::forbidden("Insufficient permissions");
     req_.principal = std::move(*p);
     return Response{};
   }

@@ -14,30 +14,6 @@
 namespace secplat::notify {
 namespace {
 
-constexpr const char* kDeliveriesSql =
-    "CREATE TABLE notify_deliveries ("
-    " id TEXT PRIMARY KEY,"
-    " event_id TEXT NOT NULL,"
-    " event_type TEXT NOT NULL,"
-    " dedupe_key TEXT NOT NULL,"
-    " asset_key TEXT NOT NULL DEFAULT '',"
-    " channel TEXT NOT NULL,"
-    " status TEXT NOT NULL,"
-    " attempts BIGINT NOT NULL DEFAULT 0,"
-    " http_status BIGINT NOT NULL DEFAULT 0,"
-    " error TEXT NOT NULL DEFAULT '',"
-    " remote_id TEXT NOT NULL DEFAULT '',"
-    " created_at BIGINT NOT NULL,"
-    " updated_at BIGINT NOT NULL,"
-    " UNIQUE (event_id, channel));"
-    "CREATE INDEX notify_deliveries_dedupe ON notify_deliveries (asset_key, channel, created_at);"
-    "CREATE INDEX notify_deliveries_created ON notify_deliveries (created_at)";
-
-// The digest's one line per held message, and the reminder's title.
-constexpr const char* kSummarySql =
-    "ALTER TABLE notify_deliveries ADD COLUMN summary TEXT NOT NULL DEFAULT '';"
-    "CREATE INDEX notify_deliveries_channel_status ON notify_deliveries (channel, status)";
-
 bool is_final(const std::string& status) {
   return status == "sent" || status == "failed" || status == "suppressed_duplicate" || status == "skipped" ||
          status == "digest_pending" || status == "sent_in_digest";
@@ -122,33 +98,11 @@ std::optional<Notification> alert_notification(const Json& p, const std::string&
   return n;
 }
 
-Delivery to_delivery(const store::Row& r) {
-  Delivery d;
-  d.id = r.str("id");
-  d.event_id = r.str("event_id");
-  d.event_type = r.str("event_type");
-  d.dedupe_key = r.str("dedupe_key");
-  d.channel = r.str("channel");
-  d.status = r.str("status");
-  d.attempts = r.i64("attempts");
-  d.http_status = r.i64("http_status");
-  d.error = r.str("error");
-  d.remote_id = r.str("remote_id");
-  d.created_ms = r.i64("created_at");
-  d.updated_ms = r.i64("updated_at");
-  return d;
-}
-
 }  // namespace
 
-std::vector<store::Migration> notify_migrations() {
-  return {{800, "notify_deliveries", kDeliveriesSql, kDeliveriesSql},
-          {801, "notify_deliveries_summary", kSummarySql, kSummarySql}};
-}
-
-Notifier::Notifier(store::Db& db, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
+Notifier::Notifier(DeliveryLedger& ledger, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
                    NotifierOptions options, const Clock& clock)
-    : db_(db),
+    : ledger_(ledger),
       queue_(queue),
       channels_(std::move(channels)),
       opt_(std::move(options)),
@@ -191,24 +145,15 @@ void Notifier::honour_retry_after(const std::string& channel, const DeliveryResu
 Status Notifier::flush_digests() {
   const int64_t now = clock_.now_ms();
   // A digest claimed by a process that died before sending goes back to the pool.
-  SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = 'digest_pending', error = '', updated_at = $1 "
-                       "WHERE status = 'digest_sending' AND updated_at < $2",
-                       {now, now - 5 * 60 * 1000}));
+  SECPLAT_TRY(ledger_.release_stale_digests(now - 5 * 60 * 1000, now));
   for (const auto& ch : channels_) {
     const std::string name = ch->name();
-    auto held = db_.query(
-        "SELECT 1 AS hit FROM notify_deliveries WHERE channel = $1 AND status = 'digest_pending' LIMIT 1", {name});
+    auto held = ledger_.has_held(name);
     if (!held.ok()) return std::move(held).take_error();
-    if (held->empty() || !limiter_.try_acquire(name)) continue;
+    if (!*held || !limiter_.try_acquire(name)) continue;
     // Claim every held row for this channel under one id, then send one message about them.
     const std::string digest_id = "digest-" + new_uuid();
-    SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = 'digest_sending', error = $2, updated_at = $3 "
-                         "WHERE channel = $1 AND status = 'digest_pending'",
-                         {name, digest_id, now}));
-    auto rows = db_.query(
-        "SELECT summary, event_id FROM notify_deliveries WHERE channel = $1 AND status = 'digest_sending' AND error = $2 "
-        "ORDER BY created_at, id",
-        {name, digest_id});
+    auto rows = ledger_.claim_digest(name, digest_id, now);
     if (!rows.ok()) return std::move(rows).take_error();
     if (rows->empty()) continue;  // another notifier took them first
     const std::size_t n = rows->size();
@@ -216,11 +161,11 @@ Status Notifier::flush_digests() {
     d.event_type = "notify.digest";  // no severity: each line carries its own
     d.status = "firing";
     d.dedupe_key = digest_id;
-    d.title = n == 1 ? (*rows)[0].str("summary")
+    d.title = n == 1 ? (*rows)[0].summary
                      : "SecPlat digest: " + std::to_string(n) + " notifications held back by the rate limit";
     const std::size_t max_lines = static_cast<std::size_t>(std::max(1, opt_.digest_max_lines));
     for (std::size_t i = 0; i < n && i < max_lines; ++i)
-      d.text += (d.text.empty() ? "" : "\n") + std::string("- ") + (*rows)[i].str("summary");
+      d.text += (d.text.empty() ? "" : "\n") + std::string("- ") + (*rows)[i].summary;
     if (n > max_lines)
       d.text += "\n… and " + std::to_string(n - max_lines) +
                 " more (GET /notifications?status=sent_in_digest)";
@@ -228,11 +173,8 @@ Status Notifier::flush_digests() {
     const DeliveryResult r = ch->send(d);
     honour_retry_after(name, r);
     const std::string status = r.ok ? "sent_in_digest" : r.retryable ? "digest_pending" : "failed";
-    SECPLAT_TRY(db_.exec(
-        "UPDATE notify_deliveries SET status = $1, attempts = attempts + 1, http_status = $2, error = $3, "
-        "remote_id = $4, updated_at = $5 WHERE channel = $6 AND status = 'digest_sending' AND error = $7",
-        {status, int64_t{r.http_status}, r.ok ? std::string() : r.error, r.ok ? digest_id : std::string(),
-         clock_.now_ms(), name, digest_id}));
+    SECPLAT_TRY(ledger_.finish_digest(name, digest_id, status, int64_t{r.http_status}, r.ok ? std::string() : r.error,
+                                      clock_.now_ms()));
     count(name, status, static_cast<double>(n));
     if (r.ok)
       log::info("notification digest sent", {log::str("channel", name), log::integer("held", static_cast<int64_t>(n))});
@@ -247,63 +189,53 @@ Status Notifier::send_reminders() {
   if (opt_.reminder_after_s <= 0) return ok_status();
   const int64_t now = clock_.now_ms();
   const int64_t due = now - opt_.reminder_after_s * 1000;
-  // The latest firing message per incident and channel, old enough for a reminder (only recent
-  // history is scanned: a reminder is itself a firing row, so a live incident always has one).
+  // The latest firing message per incident and channel, old enough for a reminder, with no resolve
+  // or close since (only recent history is scanned: a reminder is itself a firing row).
   const int64_t horizon = now - std::max<int64_t>(7 * 24 * 3600, 2 * opt_.reminder_after_s) * 1000;
-  auto rows = db_.query(
-      "SELECT dedupe_key, channel, MAX(created_at) AS last_ms FROM notify_deliveries "
-      "WHERE dedupe_key LIKE 'incident:%:firing' AND status IN ('sent', 'sent_in_digest') AND created_at >= $1 "
-      "GROUP BY dedupe_key, channel HAVING MAX(created_at) <= $2",
-      {horizon, due});
-  if (!rows.ok()) return std::move(rows).take_error();
-  for (const auto& r : *rows) {
-    const std::string key = r.str("dedupe_key"), name = r.str("channel");
-    const int64_t last = r.i64("last_ms");
+  auto due_rows = ledger_.reminders_due(horizon, due);
+  if (!due_rows.ok()) return std::move(due_rows).take_error();
+  for (const auto& r : *due_rows) {
+    const std::string& key = r.dedupe_key;
+    const std::string& name = r.channel;
+    const int64_t last = r.last_ms;
     Channel* ch = nullptr;
     for (const auto& c : channels_)
       if (c->name() == name) ch = c.get();
     if (!ch || dynamic_cast<JiraChannel*>(ch)) continue;  // Jira: the open issue is the reminder
     const std::string base = key.substr(0, key.size() - std::string_view(":firing").size());
-    auto ended = db_.query(
-        "SELECT 1 AS hit FROM notify_deliveries WHERE channel = $1 AND dedupe_key IN ($2, $3) AND created_at >= $4 "
-        "LIMIT 1",
-        {name, base + ":resolved", base + ":closed", last});
-    if (!ended.ok()) return std::move(ended).take_error();
-    if (!ended->empty()) continue;
-    auto latest = db_.query(
-        "SELECT summary, asset_key, event_id FROM notify_deliveries WHERE channel = $1 AND dedupe_key = $2 AND "
-        "created_at = $3 ORDER BY id LIMIT 1",
-        {name, key, last});
-    if (!latest.ok()) return std::move(latest).take_error();
-    if (latest->empty()) continue;
-    std::string summary = (*latest)[0].str("summary");
+    std::string summary = r.summary;
     if (summary.starts_with("Reminder: ")) summary = summary.substr(10);
     // One reminder per incident, channel and reminder period, whichever notifier gets there first;
     // a failed one is tried again in the next period.
     const std::string event_id = "reminder:" + base + ":" + std::to_string(now / (opt_.reminder_after_s * 1000));
     if (!limiter_.try_acquire(name)) continue;  // next pass
     // Claim first: with several notifiers, the unique (event_id, channel) lets one of them send it.
-    auto claimed = db_.exec(
-        "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, created_at, updated_at, "
-        "asset_key, summary) VALUES ($1, $2, 'incident.reminder', $3, $4, 'sending', $5, $5, $6, $7) "
-        "ON CONFLICT (event_id, channel) DO NOTHING",
-        {new_uuid(), event_id, key, name, now, (*latest)[0].str("asset_key"), "Reminder: " + summary});
+    DeliveryRecord rec;
+    rec.event_id = event_id;
+    rec.event_type = "incident.reminder";
+    rec.dedupe_key = key;
+    rec.channel = name;
+    rec.status = "sending";
+    rec.asset_key = r.asset_key;
+    rec.summary = "Reminder: " + summary;
+    auto claimed = ledger_.claim(rec, now);
     if (!claimed.ok()) return std::move(claimed).take_error();
-    if (*claimed == 0) continue;
+    if (!*claimed) continue;
     Notification n;
     n.event_type = "incident.reminder";  // the summary already carries the severity
     n.status = "firing";
-    n.asset_key = (*latest)[0].str("asset_key");
+    n.asset_key = r.asset_key;
     n.dedupe_key = key;
     n.title = "Reminder: " + summary;
     n.text = "Still open, no resolution since " + format_rfc3339(last) + ": " + summary;
     const DeliveryResult d = ch->send(n);
     honour_retry_after(name, d);
     const std::string status = d.ok ? "sent" : "failed";
-    SECPLAT_TRY(db_.exec("UPDATE notify_deliveries SET status = $1, attempts = 1, http_status = $2, error = $3, "
-                         "updated_at = $4 WHERE event_id = $5 AND channel = $6",
-                         {status, int64_t{d.http_status}, d.ok ? std::string() : d.error, clock_.now_ms(), event_id,
-                          name}));
+    rec.status = status;
+    rec.attempts = 1;
+    rec.http_status = d.http_status;
+    rec.error = d.ok ? std::string() : d.error;
+    SECPLAT_TRY(ledger_.record(rec, clock_.now_ms()));
     count(name, status);
   }
   return ok_status();
@@ -368,12 +300,15 @@ Status Notifier::handle(const queue::Message& msg) {
     if (event_type == "incident.updated" && str_field(payload, "action") == "closed") {
       const std::string id = number_text(payload, "incident_id");
       for (const auto& ch : channels_) {
-        auto w = db_.exec(
-            "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, created_at, "
-            "updated_at, asset_key, summary) VALUES ($1, $2, $3, $4, $5, 'skipped', $6, $6, $7, $8) "
-            "ON CONFLICT (event_id, channel) DO NOTHING",
-            {new_uuid(), event_id, event_type, "incident:" + id + ":closed", ch->name(), clock_.now_ms(),
-             str_field(payload, "asset_key"), "Closed: " + str_field(payload, "title")});
+        DeliveryRecord rec;
+        rec.event_id = event_id;
+        rec.event_type = event_type;
+        rec.dedupe_key = "incident:" + id + ":closed";
+        rec.channel = ch->name();
+        rec.status = "skipped";
+        rec.asset_key = str_field(payload, "asset_key");
+        rec.summary = "Closed: " + str_field(payload, "title");
+        auto w = ledger_.claim(rec, clock_.now_ms());
         if (!w.ok()) {
           (void)queue_.retry(msg, opt_.group, "notify store: " + w.error().message);
           return std::move(w).take_error();
@@ -393,17 +328,19 @@ Status Notifier::handle(const queue::Message& msg) {
   };
   const std::string summary = summary_of(*n);
   auto record = [&](const Channel& ch, const std::string& status, int64_t attempt, const DeliveryResult* d) {
-    const int64_t now = clock_.now_ms();
-    auto w = db_.exec(
-        "INSERT INTO notify_deliveries (id, event_id, event_type, dedupe_key, channel, status, attempts, http_status, "
-        "error, remote_id, created_at, updated_at, asset_key, summary) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $11, $12, $13) "
-        "ON CONFLICT (event_id, channel) DO UPDATE SET status = excluded.status, "
-        "attempts = notify_deliveries.attempts + excluded.attempts, http_status = excluded.http_status, "
-        "error = excluded.error, remote_id = excluded.remote_id, updated_at = excluded.updated_at",
-        {new_uuid(), event_id, event_type, n->dedupe_key, ch.name(), status, attempt,
-         int64_t{d ? d->http_status : 0}, d ? d->error : std::string(), d ? d->remote_id : std::string(), now,
-         asset_key, summary});
+    DeliveryRecord rec;
+    rec.event_id = event_id;
+    rec.event_type = event_type;
+    rec.dedupe_key = n->dedupe_key;
+    rec.channel = ch.name();
+    rec.status = status;
+    rec.attempts = attempt;
+    rec.http_status = d ? d->http_status : 0;
+    rec.error = d ? d->error : std::string();
+    rec.remote_id = d ? d->remote_id : std::string();
+    rec.asset_key = asset_key;
+    rec.summary = summary;
+    auto w = ledger_.record(rec, clock_.now_ms());
     if (w.ok()) count(ch.name(), status);
     return w;
   };
@@ -420,22 +357,17 @@ Status Notifier::handle(const queue::Message& msg) {
   for (const auto& ch : channels_) {
     const std::string name = ch->name();
     if (routed && !routed->count(name)) continue;
-    auto prior = db_.query("SELECT status FROM notify_deliveries WHERE event_id = $1 AND channel = $2",
-                           {event_id, name});
+    auto prior = ledger_.status_of(event_id, name);
     if (!prior.ok()) return store_failed(std::move(prior).take_error());
-    if (!prior->empty() && is_final((*prior)[0].str("status"))) continue;
+    if (*prior && is_final(**prior)) continue;
 
     // A duplicate repeats a message this channel got about the asset within the window with nothing
     // different sent since (down, up, down again is news every time; down, down is not). "Since"
     // includes the same millisecond, so a tie never swallows a real change.
-    auto dup = db_.query(
-        "SELECT 1 AS hit FROM notify_deliveries d WHERE d.asset_key = $1 AND d.channel = $2 AND d.status = 'sent' "
-        "AND d.event_id <> $3 AND d.dedupe_key = $4 AND d.created_at >= $5 AND NOT EXISTS (SELECT 1 FROM "
-        "notify_deliveries o WHERE o.asset_key = $1 AND o.channel = $2 AND o.status = 'sent' AND "
-        "o.dedupe_key <> $4 AND o.created_at >= d.created_at) LIMIT 1",
-        {asset_key, name, event_id, n->dedupe_key, clock_.now_ms() - opt_.dedupe_window_s * 1000});
+    auto dup = ledger_.sent_duplicate(asset_key, name, event_id, n->dedupe_key,
+                                      clock_.now_ms() - opt_.dedupe_window_s * 1000);
     if (!dup.ok()) return store_failed(std::move(dup).take_error());
-    if (!dup->empty()) {
+    if (*dup) {
       auto w = record(*ch, "suppressed_duplicate", 0, nullptr);
       if (!w.ok()) return store_failed(std::move(w).take_error());
       continue;
@@ -477,23 +409,13 @@ Status Notifier::handle(const queue::Message& msg) {
   if (!dead.ok()) return std::move(dead).take_error();
   if (*dead) {
     // The queue gave up: what was still pending for this event will not be delivered.
-    auto w = db_.exec(
-        "UPDATE notify_deliveries SET status = 'failed', updated_at = $2 WHERE event_id = $1 "
-        "AND status IN ('retrying', 'rate_limited')",
-        {event_id, clock_.now_ms()});
-    if (!w.ok()) return std::move(w).take_error();
+    SECPLAT_TRY(ledger_.give_up(event_id, clock_.now_ms()));
   }
   return ok_status();
 }
 
 Result<std::optional<std::string>> Notifier::remote_id_for(const std::string& channel, const std::string& incident_id) {
-  auto rows = db_.query(
-      "SELECT remote_id FROM notify_deliveries WHERE channel = $1 AND dedupe_key IN ($2, $3) AND status = 'sent' "
-      "AND remote_id <> '' ORDER BY created_at, id LIMIT 1",
-      {channel, "incident:" + incident_id + ":firing", "incident:" + incident_id + ":resolved"});
-  if (!rows.ok()) return std::move(rows).take_error();
-  if (rows->empty()) return std::optional<std::string>();
-  return std::optional<std::string>((*rows)[0].str("remote_id"));
+  return ledger_.remote_id_for(channel, incident_id);
 }
 
 // Jira follows one issue per incident: the first firing message creates it, a reopen comments on
@@ -514,32 +436,6 @@ Result<std::optional<DeliveryResult>> Notifier::deliver(Channel& ch, const Notif
   return std::optional<DeliveryResult>(d);
 }
 
-Result<DeliveryPage> Notifier::list(const DeliveryFilter& filter) {
-  std::string where = " WHERE 1 = 1";
-  store::Params params;
-  auto add = [&](const char* column, const std::optional<std::string>& v) {
-    if (!v) return;
-    params.push_back(*v);
-    where += std::string(" AND ") + column + " = $" + std::to_string(params.size());
-  };
-  add("channel", filter.channel);
-  add("status", filter.status);
-  add("event_id", filter.event_id);
-
-  auto total = db_.query("SELECT COUNT(*) AS n FROM notify_deliveries" + where, params);
-  if (!total.ok()) return std::move(total).take_error();
-  const int64_t limit = std::clamp<int64_t>(filter.limit, 0, 1000);
-  const int64_t offset = std::max<int64_t>(filter.offset, 0);
-  params.push_back(limit);
-  params.push_back(offset);
-  auto rows = db_.query("SELECT * FROM notify_deliveries" + where + " ORDER BY created_at DESC, id DESC LIMIT $" +
-                            std::to_string(params.size() - 1) + " OFFSET $" + std::to_string(params.size()),
-                        params);
-  if (!rows.ok()) return std::move(rows).take_error();
-  DeliveryPage page;
-  page.total = (*total)[0].i64("n");
-  for (const auto& r : *rows) page.items.push_back(to_delivery(r));
-  return page;
-}
+Result<DeliveryPage> Notifier::list(const DeliveryFilter& filter) { return ledger_.list(filter); }
 
 }  // namespace secplat::notify

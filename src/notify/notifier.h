@@ -1,5 +1,6 @@
 // Notifier: consumes `secplat.events.notify` (group "notifiers") and delivers each notifying event
-// to every configured Channel, keeping one record per (event, channel) in `notify_deliveries`.
+// to every configured Channel, keeping one record per (event, channel) in its DeliveryLedger
+// (delivery_ledger.h: the store's `notify_deliveries`, or the API's over HTTP).
 //
 // Which events notify (the correlator has already applied suppression and grouped signals into
 // incidents; posture.changed itself no longer notifies, so one outage is one message per channel):
@@ -47,15 +48,12 @@
 #include "core/error.h"
 #include "core/metrics.h"
 #include "notify/channel.h"
+#include "notify/delivery_ledger.h"
 #include "notify/rate_limiter.h"
 #include "notify/routing.h"
 #include "queue/queue.h"
-#include "store/db.h"
 
 namespace secplat::notify {
-
-// Schema of the notifier (versions 800..899 are reserved for notify).
-std::vector<store::Migration> notify_migrations();
 
 struct NotifierOptions {
   std::string stream = "secplat.events.notify";
@@ -81,41 +79,10 @@ struct NotifierOptions {
   int64_t read_block_ms = 1000;
 };
 
-// One row of notify_deliveries.
-struct Delivery {
-  std::string id;
-  std::string event_id;
-  std::string event_type;
-  std::string dedupe_key;
-  std::string channel;
-  // sent | failed | retrying | suppressed_duplicate | rate_limited | skipped | digest_pending |
-  // sent_in_digest (remote_id = the digest's id)
-  std::string status;
-  int64_t attempts = 0;  // send attempts made (suppressed and rate-limited passes do not count)
-  int64_t http_status = 0;  // of the last attempt; 0 when none
-  std::string error;        // of the last attempt; never holds a secret
-  std::string remote_id;
-  int64_t created_ms = 0;
-  int64_t updated_ms = 0;
-};
-
-struct DeliveryFilter {
-  std::optional<std::string> channel;
-  std::optional<std::string> status;
-  std::optional<std::string> event_id;
-  int64_t limit = 100;
-  int64_t offset = 0;
-};
-
-struct DeliveryPage {
-  std::vector<Delivery> items;  // newest first (created_ms DESC, id DESC)
-  int64_t total = 0;            // rows matching the filter, ignoring limit/offset
-};
-
 class Notifier {
  public:
-  // db must have notify_migrations() applied; db, queue and clock must outlive the Notifier.
-  Notifier(store::Db& db, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
+  // ledger, queue and clock must outlive the Notifier.
+  Notifier(DeliveryLedger& ledger, queue::Queue& queue, std::vector<std::unique_ptr<Channel>> channels,
            NotifierOptions options, const Clock& clock);
   ~Notifier();
   Notifier(const Notifier&) = delete;
@@ -151,7 +118,7 @@ class Notifier {
   void count(const std::string& channel, const std::string& outcome, double n = 1.0);
   void honour_retry_after(const std::string& channel, const DeliveryResult& d);
 
-  store::Db& db_;
+  DeliveryLedger& ledger_;
   queue::Queue& queue_;
   std::vector<std::unique_ptr<Channel>> channels_;
   NotifierOptions opt_;

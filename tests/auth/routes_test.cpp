@@ -153,6 +153,23 @@ TEST_F(RoutesTest, ApiKeysShownOnceAndRevocable) {
   EXPECT_EQ(call("GET", "/auth/me", key).status, 401);
 }
 
+// The service role: API keys of role processes without database credentials. Such a key reaches
+// no user route (only the /internal routes, tests/notify/notifier_test.cpp); users cannot have it.
+TEST_F(RoutesTest, ServiceRoleIsForApiKeysAndReachesNoUserRoute) {
+  Reply created = call("POST", "/auth/api-keys", admin_token_, R"({"name":"notifier","role":"service"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.json()["role"], "service");
+  const std::string key = created.json()["key"];
+  EXPECT_EQ(call("GET", "/auth/me", key).status, 403);
+  EXPECT_EQ(call("GET", "/auth/api-keys", key).status, 403);
+  Reply user = call("POST", "/auth/users", admin_token_, R"({"username":"svc","role":"service"})");
+  EXPECT_EQ(user.status, 400);
+  EXPECT_NE(user.body.find("API keys"), std::string::npos) << user.body;
+  EXPECT_EQ(call("GET", "/auth/users", admin_token_).json()["items"].size(), 1u);  // nothing created
+  ASSERT_EQ(call("POST", "/auth/users", admin_token_, R"({"username":"ann"})").status, 201);
+  EXPECT_EQ(call("PATCH", "/auth/users/ann", admin_token_, R"({"role":"service"})").status, 400);
+}
+
 TEST_F(RoutesTest, AuditListsFilteredEventsForAdmins) {
   ASSERT_EQ(call("POST", "/auth/users", admin_token_, R"({"username":"ann"})").status, 201);
   Reply r = call("GET", "/audit?action=user.create&limit=5", admin_token_);

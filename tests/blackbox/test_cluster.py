@@ -8,6 +8,8 @@ replicas, workers, ingest, deriver), and how they fail:
 * the deriver stopped: the API keeps serving the last posture; restarted, it catches up;
 * the correlator and the notifier stopped: their streams' backlog grows, the API keeps answering
   without waiting for them; restarted, they drain it;
+* the notifier runs without database credentials: its delivery records go through the API with a
+  service API key, and each incident message reaches the webhook once;
 * a role without PostgreSQL and Redis refuses to start and says why.
 """
 import asyncio
@@ -128,6 +130,33 @@ class Target:
         self.httpd.server_close()
 
 
+class Webhook:
+    """The generic webhook channel's receiver: keeps every JSON body posted to it."""
+
+    def __init__(self):
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                bodies.append(json.loads(self.rfile.read(n)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -146,7 +175,10 @@ class ClusterTest(unittest.TestCase):
         # Built at run time so this file holds no credential-shaped literal.
         with open(os.path.join(cls.src, "settings.py"), "w") as f:
             f.write('AWS_ACCESS_KEY_ID = "' + "AKIA" + "QYLPMN5HHHFPZAM2" + '"\n')
+        cls.webhook = Webhook()
         cls.cluster = Cluster({
+            "SECPLAT_WEBHOOK_URL": cls.webhook.url,
+            "SECPLAT_NOTIFY_RATE_LIMIT_PER_MINUTE": "100000",
             "PATH": tools + ":" + os.environ.get("PATH", "/usr/bin:/bin"),
             "TMPDIR": cls.scratch,
             "SECPLAT_ALLOWED_SOURCE_ROOTS": cls.tmp.name,
@@ -170,6 +202,7 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         subprocess.run([CLUSTER, "stop", cls.cluster.dir], env=cls.cluster.env, check=False, capture_output=True)
+        cls.webhook.stop()
         cls.tmp.cleanup()
 
     def submit(self, api=None, component="cluster-demo"):
@@ -344,6 +377,24 @@ class ClusterTest(unittest.TestCase):
         self.cluster.run("add", "notifier")
         wait_for(lambda: lag("secplat.events.notify", "notifiers") == 0, timeout=60, interval=0.3,
                  what="the restarted notifier to drain its backlog")
+
+        # The notifier has no database URL; what it sent is recorded through the API (service key)
+        # in PostgreSQL, where either API replica lists it, and every message reached the webhook once.
+        [notifier] = self.cluster.alive("notifier")
+        with open(os.path.join(self.cluster.dir, "run", f"{notifier}.pid")) as f:
+            with open(f"/proc/{int(f.read())}/environ", "rb") as e:
+                environ = e.read().split(b"\0")
+        self.assertFalse([v for v in environ if v.startswith(b"SECPLAT_DATABASE_URL=")])
+        self.assertTrue([v for v in environ if v.startswith(b"SECPLAT_NOTIFY_API_KEY=spk_")])
+        about = [b for b in self.webhook.bodies if b.get("asset_key") == "corr-stopped"]
+        self.assertGreaterEqual(len(about), 1, self.webhook.bodies[-5:])
+        keys = [b["dedupe_key"] for b in about]
+        self.assertEqual(len(keys), len(set(keys)), keys)  # no message twice
+        r = self.api2.request("GET", "/notifications?channel=webhook&status=sent&limit=1000", token=self.token)
+        self.assertEqual(r.status, 200, r)
+        sent = {d["dedupe_key"] for d in r.json()["items"]}
+        self.assertTrue(set(keys) <= sent, (keys, sent))
+        self.assertIn('"ledger"', self.cluster.log(notifier))
 
     def test_4_a_role_without_postgres_and_redis_refuses_to_start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECPLAT_")}

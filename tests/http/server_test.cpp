@@ -39,6 +39,7 @@ std::vector<Route> basic_routes() {
     return Response::json(200, Json{{"who", r.principal->subject}});
   }, Access::viewer));
   rs.push_back(get("/admin", ok_json, Access::admin));
+  rs.push_back(get("/internal/x", ok_json, Access::service));
   rs.push_back(get("/boom", [](Request&) -> Result<Response> { throw std::runtime_error("secret path /etc/x"); }));
   Route echo;
   echo.method = "POST";
@@ -143,6 +144,30 @@ TEST(Server, AuthMissingTokenLowRoleAndSuccess) {
   auto admin = c.request("GET", "/admin", "", {{"Authorization", "bearer admin-token"}});
   ASSERT_TRUE(admin);
   EXPECT_EQ(admin->status, 200);
+}
+
+// A service key (role processes without database credentials) reaches the internal routes and
+// nothing else; no user role, admin included, reaches those.
+TEST(Server, ServiceRoleIsConfinedToServiceRoutes) {
+  TestServer s(basic_routes());
+  TestClient c(s.port);
+  auto bearer = [](const char* t) { return std::vector<std::pair<std::string, std::string>>{{"Authorization", std::string("Bearer ") + t}}; };
+  for (const char* path : {"/viewer", "/admin"}) {
+    auto r = c.request("GET", path, "", bearer("service-token"));
+    ASSERT_TRUE(r);
+    expect_envelope(*r, 403, "Insufficient permissions");
+  }
+  for (const char* token : {"viewer-token", "analyst-token", "admin-token"}) {
+    auto r = c.request("GET", "/internal/x", "", bearer(token));
+    ASSERT_TRUE(r);
+    expect_envelope(*r, 403, "Insufficient permissions");
+  }
+  auto none = c.request("GET", "/internal/x");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  auto ok = c.request("GET", "/internal/x", "", bearer("service-token"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
 }
 
 TEST(Server, WithoutAuthenticatorEveryProtectedRouteIs401) {

@@ -14,11 +14,11 @@
 
 namespace secplat::http::testing {
 
-// Authenticator test double: "<role>-token" authenticates as that role.
+// Authenticator test double: "<role>-token" authenticates as that role (service too).
 class TokenTableAuth final : public Authenticator {
  public:
   Result<Principal> authenticate(std::string_view bearer) override {
-    for (Role r : {Role::viewer, Role::analyst, Role::admin}) {
+    for (Role r : {Role::viewer, Role::analyst, Role::admin, Role::service}) {
       if (bearer == std::string(role_name(r)) + "-token") return Principal{role_name(r), r, "user", 1};
     }
     return Error::unauthorized("Invalid token");

@@ -1,6 +1,11 @@
 // The Notifier on SQLite + the local queue, delivering to tests/notify/receiver.py as a Slack and a
 // webhook channel: which events notify, one delivery per (event, channel) however often a message
 // is handled, dedupe, retry without re-sending delivered channels, the DLQ, rate limits and list().
+//
+// The conformance suite of the DeliveryLedger port: every test runs twice, with the notifier on the
+// store's ledger (SqlDeliveryLedger) and on the API's (HttpDeliveryLedger → a real http::Server
+// serving api::notify_internal_routes over the same store, with a service API key), as a notifier
+// process without database credentials runs.
 #include "notify/notifier.h"
 
 #include <signal.h>
@@ -18,9 +23,14 @@
 #include <fstream>
 #include <thread>
 
+#include "api/notify_routes.h"
 #include "core/ids.h"
 #include "core/json.h"
+#include "http/client.h"
+#include "http/test_server.h"
 #include "notify/channels.h"
+#include "notify/http_delivery_ledger.h"
+#include "notify/sql_delivery_ledger.h"
 #include "notify/receiver.h"
 #include "queue/envelope.h"
 #include "queue/local_queue.h"
@@ -43,7 +53,7 @@ Json answers(int status, int n) {
   return a;
 }
 
-class NotifierTest : public ::testing::Test {
+class NotifierTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("secplat-notifier-" + random_hex(8));
@@ -62,9 +72,26 @@ class NotifierTest : public ::testing::Test {
     ASSERT_TRUE(q.ok()) << q.error().message;
     queue_ = std::move(*q);
     ASSERT_TRUE(queue_->ensure_group(kStream, "notifiers").ok());
+    sql_ledger_ = std::make_unique<SqlDeliveryLedger>(*db_);
+    if (GetParam() == "http") {
+      // The API side: the internal routes on the store's ledger; asset lookups answered by whatever
+      // the test gives the notifier (server_assets_).
+      AssetLookup forward = [this](const std::string& key) -> std::optional<AssetMeta> {
+        return server_assets_ ? server_assets_(key) : std::nullopt;
+      };
+      api_ = std::make_unique<http::testing::TestServer>(api::notify_internal_routes(*sql_ledger_, forward));
+      ASSERT_NE(api_->port, 0);
+      http_ledger_ = std::make_unique<HttpDeliveryLedger>(api_url(), "service-token");
+    }
   }
+  std::string api_url() const { return "http://127.0.0.1:" + std::to_string(api_->port); }
+  // The ledger the notifier under test records through.
+  DeliveryLedger& ledger() { return http_ledger_ ? static_cast<DeliveryLedger&>(*http_ledger_) : *sql_ledger_; }
   void TearDown() override {
     notifier_.reset();
+    http_ledger_.reset();
+    api_.reset();
+    sql_ledger_.reset();
     queue_.reset();
     db_.reset();
     receiver_.reset();
@@ -80,7 +107,12 @@ class NotifierTest : public ::testing::Test {
     std::vector<std::unique_ptr<Channel>> chans;
     chans.push_back(std::make_unique<SlackChannel>(receiver_->url() + kSlackPath, co));
     chans.push_back(std::make_unique<WebhookChannel>(receiver_->url() + kHookPath, "whsec-x", co));
-    notifier_ = std::make_unique<Notifier>(*db_, *queue_, std::move(chans), o, clock_);
+    if (http_ledger_ && o.asset_lookup) {
+      // Over HTTP the lookup is the API's: the test's answers move to the server side.
+      server_assets_ = o.asset_lookup;
+      o.asset_lookup = http_ledger_->asset_lookup();
+    }
+    notifier_ = std::make_unique<Notifier>(ledger(), *queue_, std::move(chans), o, clock_);
   }
 
   // The incident event the correlator would publish for an asset's status change (one incident
@@ -144,10 +176,14 @@ class NotifierTest : public ::testing::Test {
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<store::Db> db_;
   std::unique_ptr<queue::Queue> queue_;
+  std::unique_ptr<SqlDeliveryLedger> sql_ledger_;
+  AssetLookup server_assets_;
+  std::unique_ptr<http::testing::TestServer> api_;
+  std::unique_ptr<HttpDeliveryLedger> http_ledger_;
   std::unique_ptr<Notifier> notifier_;
 };
 
-TEST_F(NotifierTest, DownChangeDeliversOnceToEachChannelAndRecordsSent) {
+TEST_P(NotifierTest, DownChangeDeliversOnceToEachChannelAndRecordsSent) {
   make_notifier();
   const auto id = publish_change("shop.example.com", "up", "down", "red");
   ASSERT_TRUE(notifier_->handle(next()).ok());
@@ -174,7 +210,7 @@ TEST_F(NotifierTest, DownChangeDeliversOnceToEachChannelAndRecordsSent) {
   EXPECT_TRUE(nothing_pending());  // acked
 }
 
-TEST_F(NotifierTest, SameMessageHandledTwiceDeliversOnce) {
+TEST_P(NotifierTest, SameMessageHandledTwiceDeliversOnce) {
   make_notifier();
   const auto id = publish_change("shop.example.com", "up", "down", "red");
   const auto m = next();
@@ -186,7 +222,7 @@ TEST_F(NotifierTest, SameMessageHandledTwiceDeliversOnce) {
   for (const auto& x : deliveries(id)) EXPECT_EQ(x.attempts, 1);
 }
 
-TEST_F(NotifierTest, SecondDownWithinWindowIsSuppressedAndLaterOneIsSent) {
+TEST_P(NotifierTest, SecondDownWithinWindowIsSuppressedAndLaterOneIsSent) {
   make_notifier();
   publish_change("shop.example.com", "up", "down", "red");
   ASSERT_TRUE(notifier_->handle(next()).ok());
@@ -207,7 +243,7 @@ TEST_F(NotifierTest, SecondDownWithinWindowIsSuppressedAndLaterOneIsSent) {
   EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
 }
 
-TEST_F(NotifierTest, DownUpDownWithinTheWindowNotifiesEveryChange) {
+TEST_P(NotifierTest, DownUpDownWithinTheWindowNotifiesEveryChange) {
   make_notifier();
   publish_change("shop.example.com", "up", "down", "red");
   ASSERT_TRUE(notifier_->handle(next()).ok());
@@ -226,7 +262,7 @@ TEST_F(NotifierTest, DownUpDownWithinTheWindowNotifiesEveryChange) {
   EXPECT_EQ(receiver_->requests("/slack/").size(), 4u);
 }
 
-TEST_F(NotifierTest, UpAfterDownDeliversResolvedAndOtherTransitionsAreAckedSilently) {
+TEST_P(NotifierTest, UpAfterDownDeliversResolvedAndOtherTransitionsAreAckedSilently) {
   make_notifier();
   publish_change("shop.example.com", "unknown", "stale", "amber");
   ASSERT_TRUE(notifier_->handle(next()).ok());
@@ -249,7 +285,7 @@ TEST_F(NotifierTest, UpAfterDownDeliversResolvedAndOtherTransitionsAreAckedSilen
   for (const auto& x : deliveries(id)) EXPECT_EQ(x.status, "sent");
 }
 
-TEST_F(NotifierTest, RetryableFailureRetriesOnlyTheFailedChannel) {
+TEST_P(NotifierTest, RetryableFailureRetriesOnlyTheFailedChannel) {
   make_notifier();
   const auto id = publish_change("shop.example.com", "up", "down", "red");
   receiver_->plan(Json::array({{{"status", 200}}, {{"status", 500}}}));  // slack ok, webhook 500
@@ -275,7 +311,7 @@ TEST_F(NotifierTest, RetryableFailureRetriesOnlyTheFailedChannel) {
   EXPECT_TRUE(nothing_pending());
 }
 
-TEST_F(NotifierTest, AlwaysFailingChannelEndsInTheDeadLetterStream) {
+TEST_P(NotifierTest, AlwaysFailingChannelEndsInTheDeadLetterStream) {
   make_notifier();
   const auto id = publish_change("shop.example.com", "up", "down", "red");
   receiver_->plan(answers(500, 20));
@@ -298,7 +334,7 @@ TEST_F(NotifierTest, AlwaysFailingChannelEndsInTheDeadLetterStream) {
   }
 }
 
-TEST_F(NotifierTest, MalformedMessagesGoToTheDeadLetterStream) {
+TEST_P(NotifierTest, MalformedMessagesGoToTheDeadLetterStream) {
   make_notifier();
   ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e1"}, {"payload", "{}"}}).ok());
   ASSERT_TRUE(queue_->publish(kStream, {{"event_id", "e2"}, {"event_type", "posture.changed"}, {"payload", "{not json"}})
@@ -317,7 +353,7 @@ TEST_F(NotifierTest, MalformedMessagesGoToTheDeadLetterStream) {
   EXPECT_TRUE(nothing_pending());
 }
 
-TEST_F(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
+TEST_P(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
   NotifierOptions o;
   o.rate_limit = 1;
   o.rate_interval_ms = 60'000;
@@ -344,7 +380,7 @@ TEST_F(NotifierTest, RateLimitedChannelIsDeliveredAfterTheClockAdvances) {
 
 // A burst over the limit: the first messages go out on their own, the rest are held and go out as
 // one digest per channel when the bucket has a token again; nothing is lost, nothing sent twice.
-TEST_F(NotifierTest, BurstOverTheRateLimitBecomesOneDigestPerChannel) {
+TEST_P(NotifierTest, BurstOverTheRateLimitBecomesOneDigestPerChannel) {
   Metrics metrics;
   NotifierOptions o;
   o.rate_limit = 2;
@@ -397,7 +433,7 @@ TEST_F(NotifierTest, BurstOverTheRateLimitBecomesOneDigestPerChannel) {
 
 // A 429 with Retry-After pauses the channel for that long: the next message is held, not sent
 // into the storm, and the digest goes out once the server said it may.
-TEST_F(NotifierTest, RetryAfterPausesTheChannelUntilTheServerSaysSo) {
+TEST_P(NotifierTest, RetryAfterPausesTheChannelUntilTheServerSaysSo) {
   make_notifier();
   receiver_->plan(Json::array({{{"status", 429}, {"headers", {{"Retry-After", "120"}}}}, {{"status", 200}}}));
   const auto first = publish_change("a.example.com", "up", "down", "red");
@@ -423,7 +459,7 @@ TEST_F(NotifierTest, RetryAfterPausesTheChannelUntilTheServerSaysSo) {
 
 // An incident still firing gets a reminder per period on each channel; once it resolves (or is
 // closed), reminders stop.
-TEST_F(NotifierTest, StillFiringIncidentsGetRemindersUntilResolved) {
+TEST_P(NotifierTest, StillFiringIncidentsGetRemindersUntilResolved) {
   NotifierOptions o;
   o.reminder_after_s = 3600;
   make_notifier(o);
@@ -461,7 +497,7 @@ TEST_F(NotifierTest, StillFiringIncidentsGetRemindersUntilResolved) {
 }
 
 // Routing rules decide the channels: an unrouted channel gets nothing and has no record.
-TEST_F(NotifierTest, RoutingRulesPickTheChannelsPerAssetEnvironment) {
+TEST_P(NotifierTest, RoutingRulesPickTheChannelsPerAssetEnvironment) {
   NotifierOptions o;
   auto rules = parse_routes(R"([{"channels": ["webhook"], "environments": ["prod"]},
                                {"channels": ["slack"], "min_severity": "critical"}])",
@@ -486,7 +522,7 @@ TEST_F(NotifierTest, RoutingRulesPickTheChannelsPerAssetEnvironment) {
   EXPECT_TRUE(deliveries(dev).empty());
 }
 
-TEST_F(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {
+TEST_P(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {
   make_notifier();
   publish_change("a.example.com", "up", "down", "red");
   receiver_->plan(Json::array({{{"status", 200}}, {{"status", 400}}}));  // webhook: permanent
@@ -517,7 +553,7 @@ TEST_F(NotifierTest, ListFiltersByChannelAndStatusWithTotals) {
   EXPECT_TRUE(nothing_pending());  // a permanent failure is not retried
 }
 
-TEST_F(NotifierTest, ManualAlertIsSentOnceForTheSameAssetsWithinTheWindow) {
+TEST_P(NotifierTest, ManualAlertIsSentOnceForTheSameAssetsWithinTheWindow) {
   make_notifier();
   auto alert = [&](Json assets) {
     auto env = queue::make_envelope("alert.triggered", "", "high", Json{{"down_assets", assets}}, "", clock_.now_ms());
@@ -536,7 +572,7 @@ TEST_F(NotifierTest, ManualAlertIsSentOnceForTheSameAssetsWithinTheWindow) {
   EXPECT_EQ(receiver_->requests("/slack/").size(), 2u);
 }
 
-TEST_F(NotifierTest, OtherIncidentMovesAndPostureEventsDoNotNotify) {
+TEST_P(NotifierTest, OtherIncidentMovesAndPostureEventsDoNotNotify) {
   make_notifier();
   Json p{{"incident_id", 7}, {"title", "x"}, {"action", "status"}, {"from", "new"}, {"to", "triaged"}};
   ASSERT_TRUE(queue_->publish(kStream, queue::make_envelope("incident.updated", "x", "high", p, "", clock_.now_ms())).ok());
@@ -548,13 +584,13 @@ TEST_F(NotifierTest, OtherIncidentMovesAndPostureEventsDoNotNotify) {
   EXPECT_TRUE(nothing_pending());
 }
 
-TEST_F(NotifierTest, JiraKeepsOneIssuePerIncidentCommentingOnReopenAndResolvingIt) {
+TEST_P(NotifierTest, JiraKeepsOneIssuePerIncidentCommentingOnReopenAndResolvingIt) {
   ChannelOptions co;
   co.timeout_ms = 3000;
   co.clock = &clock_;
   std::vector<std::unique_ptr<Channel>> chans;
   chans.push_back(std::make_unique<JiraChannel>(JiraSettings{receiver_->url(), "bot@example.com", "tok", "SEC"}, co));
-  notifier_ = std::make_unique<Notifier>(*db_, *queue_, std::move(chans), NotifierOptions{}, clock_);
+  notifier_ = std::make_unique<Notifier>(ledger(), *queue_, std::move(chans), NotifierOptions{}, clock_);
   auto calls = [&] {
     std::vector<std::string> out;
     for (const auto& r : receiver_->requests("/rest/"))
@@ -596,7 +632,7 @@ TEST_F(NotifierTest, JiraKeepsOneIssuePerIncidentCommentingOnReopenAndResolvingI
   EXPECT_EQ(issue->value_or(""), "SEC-2");
 }
 
-TEST_F(NotifierTest, WorkersConsumeTheStream) {
+TEST_P(NotifierTest, WorkersConsumeTheStream) {
   make_notifier();
   ASSERT_TRUE(notifier_->start(2).ok());
   publish_change("shop.example.com", "up", "down", "red");
@@ -607,6 +643,85 @@ TEST_F(NotifierTest, WorkersConsumeTheStream) {
   EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
   EXPECT_EQ(receiver_->requests(kHookPath).size(), 1u);
 }
+
+// The HTTP adapter's own behaviour (instantiated for "http" only).
+class NotifierApiTest : public NotifierTest {};
+
+// The ledger's routes admit service keys alone, and a body that does not fit an operation is a 422
+// naming the field with nothing written.
+TEST_P(NotifierApiTest, TheLedgerRoutesAdmitOnlyServiceKeysAndRejectMalformedBodies) {
+  for (const char* key : {"viewer-token", "analyst-token", "admin-token", "", "spk_not-a-key"}) {
+    HttpDeliveryLedger other(api_url(), key);
+    auto s = other.status_of("e1", "slack");
+    ASSERT_FALSE(s.ok()) << key;
+    EXPECT_EQ(s.error().code, Errc::forbidden) << key << ": " << s.error().message;
+  }
+  auto post = [&](const std::string& op, const std::string& body) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = api_url() + "/internal/notify/" + op;
+    req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
+    req.body = body;
+    auto r = http::perform(req);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
+  };
+  auto bad = post("record", R"({"event_id": "e1", "event_type": "incident.created", "dedupe_key": "k",
+                                "status": "sent", "now_ms": 1})");  // no channel
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_NE(bad.body.find("channel"), std::string::npos) << bad.body;
+  auto wrong_type = post("status", R"({"event_id": 5, "channel": "slack"})");
+  EXPECT_EQ(wrong_type.status, 422);
+  EXPECT_NE(wrong_type.body.find("event_id"), std::string::npos) << wrong_type.body;
+  EXPECT_EQ(post("record", "{not json").status, 422);
+  auto page = sql_ledger_->list({});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 0);  // nothing half-written
+  EXPECT_EQ(post("no-such-op", "{}").status, 404);
+}
+
+// With the API unreachable the message goes back to the queue unsent; once the API answers again
+// it is delivered, once per channel.
+TEST_P(NotifierApiTest, AnUnreachableApiHoldsTheMessageUntilItAnswers) {
+  NotifierOptions o;
+  const std::string url = api_url();
+  api_.reset();  // the API is down (nothing listens on its port now)
+  HttpDeliveryLedger down(url, "service-token", 2000);
+  ChannelOptions co;
+  co.timeout_ms = 3000;
+  co.clock = &clock_;
+  std::vector<std::unique_ptr<Channel>> chans;
+  chans.push_back(std::make_unique<SlackChannel>(receiver_->url() + kSlackPath, co));
+  notifier_ = std::make_unique<Notifier>(down, *queue_, std::move(chans), o, clock_);
+  const auto id = publish_change("shop.example.com", "up", "down", "red");
+  auto st = notifier_->handle(next());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::unavailable) << st.error().message;
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 0u);  // nothing sent without a record
+  EXPECT_EQ(dlq_length(), 0);
+
+  // The API is back (a new server on the same store; the notifier follows the new address).
+  api_ = std::make_unique<http::testing::TestServer>(api::notify_internal_routes(*sql_ledger_, AssetLookup{}));
+  HttpDeliveryLedger up(api_url(), "service-token");
+  chans.clear();
+  chans.push_back(std::make_unique<SlackChannel>(receiver_->url() + kSlackPath, co));
+  notifier_ = std::make_unique<Notifier>(up, *queue_, std::move(chans), o, clock_);
+  clock_.advance_ms(1000);  // the queue's retry delay
+  ASSERT_TRUE(notifier_->handle(next()).ok());
+  EXPECT_EQ(receiver_->requests("/slack/").size(), 1u);
+  auto d = sql_ledger_->list({std::nullopt, std::nullopt, id, 10, 0});
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->items.size(), 1u);
+  EXPECT_EQ(d->items[0].status, "sent");
+  clock_.advance_ms(10'000);
+  EXPECT_TRUE(nothing_pending());
+  notifier_.reset();  // before the ledgers on this stack
+}
+
+INSTANTIATE_TEST_SUITE_P(Ledgers, NotifierTest, ::testing::Values("sql", "http"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Ledgers, NotifierApiTest, ::testing::Values("http"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace secplat::notify
