@@ -404,6 +404,13 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("SECPLAT_DATABASE_URL", r.stderr)
         self.assertIn("secplat serve", r.stderr)
+        # A notifier without a database still needs Redis, and says so.
+        env.update(SECPLAT_NOTIFY_API_URL="http://127.0.0.1:9", SECPLAT_NOTIFY_API_KEY="spk_x")
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([BINARY, "notifier", "--data-dir", d], env=env, capture_output=True, text=True,
+                               timeout=30)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("SECPLAT_REDIS_URL", r.stderr)
 
 
 if __name__ == "__main__":

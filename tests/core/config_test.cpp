@@ -82,6 +82,17 @@ TEST(Config, ErrorsNameTheKey) {
   auto fine = load_config("", env_of({{"SECPLAT_ASSURANCE_TOOL_HIDDEN_PATHS", "/root/.aws:/root/.ssh"}}), {});
   ASSERT_TRUE(fine.ok()) << fine.error().message;
   EXPECT_EQ(fine->assurance.tool_hidden_paths, (std::vector<std::string>{"/root/.aws", "/root/.ssh"}));
+
+  // A notifier without a database: the API's URL and a key to call it with, or nothing.
+  auto no_key = load_config("", env_of({{"SECPLAT_NOTIFY_API_URL", "http://api:8080"}}), {});
+  ASSERT_FALSE(no_key.ok());
+  EXPECT_NE(no_key.error().message.find("notify.api_key"), std::string::npos);
+  auto not_http = load_config("", env_of({{"SECPLAT_NOTIFY_API_URL", "api:8080"}, {"SECPLAT_NOTIFY_API_KEY", "spk_x"}}), {});
+  ASSERT_FALSE(not_http.ok());
+  EXPECT_NE(not_http.error().message.find("notify.api_url"), std::string::npos);
+  auto remote = load_config("", env_of({{"SECPLAT_NOTIFY_API_URL", "https://api:8080"}, {"SECPLAT_NOTIFY_API_KEY", "spk_x"}}), {});
+  ASSERT_TRUE(remote.ok()) << remote.error().message;
+  EXPECT_EQ(remote->notify.api_url, "https://api:8080");
 }
 
 TEST(Config, BackendUrlsSelectPostgresAndRedis) {
