@@ -4,30 +4,26 @@
 #include <map>
 #include <string>
 
+#include "http/json_body.h"
+
 namespace secplat::notify {
 namespace {
 
 Error field_error(std::string_view key, std::string msg) { return Error::invalid({"body", std::string(key)}, std::move(msg)); }
 
-// Field readers: a missing field is an error for str/num, empty/0 for opt_*.
+// Field readers over http/json_body.h (422 at ["body", key]): required, or "" / 0 when absent.
 Result<std::string> str(const Json& b, std::string_view key, bool required = true) {
-  auto it = b.find(key);
-  if (it == b.end() || it->is_null()) {
-    if (required) return field_error(key, "Field required");
-    return std::string();
-  }
-  if (!it->is_string()) return field_error(key, "Input should be a valid string");
-  return it->get<std::string>();
+  if (required) return http::req_string(b, key);
+  auto v = http::opt_string(b, key);
+  if (!v.ok()) return std::move(v).take_error();
+  return v->value_or(std::string());
 }
 
 Result<int64_t> num(const Json& b, std::string_view key, bool required = true) {
-  auto it = b.find(key);
-  if (it == b.end() || it->is_null()) {
-    if (required) return field_error(key, "Field required");
-    return int64_t{0};
-  }
-  if (!it->is_number_integer()) return field_error(key, "Input should be a valid integer");
-  return it->get<int64_t>();
+  if (required) return http::req_int(b, key);
+  auto v = http::opt_int(b, key);
+  if (!v.ok()) return std::move(v).take_error();
+  return v->value_or(0);
 }
 
 #define LEDGER_TRY_ASSIGN(var, expr)              \
@@ -175,11 +171,12 @@ const std::map<std::string, Op, std::less<>>& ops() {
       {"list",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
          DeliveryFilter f;
-         for (const char* k : {"channel", "status", "event_id"}) {
-           LEDGER_TRY_ASSIGN(v, str(b, k, false));
-           if (v.empty()) continue;
-           (k[0] == 'c' ? f.channel : k[0] == 's' ? f.status : f.event_id) = v;
-         }
+         LEDGER_TRY_ASSIGN(channel, str(b, "channel", false));
+         LEDGER_TRY_ASSIGN(status, str(b, "status", false));
+         LEDGER_TRY_ASSIGN(event_id, str(b, "event_id", false));
+         if (!channel.empty()) f.channel = channel;
+         if (!status.empty()) f.status = status;
+         if (!event_id.empty()) f.event_id = event_id;
          LEDGER_TRY_ASSIGN(limit, num(b, "limit", false));
          LEDGER_TRY_ASSIGN(offset, num(b, "offset", false));
          f.limit = b.contains("limit") ? limit : 100;
@@ -284,5 +281,7 @@ Result<DeliveryPage> page_from_json(const Json& answer) {
   }
   return page;
 }
+
+#undef LEDGER_TRY_ASSIGN
 
 }  // namespace secplat::notify
