@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "http/json_body.h"
+#include "posture/job_ledger_wire.h"
 
 namespace secplat::api {
 namespace {
@@ -183,6 +184,13 @@ std::vector<http::Route> jobs_routes(posture::JobService& jobs, auth::AuditLog& 
       },
       "Run a failed or finished job again"));
   return routes;
+}
+
+std::vector<http::Route> jobs_internal_routes(posture::JobLedger& ledger) {
+  return internal_op_routes(
+      "/internal/jobs/", posture::job_ledger_ops(), "Scan-job ledger (for job workers)",
+      [&ledger](std::string_view op, const Json& body) { return posture::serve_job_op(ledger, op, body); },
+      [](std::string_view op) -> std::size_t { return op == "reconcile" ? 16u << 20 : 0; });  // a job's findings
 }
 
 }  // namespace secplat::api

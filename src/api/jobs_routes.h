@@ -7,10 +7,15 @@
 
 #include "auth/audit_log.h"
 #include "http/route.h"
+#include "posture/job_ledger.h"
 #include "posture/jobs.h"
 
 namespace secplat::api {
 
 std::vector<http::Route> jobs_routes(posture::JobService& jobs, auth::AuditLog& audit);
+
+// The job ledger for scan-job workers without database credentials (service API keys only):
+// POST /internal/jobs/<op> (posture/job_ledger_wire.h).
+std::vector<http::Route> jobs_internal_routes(posture::JobLedger& ledger);
 
 }  // namespace secplat::api

@@ -54,23 +54,9 @@ std::vector<http::Route> notify_routes(notify::Notifier& notifier) {
 }
 
 std::vector<http::Route> notify_internal_routes(notify::DeliveryLedger& ledger, notify::AssetLookup assets) {
-  std::vector<http::Route> routes;
-  for (std::string_view op : notify::ledger_ops()) {
-    http::Route r;
-    r.method = "POST";
-    r.path = "/internal/notify/" + std::string(op);
-    r.access = http::Access::service;
-    r.doc = {"Notifier ledger: " + std::string(op) + " (service API keys; for notifier processes)", "internal", "", "",
-             {}, 200};
-    r.handler = [&ledger, op](http::Request& req) -> Result<http::Response> {
-      auto body = http::parse_json_object(req);
-      if (!body.ok()) return std::move(body).take_error();
-      auto answer = notify::serve_ledger_op(ledger, op, *body);
-      if (!answer.ok()) return std::move(answer).take_error();
-      return http::Response::json(200, *answer);
-    };
-    routes.push_back(std::move(r));
-  }
+  std::vector<http::Route> routes = internal_op_routes(
+      "/internal/notify/", notify::ledger_ops(), "Notifier ledger (for notifier processes)",
+      [&ledger](std::string_view op, const Json& body) { return notify::serve_ledger_op(ledger, op, body); });
   http::Route asset;
   asset.method = "GET";
   asset.path = "/internal/notify/assets/{asset_key}";

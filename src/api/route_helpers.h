@@ -2,7 +2,10 @@
 #pragma once
 
 #include <charconv>
+#include <cstddef>
+#include <functional>
 #include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +13,7 @@
 #include "auth/audit_log.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "http/json_body.h"
 #include "http/route.h"
 
 namespace secplat::api {
@@ -32,6 +36,33 @@ inline http::Route make_route(std::string tag, std::string method, std::string p
   r.doc.success_status = success_status;
   r.doc.query_params = std::move(query_params);
   return r;
+}
+
+// The /internal routes of a port served to role processes without database credentials: POST
+// <prefix><op> for every op, service API keys only; the JSON body goes to serve(op, body) and its
+// answer is the 200 body. `max_body(op)` gives an operation its own body cap (0 = the server's).
+using InternalOp = std::function<Result<Json>(std::string_view op, const Json& body)>;
+inline std::vector<http::Route> internal_op_routes(const std::string& prefix, const std::vector<std::string_view>& ops,
+                                                   const std::string& what, InternalOp serve,
+                                                   const std::function<std::size_t(std::string_view)>& max_body = {}) {
+  std::vector<http::Route> routes;
+  for (std::string_view op : ops) {
+    http::Route r;
+    r.method = "POST";
+    r.path = prefix + std::string(op);
+    r.access = http::Access::service;
+    r.doc = {what + ": " + std::string(op) + " (service API keys)", "internal", "", "", {}, 200};
+    if (max_body) r.max_body_bytes = max_body(op);
+    r.handler = [serve, op](http::Request& req) -> Result<http::Response> {
+      auto body = http::parse_json_object(req);
+      if (!body.ok()) return std::move(body).take_error();
+      auto answer = serve(op, *body);
+      if (!answer.ok()) return std::move(answer).take_error();
+      return http::Response::json(200, *answer);
+    };
+    routes.push_back(std::move(r));
+  }
+  return routes;
 }
 
 // A stored JSON-object column as an object; anything else (junk, an array) reads as {}.

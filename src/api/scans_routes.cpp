@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "api/route_helpers.h"
+#include "assurance/scan_ledger_wire.h"
 #include "assurance/scan_service.h"
 #include "auth/workspace_grants.h"
 #include "core/encoding.h"
@@ -535,6 +536,16 @@ std::vector<Route> scan_routes(ScanRouteDeps deps) {
   };
   routes.push_back(std::move(key));
   return routes;
+}
+
+std::vector<http::Route> scan_internal_routes(assurance::ScanLedger& ledger, InternalSarifImport import_sarif) {
+  return internal_op_routes(
+      "/internal/scans/", assurance::scan_ledger_ops(), "Scan ledger (for scan worker processes)",
+      [&ledger, import_sarif](std::string_view op, const Json& body) {
+        return assurance::serve_scan_ledger_op(ledger, import_sarif, op, body);
+      },
+      // A repository scan's SARIF can be large; the other operations are small.
+      [](std::string_view op) -> std::size_t { return op == "import-sarif" ? 64u << 20 : 0; });
 }
 
 }  // namespace secplat::api

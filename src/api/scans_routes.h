@@ -11,11 +11,14 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/error.h"
 #include "http/route.h"
 
 namespace secplat::assurance {
 class ScanService;
+class ScanLedger;
 }
 namespace secplat::auth {
 class WorkspaceGrants;
@@ -31,6 +34,13 @@ struct ScanRouteDeps {
 };
 
 std::vector<http::Route> scan_routes(ScanRouteDeps deps);
+
+// The scan ledger for worker processes without database credentials (service API keys only):
+// POST /internal/scans/<op> (assurance/scan_ledger_wire.h), including "import-sarif", which runs
+// `import_sarif` (an assurance::SarifImporter: component, SARIF log, tool, test id).
+using InternalSarifImport =
+    std::function<Status(const std::string&, const nlohmann::json&, const std::string&, const std::string&)>;
+std::vector<http::Route> scan_internal_routes(assurance::ScanLedger& ledger, InternalSarifImport import_sarif);
 
 // Multipart helper (exposed for tests): the part named `field` of a multipart/form-data body.
 struct MultipartFile {

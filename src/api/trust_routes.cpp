@@ -177,4 +177,16 @@ std::vector<Route> trust_routes(trust::TrustGate& gate, trust::TransparencyLog& 
   return routes;
 }
 
+std::vector<Route> trust_internal_routes(trust::TrustGate& gate, trust::TransparencyLog& log) {
+  std::vector<Route> out;
+  for (auto& r : trust_routes(gate, log)) {
+    if (r.path != "/v1/verify-and-permit-upload" && r.path != "/v1/permits/redeem") continue;
+    r.path = "/internal/trust" + r.path;
+    r.access = http::Access::service;
+    r.doc.tag = "internal";
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace secplat::api

@@ -18,4 +18,10 @@ namespace secplat::api {
 
 std::vector<http::Route> trust_routes(trust::TrustGate& gate, trust::TransparencyLog& log);
 
+// The permit and redeem routes again under /internal/trust (/internal/trust/v1/verify-and-permit-upload,
+// /internal/trust/v1/permits/redeem) for service API keys: the gate of worker processes without
+// database credentials and without a trust role of their own (assurance::HttpUploadGate with base
+// URL <api>/internal/trust). Same checks, same single-use permits.
+std::vector<http::Route> trust_internal_routes(trust::TrustGate& gate, trust::TransparencyLog& log);
+
 }  // namespace secplat::api

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -180,6 +181,7 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
     routes.push_back(std::move(r));
   for (auto& r : api::audit_routes(*p.audit)) routes.push_back(std::move(r));
   for (auto& r : api::trust_routes(*p.trust_gate, *p.transparency)) routes.push_back(std::move(r));
+  for (auto& r : api::trust_internal_routes(*p.trust_gate, *p.transparency)) routes.push_back(std::move(r));
   if (trust_only) {
     ops->openapi = std::make_shared<const std::string>(http::openapi_document(routes, "SecPlat trust", kVersion));
     return routes;
@@ -200,6 +202,8 @@ std::vector<http::Route> build_routes(Platform& p, bool trust_only) {
   for (auto& r : api::notify_routes(*p.notifier)) routes.push_back(std::move(r));
   for (auto& r : api::notify_internal_routes(*p.notify_ledger, notify_asset_lookup(*p.assets)))
     routes.push_back(std::move(r));
+  for (auto& r : api::jobs_internal_routes(*p.job_ledger)) routes.push_back(std::move(r));
+  for (auto& r : api::scan_internal_routes(*p.scans, p.sarif_import)) routes.push_back(std::move(r));
   for (auto& r : api::incidents_routes(*p.incidents, jira_hook(*config, *p.notifier), linked_risk(*p.findings)))
     routes.push_back(std::move(r));
   for (auto& r : api::alerts_routes(*p.alert_book, *p.suppression, *p.posture_view,
@@ -243,6 +247,77 @@ std::vector<http::Route> role_routes(Platform& p) {
   return routes;
 }
 
+// Raises the open-file limit and makes this process's scratch space (scan checkouts, tool work
+// dirs, upload spools), removing what killed processes left behind. False (logged) on failure.
+bool prepare_scanning_process() {
+  raise_open_file_limit();
+  if (auto scratch_dir = scratch::init(); !scratch_dir) {
+    log::error("start-up failed", {log::str("error", scratch_dir.error().message)});
+    return false;
+  }
+  return true;
+}
+
+// A role process without database credentials (the notifier with notify.api_url, a worker with
+// worker.api_url): Redis for its input, the API for everything it records. It serves /health,
+// /ready (Redis and the API) and /metrics (only with http.metrics_public: no user store here
+// answers tokens); nothing else, and no route spools a body.
+struct RemoteRole {
+  std::string name;
+  std::string instance_id;
+  std::string api_url;                  // logged by host only
+  Metrics* metrics = nullptr;
+  queue::Queue* queue = nullptr;
+  std::function<Status()> api_check;    // one cheap call to the API
+  std::function<Status()> start;
+  std::function<void()> stop;
+};
+
+int run_remote_role(const Config& config, RemoteRole role, const sigset_t& stop_signals, int64_t t0) {
+  role.metrics->gauge("secplat_build_info", "Build of this process (always 1) and the role it runs",
+                      {{"version", kVersion}, {"role", role.name}})
+      .set(1);
+  auto ops = std::make_shared<api::OpsContext>();
+  ops->queue = role.queue;
+  ops->metrics = role.metrics;
+  ops->metrics_public = config.http.metrics_public;
+  ops->ready_checks.emplace_back("api", role.api_check);
+  api::register_process_metrics(*role.metrics, role.queue, nullptr);
+  std::vector<http::Route> routes = api::ops_routes(ops);
+  std::erase_if(routes, [](const http::Route& r) {
+    return r.path != "/health" && r.path != "/ready" && r.path != "/metrics";
+  });
+  if (auto s = role.start(); !s.ok()) {
+    log::error("start-up failed", {log::str("error", role.name + ": " + s.error().message)});
+    return 1;
+  }
+  HttpConfig limits = config.http;
+  limits.io_threads = 1;
+  limits.worker_threads = std::min(limits.worker_threads, 2);
+  http::Server server(http::ServerOptions{config.host, config.port, limits, ""}, std::move(routes), nullptr,
+                      role.metrics);
+  auto port = server.start();
+  if (!port) {
+    log::error("start-up failed", {log::str("error", "listen " + config.listen + ": " + port.error().message)});
+    role.stop();
+    return 1;
+  }
+  const std::string url = "http://" + config.host + ":" + std::to_string(*port);
+  std::printf("SecPlat %s metrics at %s/metrics\n", role.name.c_str(), url.c_str());
+  log::info("role running", {log::str("role", role.name), log::str("instance", role.instance_id),
+                             log::str("api", http::url_host(role.api_url)),
+                             log::integer("startup_ms", steady_ms() - t0)});
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
+  server.shutdown();
+  server.wait();
+  role.stop();
+  log::info("stopped");
+  return 0;
+}
+
 // The `notifier` role with notify.api_url: Redis for the events, the API for its delivery records
 // and asset lookups; no database is opened (its credentials need not be on this machine).
 int run_remote_notifier(const Config& config, int64_t t0) {
@@ -257,53 +332,56 @@ int run_remote_notifier(const Config& config, int64_t t0) {
     return 1;
   }
   RemoteNotifier& n = **remote;
-  n.metrics.gauge("secplat_build_info", "Build of this process (always 1) and the role it runs",
-                  {{"version", kVersion}, {"role", "notifier"}})
-      .set(1);
-  auto ops = std::make_shared<api::OpsContext>();
-  ops->queue = n.queue.get();
-  ops->metrics = &n.metrics;
-  ops->metrics_public = config.http.metrics_public;  // no user store here: /metrics is served only when public
-  ops->ready_checks.emplace_back("api", [ledger = n.ledger.get()]() -> Status {
+  RemoteRole role;
+  role.name = "notifier";
+  role.instance_id = n.instance_id;
+  role.api_url = config.notify.api_url;
+  role.metrics = &n.metrics;
+  role.queue = n.queue.get();
+  role.api_check = [ledger = n.ledger.get()]() -> Status {
     auto s = ledger->status_of("ready-check", "-");
     if (!s.ok()) return std::move(s).take_error();
     return ok_status();
-  });
-  api::register_process_metrics(n.metrics, n.queue.get(), nullptr);
-  std::vector<http::Route> routes = api::ops_routes(ops);
-  std::erase_if(routes, [](const http::Route& r) {
-    return r.path != "/health" && r.path != "/ready" && r.path != "/metrics";
-  });
-  if (auto s = n.notifier->start(); !s.ok()) {
-    log::error("start-up failed", {log::str("error", "notifier: " + s.error().message)});
+  };
+  role.start = [&n] { return n.notifier->start(); };
+  role.stop = [&n] { n.notifier->stop(); };
+  return run_remote_role(config, std::move(role), stop_signals, t0);
+}
+
+// The `worker` role with worker.api_url: scan and job messages from Redis, scan state, logs,
+// findings, job logs and upload permits through the API; no database is opened. Scan events are
+// also published to Redis for the API replicas' WebSocket followers, as from any worker.
+int run_remote_worker(const Config& config, int64_t t0) {
+  if (config.redis_url.empty()) {
+    std::fprintf(stderr, "secplat worker: set SECPLAT_REDIS_URL (the jobs come from Redis Streams)\n");
+    return 2;
+  }
+  if (!prepare_scanning_process()) return 1;
+  scratch::ReleaseAtExit scratch_release;  // after everything below is gone
+  sigset_t stop_signals = block_stop_signals();  // before any thread starts
+  auto remote = open_remote_worker(config);
+  if (!remote) {
+    log::error("start-up failed", {log::str("error", remote.error().message)});
     return 1;
   }
-  HttpConfig limits = config.http;
-  limits.io_threads = 1;
-  limits.worker_threads = std::min(limits.worker_threads, 2);
-  // No route spools a body and no user store answers tokens: nothing is written, /metrics is
-  // served only when http.metrics_public.
-  http::Server server(http::ServerOptions{config.host, config.port, limits, ""}, std::move(routes), nullptr,
-                      &n.metrics);
-  auto port = server.start();
-  if (!port) {
-    log::error("start-up failed", {log::str("error", "listen " + config.listen + ": " + port.error().message)});
-    return 1;
-  }
-  const std::string url = "http://" + config.host + ":" + std::to_string(*port);
-  std::printf("SecPlat notifier metrics at %s/metrics\n", url.c_str());
-  log::info("role running", {log::str("role", "notifier"), log::str("instance", n.instance_id),
-                             log::str("ledger", http::url_host(config.notify.api_url)),
-                             log::integer("startup_ms", steady_ms() - t0)});
-  std::fflush(stdout);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log::info("shutting down", {log::str("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")});
-  server.shutdown();
-  server.wait();
-  n.notifier->stop();
-  log::info("stopped");
-  return 0;
+  RemoteWorker& w = **remote;
+  assurance::ScanEventRelay relay(*w.queue, *w.scan_events, {w.instance_id});
+  relay.attach_publisher();
+  RemoteRole role;
+  role.name = "worker";
+  role.instance_id = w.instance_id;
+  role.api_url = config.worker.api_url;
+  role.metrics = &w.metrics;
+  role.queue = w.queue.get();
+  role.api_check = [ledger = w.scans.get()]() -> Status {
+    auto s = ledger->status_of("test_readycheck00");
+    if (!s.ok()) return std::move(s).take_error();
+    return ok_status();
+  };
+  role.start = [&w, &config] { return w.scan_worker->start(config.assurance.max_concurrent_scans); };
+  // Running scans finish (a SIGKILL instead leaves them to another worker, through their leases).
+  role.stop = [&w] { w.scan_worker->stop(); };
+  return run_remote_role(config, std::move(role), stop_signals, t0);
 }
 
 // `serve` (every role, one process, embedded backends or not) and the role processes share this:
@@ -317,6 +395,8 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
   log::set_service(single_process ? std::string("secplat") : "secplat-" + name);
   if (!single_process && roles == std::vector<Role>{Role::notifier} && !config->notify.api_url.empty())
     return run_remote_notifier(*config, t0);
+  if (!single_process && roles == std::vector<Role>{Role::worker} && !config->worker.api_url.empty())
+    return run_remote_worker(*config, t0);
   if (!single_process && (config->database_url.empty() || config->redis_url.empty())) {
     std::fprintf(stderr,
                  "secplat %s: a role process needs PostgreSQL and Redis shared with the other roles: set "
@@ -324,13 +404,7 @@ int run_roles(const CommonFlags& flags, const std::vector<Role>& roles, bool sin
                  name.c_str());
     return 2;
   }
-  raise_open_file_limit();
-  // Scratch space (scan checkouts, tool work dirs, upload spools) of this process; what killed
-  // processes left behind is removed here.
-  if (auto scratch_dir = scratch::init(); !scratch_dir) {
-    log::error("start-up failed", {log::str("error", scratch_dir.error().message)});
-    return 1;
-  }
+  if (!prepare_scanning_process()) return 1;
   scratch::ReleaseAtExit scratch_release;  // after everything below is gone
   sigset_t stop_signals = block_stop_signals();  // before any thread starts
 

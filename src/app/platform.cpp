@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "assurance/http_scan_ledger.h"
 #include "assurance/http_upload_gate.h"
 #include "assurance/remote_manifest.h"
 #include "notify/channel.h"
@@ -26,6 +27,8 @@
 #include "findings/migrations.h"
 #include "posture/index/opensearch_mirror.h"
 #include "posture/migrations.h"
+#include "posture/http_job_ledger.h"
+#include "posture/sql_job_ledger.h"
 #include "auth/bootstrap.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -142,6 +145,77 @@ std::string new_instance_id() {
   return std::string(host) + "-" + std::to_string(::getpid()) + "-" + random_hex(3);
 }
 
+
+// What every worker runs scans with, whichever ledger it has: the scanners, the pipeline's options,
+// the publisher's settings, the lease, and the posture jobs on the same worker threads.
+std::vector<std::shared_ptr<scanners::Scanner>> scan_tools(const Config& config) {
+  std::vector<std::shared_ptr<scanners::Scanner>> tools;
+  tools.push_back(scanners::make_secrets_scanner());
+  tools.push_back(scanners::make_sbom_scanner());
+  scanners::ToolSandbox tool_box = scanners::tool_sandbox_from(config.assurance);
+  tool_box.hidden_paths.push_back(std::filesystem::absolute(config.data_dir).string());  // keys, database, bundles
+  for (auto& s : scanners::make_external_scanners(scanners::ToolLocator::from_environment(), tool_box))
+    tools.push_back(std::move(s));
+  return tools;
+}
+
+assurance::PipelineOptions pipeline_options(const Config& config, const crypto::EcKeyPair& key,
+                                            assurance::RemoteManifestSource* manifests, Metrics* metrics) {
+  assurance::PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance,
+                                key.private_pem, key.public_pem, ""};
+  po.remote_manifests = manifests;
+  po.metrics = metrics;
+  return po;
+}
+
+// Storage the bundles are published to, also the source of s3:// and oci:// manifests.
+void open_object_storage(const Config& config, std::unique_ptr<objects::ObjectStore>& s3,
+                         std::unique_ptr<objects::OciRegistry>& oci,
+                         std::unique_ptr<assurance::RemoteManifestSource>& manifests) {
+  if (!config.s3.endpoint.empty()) s3 = objects::make_s3_object_store(config.s3);
+  if (!config.oci.registry.empty()) oci = std::make_unique<objects::OciRegistry>(config.oci);
+  manifests = std::make_unique<assurance::ObjectManifestSource>(
+      s3.get(), oci.get(), config.oci.registry, config.assurance.manifest_s3_buckets,
+      config.assurance.manifest_oci_repositories);
+}
+
+assurance::PublishSettings publish_settings(const Config& config, const std::string& instance_id) {
+  assurance::PublishSettings ps;
+  ps.bundles_dir = config.data_dir + "/bundles";
+  ps.raw_bucket = config.s3.raw_bucket;
+  ps.raw_prefix = config.s3.raw_prefix;
+  ps.golden_bucket = config.s3.golden_bucket;
+  ps.golden_prefix = config.s3.golden_prefix;
+  ps.oci_registry = config.oci.registry;
+  ps.oci_repository = config.oci.repository;
+  ps.auto_promote = config.trust.auto_promote;
+  ps.instance = instance_id;
+  return ps;
+}
+
+// The lease fits inside the visibility timeout: a reclaimed scan message finds it expired.
+int64_t scan_lease_ms(const Config& config) { return std::min<int64_t>(30000, config.queue.visibility_timeout_ms); }
+
+posture::JobRunnerOptions job_runner_options(const Config& config, Metrics* metrics) {
+  posture::JobRunnerOptions ropt;
+  ropt.net.allow_private = config.probe_allow_private;
+  ropt.max_attempts = config.queue.max_attempts;
+  ropt.metrics = metrics;
+  return ropt;
+}
+
+// The same worker pool runs the posture platform's scan jobs (messages with a job_id).
+void run_posture_jobs_on(assurance::ScanWorker& worker, posture::JobRunner& runner) {
+  worker.set_other_job_handler([&runner](const queue::Message& m) {
+    using Kind = assurance::ScanWorker::OtherJobResult::Kind;
+    auto r = runner.handle(m);
+    Kind k = r.outcome == posture::JobRunner::Outcome::ack     ? Kind::ack
+             : r.outcome == posture::JobRunner::Outcome::retry ? Kind::retry
+                                                               : Kind::dead_letter;
+    return assurance::ScanWorker::OtherJobResult{k, r.error};
+  });
+}
+
 }  // namespace
 
 notify::AssetLookup notify_asset_lookup(posture::AssetRepo& assets) {
@@ -171,6 +245,54 @@ Result<std::unique_ptr<RemoteNotifier>> open_remote_notifier(const Config& confi
   if (!notifier.ok()) return std::move(notifier).take_error();
   n->notifier = std::move(*notifier);
   return n;
+}
+
+RemoteWorker::RemoteWorker() = default;
+RemoteWorker::~RemoteWorker() = default;
+
+Result<std::unique_ptr<RemoteWorker>> open_remote_worker(const Config& config) {
+  if (config.worker.api_url.empty() || config.redis_url.empty())
+    return Error::bad_request("a worker without a database needs worker.api_url and redis_url");
+  auto w = std::make_unique<RemoteWorker>();
+  w->config = config;
+  w->instance_id = new_instance_id();
+  SECPLAT_TRY(make_data_dir(config.data_dir));
+  auto q = open_queue(config, w->clock, nullptr);
+  if (!q) return Error::internal("queue: " + q.error().message);
+  w->queue = std::move(*q);
+  for (const auto& sg : queue::kStreams)
+    if (auto s = w->queue->ensure_group(std::string(sg.stream), std::string(sg.group)); !s.ok())
+      return Error::internal("queue: " + s.error().message);
+  auto key = assurance::load_or_create_signing_key(config.data_dir);
+  if (!key) return Error::internal("signing key: " + key.error().message);
+  w->signing_key = std::move(*key);
+
+  auto scans = std::make_unique<assurance::HttpScanLedger>(config.worker.api_url, config.worker.api_key);
+  assurance::SarifImporter import = scans->sarif_importer();
+  w->scans = std::move(scans);
+  w->scan_events = std::make_unique<assurance::ScanEventLog>(*w->scans, w->clock);
+  open_object_storage(config, w->object_store, w->oci, w->remote_manifests);
+  w->scan_pipeline = std::make_unique<assurance::ScanPipeline>(
+      *w->scans, *w->scan_events, w->clock,
+      pipeline_options(config, w->signing_key, w->remote_manifests.get(), &w->metrics), scan_tools(config),
+      std::move(import));
+  w->scan_worker = std::make_unique<assurance::ScanWorker>(*w->queue, *w->scan_pipeline, *w->scans, *w->scan_events,
+                                                           "worker-" + w->instance_id, scan_lease_ms(config));
+  // Publishing: the trust role's gate when trust.url names one (with trust.api_key), else the API's
+  // (its /internal/trust routes, with the worker's service key).
+  if (!config.trust.url.empty())
+    w->upload_gate = std::make_unique<assurance::HttpUploadGate>(config.trust.url, config.trust.api_key);
+  else
+    w->upload_gate = std::make_unique<assurance::HttpUploadGate>(config.worker.api_url + "/internal/trust",
+                                                                 config.worker.api_key);
+  w->publisher = std::make_unique<assurance::BundlePublisher>(*w->scans, *w->upload_gate, w->object_store.get(),
+                                                              w->oci.get(), w->signing_key,
+                                                              publish_settings(config, w->instance_id), w->clock);
+  w->scan_worker->set_publisher(w->publisher.get());
+  w->job_ledger = std::make_unique<posture::HttpJobLedger>(config.worker.api_url, config.worker.api_key);
+  w->job_runner = std::make_unique<posture::JobRunner>(*w->job_ledger, job_runner_options(config, &w->metrics));
+  run_posture_jobs_on(*w->scan_worker, *w->job_runner);
+  return w;
 }
 
 Platform::Platform() = default;
@@ -278,46 +400,30 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   iopt.metrics = &p->metrics;
   p->ingest = std::make_unique<posture::Ingest>(*p->assets, *p->events, p->queue.get(), iopt);
   p->jobs = std::make_unique<posture::JobService>(*p->db, *p->queue, p->clock);
-  posture::JobRunnerOptions ropt;
-  ropt.net.allow_private = config.probe_allow_private;
-  ropt.max_attempts = config.queue.max_attempts;
-  ropt.metrics = &p->metrics;
-  p->job_runner = std::make_unique<posture::JobRunner>(*p->jobs, *p->assets, *p->findings, ropt);
+  p->job_ledger = std::make_unique<posture::SqlJobLedger>(*p->jobs, *p->assets, *p->findings);
+  p->job_runner = std::make_unique<posture::JobRunner>(*p->job_ledger, job_runner_options(config, &p->metrics));
 
   auto key = assurance::load_or_create_signing_key(config.data_dir);
   if (!key) return Error::internal("signing key: " + key.error().message);
   p->signing_key = std::move(*key);
   p->scans = std::make_unique<assurance::ScanStore>(*p->db, p->clock);
   p->scan_events = std::make_unique<assurance::ScanEventLog>(*p->scans, p->clock);
-  // A repository scan's SARIF becomes findings on the component's asset.
+  // A repository scan's SARIF becomes findings on the component's asset (also for workers that
+  // import through /internal/scans/import-sarif).
   Platform* raw = p.get();
-  assurance::SarifImporter importer = [raw](const std::string& component, const Json& sarif, const std::string& tool,
-                                            const std::string& test_id) -> Status {
+  p->sarif_import = [raw](const std::string& component, const Json& sarif, const std::string& tool,
+                          const std::string& test_id) -> Status {
     auto asset = raw->assets->ensure(component, "repository", component);
     if (!asset) return std::move(asset).take_error();
     auto r = raw->findings->import_sarif(component, sarif, tool, auth::Actor{"scan:" + test_id, test_id});
     if (!r) return std::move(r).take_error();
     return {};
   };
-  // Storage the bundles are published to, also the source of s3:// and oci:// manifests.
-  if (!config.s3.endpoint.empty()) p->object_store = objects::make_s3_object_store(config.s3);
-  if (!config.oci.registry.empty()) p->oci = std::make_unique<objects::OciRegistry>(config.oci);
-  p->remote_manifests = std::make_unique<assurance::ObjectManifestSource>(
-      p->object_store.get(), p->oci.get(), config.oci.registry, config.assurance.manifest_s3_buckets,
-      config.assurance.manifest_oci_repositories);
-  assurance::PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance,
-                                p->signing_key.private_pem, p->signing_key.public_pem, ""};
-  po.remote_manifests = p->remote_manifests.get();
-  po.metrics = &p->metrics;
-  std::vector<std::shared_ptr<scanners::Scanner>> tools;
-  tools.push_back(scanners::make_secrets_scanner());
-  tools.push_back(scanners::make_sbom_scanner());
-  scanners::ToolSandbox tool_box = scanners::tool_sandbox_from(config.assurance);
-  tool_box.hidden_paths.push_back(std::filesystem::absolute(config.data_dir).string());  // keys, database, bundles
-  for (auto& s : scanners::make_external_scanners(scanners::ToolLocator::from_environment(), tool_box))
-    tools.push_back(std::move(s));
-  p->scan_pipeline = std::make_unique<assurance::ScanPipeline>(*p->scans, *p->scan_events, p->clock, std::move(po),
-                                                               std::move(tools), std::move(importer));
+  open_object_storage(config, p->object_store, p->oci, p->remote_manifests);
+  p->scan_pipeline = std::make_unique<assurance::ScanPipeline>(
+      *p->scans, *p->scan_events, p->clock,
+      pipeline_options(config, p->signing_key, p->remote_manifests.get(), &p->metrics), scan_tools(config),
+      p->sarif_import);
   p->scan_service = std::make_unique<assurance::ScanService>(*p->scans, *p->scan_events, *p->queue, *p->audit,
                                                              p->clock, p->scan_pipeline.get(), config);
   // Trust gate, transparency log and publishing.
@@ -342,24 +448,13 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   } else {
     p->upload_gate = std::make_unique<assurance::HttpUploadGate>(config.trust.url, config.trust.api_key);
   }
-  assurance::PublishSettings ps;
-  ps.bundles_dir = p->scan_service->bundles_dir();
-  ps.raw_bucket = config.s3.raw_bucket;
-  ps.raw_prefix = config.s3.raw_prefix;
-  ps.golden_bucket = config.s3.golden_bucket;
-  ps.golden_prefix = config.s3.golden_prefix;
-  ps.oci_registry = config.oci.registry;
-  ps.oci_repository = config.oci.repository;
-  ps.auto_promote = config.trust.auto_promote;
-  ps.instance = p->instance_id;
   p->publisher = std::make_unique<assurance::BundlePublisher>(*p->scans, *p->upload_gate, p->object_store.get(),
-                                                              p->oci.get(), p->signing_key, ps, p->clock);
+                                                              p->oci.get(), p->signing_key,
+                                                              publish_settings(config, p->instance_id), p->clock);
   p->scan_service->set_remote_manifests(p->remote_manifests.get());
 
-  // The lease fits inside the visibility timeout: a reclaimed scan message finds it expired.
-  const int64_t lease_ms = std::min<int64_t>(30000, config.queue.visibility_timeout_ms);
   p->scan_worker = std::make_unique<assurance::ScanWorker>(*p->queue, *p->scan_pipeline, *p->scans, *p->scan_events,
-                                                           "worker-" + p->instance_id, lease_ms);
+                                                           "worker-" + p->instance_id, scan_lease_ms(config));
   p->scan_worker->set_publisher(p->publisher.get());
 
   p->notify_ledger = std::make_unique<notify::SqlDeliveryLedger>(*p->db);
@@ -379,15 +474,7 @@ Result<std::unique_ptr<Platform>> open_platform(const Config& config) {
   p->correlator = std::make_unique<incidents::Correlator>(*p->db, *p->queue, *p->incidents, *p->suppression, health,
                                                           copt, p->clock);
 
-  // The same worker pool runs the posture platform's scan jobs (messages with a job_id).
-  p->scan_worker->set_other_job_handler([runner = p->job_runner.get()](const queue::Message& m) {
-    using Kind = assurance::ScanWorker::OtherJobResult::Kind;
-    auto r = runner->handle(m);
-    Kind k = r.outcome == posture::JobRunner::Outcome::ack     ? Kind::ack
-             : r.outcome == posture::JobRunner::Outcome::retry ? Kind::retry
-                                                               : Kind::dead_letter;
-    return assurance::ScanWorker::OtherJobResult{k, r.error};
-  });
+  run_posture_jobs_on(*p->scan_worker, *p->job_runner);
   return p;
 }
 

@@ -93,6 +93,7 @@ struct Platform {
   std::unique_ptr<posture::Deriver> deriver;  // started by the roles that derive (serve, deriver)
   std::unique_ptr<posture::Ingest> ingest;    // started by the roles that probe (serve, ingest)
   std::unique_ptr<posture::JobService> jobs;
+  std::unique_ptr<posture::JobLedger> job_ledger;  // the job runner's (the store's here)
   std::unique_ptr<posture::JobRunner> job_runner;  // runs on the scan worker's threads
   // Health events and asset status → OpenSearch, when opensearch.url is set (started by the roles
   // that derive).
@@ -101,6 +102,7 @@ struct Platform {
   crypto::EcKeyPair signing_key;  // the instance key: bundles, attestations, manifest.sig
   std::unique_ptr<assurance::ScanStore> scans;
   std::unique_ptr<assurance::ScanEventLog> scan_events;
+  assurance::SarifImporter sarif_import;  // a scan's SARIF → findings on the component's asset
   std::unique_ptr<assurance::ScanPipeline> scan_pipeline;
   std::unique_ptr<assurance::ScanService> scan_service;
 
@@ -151,5 +153,33 @@ struct RemoteNotifier {
   std::unique_ptr<notify::Notifier> notifier;
 };
 Result<std::unique_ptr<RemoteNotifier>> open_remote_notifier(const Config& config);
+
+// A `worker` role process without database credentials (worker.api_url set): the queue (Redis),
+// the scanners and the publisher, with the scan ledger, the SARIF import and the posture job ledger
+// over the API. Bundles are written to its data dir (shared with the API's on one host, or a
+// volume both mount), and it signs with the instance key from there.
+struct RemoteWorker {
+  RemoteWorker();
+  ~RemoteWorker();
+  Config config;
+  std::string instance_id;
+  SystemClock clock;
+  Metrics metrics;
+  std::unique_ptr<queue::Queue> queue;
+  crypto::EcKeyPair signing_key;
+  std::unique_ptr<assurance::ScanLedger> scans;  // HttpScanLedger
+  std::unique_ptr<assurance::ScanEventLog> scan_events;
+  std::unique_ptr<objects::ObjectStore> object_store;
+  std::unique_ptr<objects::OciRegistry> oci;
+  std::unique_ptr<assurance::RemoteManifestSource> remote_manifests;
+  std::unique_ptr<assurance::ScanPipeline> scan_pipeline;
+  std::unique_ptr<assurance::UploadGate> upload_gate;  // trust.url's, else the API's /internal/trust
+  std::unique_ptr<assurance::BundlePublisher> publisher;
+  std::unique_ptr<posture::JobLedger> job_ledger;    // HttpJobLedger
+  std::unique_ptr<posture::JobRunner> job_runner;
+  // Last: destroyed (and so stopped) first.
+  std::unique_ptr<assurance::ScanWorker> scan_worker;
+};
+Result<std::unique_ptr<RemoteWorker>> open_remote_worker(const Config& config);
 
 }  // namespace secplat::app

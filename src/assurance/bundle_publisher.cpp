@@ -58,7 +58,7 @@ Json opt_json(const std::optional<std::string>& s) { return s ? Json(*s) : Json(
 
 }  // namespace
 
-BundlePublisher::BundlePublisher(ScanStore& store, UploadGate& gate, objects::ObjectStore* s3,
+BundlePublisher::BundlePublisher(ScanLedger& store, UploadGate& gate, objects::ObjectStore* s3,
                                  objects::OciRegistry* oci, crypto::EcKeyPair key, PublishSettings settings,
                                  const Clock& clock)
     : store_(store),

@@ -23,7 +23,7 @@
 
 #include <string>
 
-#include "assurance/scan_store.h"
+#include "assurance/scan_ledger.h"
 #include "assurance/upload_gate.h"
 #include "core/clock.h"
 #include "crypto/ecdsa.h"
@@ -50,7 +50,7 @@ struct PublishSettings {
 class BundlePublisher {
  public:
   // s3 and oci may be null (that destination is not configured).
-  BundlePublisher(ScanStore& store, UploadGate& gate, objects::ObjectStore* s3, objects::OciRegistry* oci,
+  BundlePublisher(ScanLedger& store, UploadGate& gate, objects::ObjectStore* s3, objects::OciRegistry* oci,
                   crypto::EcKeyPair key, PublishSettings settings, const Clock& clock);
 
   // Takes the scan's upload from wherever it stands to its next resting state. A scan whose
@@ -77,7 +77,7 @@ class BundlePublisher {
   Status fail(const ScanRecord& rec, const std::string& from, const std::string& to, const std::string& reason,
               const std::string& detail);
 
-  ScanStore& store_;
+  ScanLedger& store_;
   UploadGate& gate_;
   objects::ObjectStore* s3_;
   objects::OciRegistry* oci_;

@@ -80,7 +80,7 @@ struct ScanPipeline::Attempt {
   bool bundle_done = false;
 };
 
-ScanPipeline::ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& clock, PipelineOptions options,
+ScanPipeline::ScanPipeline(ScanLedger& store, ScanEventLog& events, const Clock& clock, PipelineOptions options,
                            std::vector<std::shared_ptr<scanners::Scanner>> scanners, SarifImporter importer)
     : store_(store), events_(events), clock_(clock), options_(std::move(options)), scanners_(std::move(scanners)),
       importer_(std::move(importer)) {
@@ -172,11 +172,11 @@ Status ScanPipeline::run(const std::string& test_id, const std::string& owner, i
   }
   auto claimed = store_.claim(test_id, owner, lease_ms);
   if (!claimed) return std::move(claimed).take_error();
-  if (*claimed == ScanStore::Claim::finished) {
+  if (*claimed == ScanLedger::Claim::finished) {
     close_log_if_open(test_id);
     return ok_status();
   }
-  if (*claimed == ScanStore::Claim::busy)
+  if (*claimed == ScanLedger::Claim::busy)
     return Error::unavailable("scan " + test_id + " is running on another worker");
   Attempt a;
   a.rec = std::move(**rec);
@@ -197,7 +197,7 @@ Status ScanPipeline::run(const std::string& test_id, const std::string& owner, i
     }
   } unregister{this, test_id};
 
-  if (*claimed == ScanStore::Claim::resumed) {
+  if (*claimed == ScanLedger::Claim::resumed) {
     log::warn("scan resumed: its previous worker stopped renewing its lease", {log::str("test_id", test_id)});
     (void)events_.append(test_id, "log",
                          {{"line", "previous worker stopped responding; the scan runs again on " + owner}});

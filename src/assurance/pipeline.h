@@ -26,7 +26,7 @@
 
 #include "assurance/manifest.h"
 #include "assurance/scan_events.h"
-#include "assurance/scan_store.h"
+#include "assurance/scan_ledger.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -60,7 +60,7 @@ const std::vector<std::string>& known_tool_ids();
 
 class ScanPipeline {
  public:
-  ScanPipeline(ScanStore& store, ScanEventLog& events, const Clock& clock, PipelineOptions options,
+  ScanPipeline(ScanLedger& store, ScanEventLog& events, const Clock& clock, PipelineOptions options,
                std::vector<std::shared_ptr<scanners::Scanner>> scanners, SarifImporter importer = nullptr);
 
   // Runs a QUEUED scan (or a RUNNING one whose lease expired) to its final state, as `owner`.
@@ -85,7 +85,7 @@ class ScanPipeline {
   void complete(Attempt& a, const Status& outcome);
   void close_log_if_open(const std::string& test_id);
 
-  ScanStore& store_;
+  ScanLedger& store_;
   ScanEventLog& events_;
   const Clock& clock_;
   PipelineOptions options_;

@@ -30,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "assurance/scan_store.h"
+#include "assurance/scan_ledger.h"
 #include "core/clock.h"
 #include "core/json.h"
 
@@ -61,7 +61,7 @@ class ScanEventLog {
   using Publisher = std::function<void(const std::string& test_id, int64_t seq, const std::string& type,
                                        const std::string& event_json)>;
 
-  ScanEventLog(ScanStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+  ScanEventLog(ScanLedger& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   // Appends one event; `fields` must be an object (type/timestamp/seq are set here). Log lines
   // (`line` of type "log") are redacted. Returns the seq, or 0 if the scan's log is closed.
@@ -99,7 +99,7 @@ class ScanEventLog {
   void fan_out(const std::string& test_id, Channel& ch, int64_t seq, const std::string& text, bool terminal);
   void drop_channel(const std::string& test_id);
 
-  ScanStore& store_;
+  ScanLedger& store_;
   const Clock& clock_;
   Publisher publisher_;
   mutable std::mutex map_mu_;

@@ -18,7 +18,7 @@ std::string gave_up(int attempts, const std::string& error) {
 }
 }  // namespace
 
-ScanWorker::ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanStore& store, ScanEventLog& events,
+ScanWorker::ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanLedger& store, ScanEventLog& events,
                        std::string consumer_name, int64_t lease_ms)
     : queue_(queue),
       pipeline_(pipeline),

@@ -33,7 +33,7 @@ class ScanWorker {
  public:
   // lease_ms must not exceed the queue's visibility timeout (a reclaimed message must find the
   // lease expired).
-  ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanStore& store, ScanEventLog& events,
+  ScanWorker(queue::Queue& queue, ScanPipeline& pipeline, ScanLedger& store, ScanEventLog& events,
              std::string consumer_name = "scan-worker", int64_t lease_ms = 30000);
   ~ScanWorker();
 
@@ -60,7 +60,7 @@ class ScanWorker {
 
   queue::Queue& queue_;
   ScanPipeline& pipeline_;
-  ScanStore& store_;
+  ScanLedger& store_;
   ScanEventLog& events_;
   std::string consumer_;
   int64_t lease_ms_;

@@ -204,6 +204,8 @@ const std::vector<Key>& keys() {
       str_key("notify.routes", [](Config& c, const std::string& v) { c.notify.routes_json = v; }),
       str_key("notify.api_url", [](Config& c, const std::string& v) { c.notify.api_url = v; }),
       str_key("notify.api_key", [](Config& c, const std::string& v) { c.notify.api_key = v; }),
+      str_key("worker.api_url", [](Config& c, const std::string& v) { c.worker.api_url = v; }),
+      str_key("worker.api_key", [](Config& c, const std::string& v) { c.worker.api_key = v; }),
       int_key("notify.reminder_minutes", 0, 7 * 24 * 60,
               [](Config& c, int64_t v) { c.notify.reminder_minutes = v; }),
       str_key("opensearch.url", [](Config& c, const std::string& v) { c.opensearch.url = v; }),
@@ -446,6 +448,11 @@ Result<Config> load_config(const std::string& file_arg, const EnvLookup& env,
     return bad_key("notify.api_url", "expected an http:// or https:// URL");
   if (!c.notify.api_url.empty() && c.notify.api_key.empty())
     return bad_key("notify.api_key", "notify.api_url is set but no API key (role service) to call it with");
+  if (!c.worker.api_url.empty() && c.worker.api_url.rfind("http://", 0) != 0 &&
+      c.worker.api_url.rfind("https://", 0) != 0)
+    return bad_key("worker.api_url", "expected an http:// or https:// URL");
+  if (!c.worker.api_url.empty() && c.worker.api_key.empty())
+    return bad_key("worker.api_key", "worker.api_url is set but no API key (role service) to call it with");
   SECPLAT_TRY(check_opensearch(c.opensearch));
   for (const auto& root : c.allowed_source_roots)
     if (root.empty() || root.front() != '/')

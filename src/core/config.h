@@ -164,6 +164,14 @@ struct PostureConfig {
   int probe_max_in_flight = 512;
 };
 
+// A `worker` role process with api_url set runs scans and posture jobs without database credentials:
+// scan state, scan logs, job logs and findings go through that API (/internal/scans/...,
+// /internal/jobs/..., with api_key, an API key of role service).
+struct WorkerConfig {
+  std::string api_url;
+  std::string api_key;                       // never logged
+};
+
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string host = "127.0.0.1";            // derived from listen
@@ -185,6 +193,7 @@ struct Config {
   OciConfig oci;
   TrustConfig trust;
   NotifyConfig notify;
+  WorkerConfig worker;
   OpenSearchConfig opensearch;
   // Config-as-code assets: the YAML `assets:` list (or SECPLAT_ASSETS, a JSON array) as JSON text,
   // each item an asset object as POST /assets/ takes it. Applied at start-up; the file wins.

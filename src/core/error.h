@@ -111,3 +111,9 @@ inline Status ok_status() { return {}; }
     auto&& secplat_try_r_ = (expr);                         \
     if (!secplat_try_r_.ok()) return std::move(secplat_try_r_).take_error(); \
   } while (0)
+
+// Declare `var` as the value of an expression returning Result<T>, or propagate its error.
+#define SECPLAT_TRY_ASSIGN(var, expr)                                 \
+  auto var##_secplat_r_ = (expr);                                     \
+  if (!var##_secplat_r_.ok()) return std::move(var##_secplat_r_).take_error(); \
+  auto var = std::move(*var##_secplat_r_)

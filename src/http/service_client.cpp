@@ -33,6 +33,7 @@ Result<Json> ServiceClient::call(const std::string& method, const std::string& p
   if (resp->status >= 500 || resp->status == 429 || resp->status == 408)
     return Error::unavailable(who + " answered " + code);
   if (resp->status == 404) return Error::not_found(who + " answered 404: " + message);
+  if (resp->status == 409) return Error::conflict(who + " answered 409: " + message);
   if (resp->status < 200 || resp->status >= 300) return Error::bad_request(who + " answered " + code + ": " + message);
   if (!reply.is_object()) return Error::unavailable(who + " answered with something that is not JSON");
   return reply;

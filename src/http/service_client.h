@@ -3,7 +3,7 @@
 // "try again" from "refused".
 //
 // Transport failures, timeouts, 408, 429 and 5xx are Errc::unavailable; 401/403 Errc::forbidden;
-// 404 Errc::not_found; other non-2xx Errc::bad_request with the server's `detail`; a 2xx answer
+// 404 Errc::not_found; 409 Errc::conflict; other non-2xx Errc::bad_request with the server's `detail`; a 2xx answer
 // that is not a JSON object Errc::unavailable. Messages name `what` and the host, never the key.
 //
 // Threading: thread-safe (one request per call).

@@ -26,24 +26,19 @@ Result<int64_t> num(const Json& b, std::string_view key, bool required = true) {
   return v->value_or(0);
 }
 
-#define LEDGER_TRY_ASSIGN(var, expr)              \
-  auto var##_r = (expr);                          \
-  if (!var##_r.ok()) return std::move(var##_r).take_error(); \
-  auto var = std::move(*var##_r)
-
 Result<DeliveryRecord> record_from_json(const Json& b) {
   DeliveryRecord r;
-  LEDGER_TRY_ASSIGN(event_id, str(b, "event_id"));
-  LEDGER_TRY_ASSIGN(event_type, str(b, "event_type"));
-  LEDGER_TRY_ASSIGN(dedupe_key, str(b, "dedupe_key"));
-  LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
-  LEDGER_TRY_ASSIGN(status, str(b, "status"));
-  LEDGER_TRY_ASSIGN(attempts, num(b, "attempts", false));
-  LEDGER_TRY_ASSIGN(http_status, num(b, "http_status", false));
-  LEDGER_TRY_ASSIGN(error, str(b, "error", false));
-  LEDGER_TRY_ASSIGN(remote_id, str(b, "remote_id", false));
-  LEDGER_TRY_ASSIGN(asset_key, str(b, "asset_key", false));
-  LEDGER_TRY_ASSIGN(summary, str(b, "summary", false));
+  SECPLAT_TRY_ASSIGN(event_id, str(b, "event_id"));
+  SECPLAT_TRY_ASSIGN(event_type, str(b, "event_type"));
+  SECPLAT_TRY_ASSIGN(dedupe_key, str(b, "dedupe_key"));
+  SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
+  SECPLAT_TRY_ASSIGN(status, str(b, "status"));
+  SECPLAT_TRY_ASSIGN(attempts, num(b, "attempts", false));
+  SECPLAT_TRY_ASSIGN(http_status, num(b, "http_status", false));
+  SECPLAT_TRY_ASSIGN(error, str(b, "error", false));
+  SECPLAT_TRY_ASSIGN(remote_id, str(b, "remote_id", false));
+  SECPLAT_TRY_ASSIGN(asset_key, str(b, "asset_key", false));
+  SECPLAT_TRY_ASSIGN(summary, str(b, "summary", false));
   if (event_id.empty()) return field_error("event_id", "must not be empty");
   if (channel.empty()) return field_error("channel", "must not be empty");
   if (status.empty()) return field_error("status", "must not be empty");
@@ -70,72 +65,72 @@ const std::map<std::string, Op, std::less<>>& ops() {
   static const std::map<std::string, Op, std::less<>> table = {
       {"status",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(event_id, str(b, "event_id"));
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(event_id, str(b, "event_id"));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
          auto s = l.status_of(event_id, channel);
          if (!s.ok()) return std::move(s).take_error();
          return Json{{"status", opt_str(*s)}};
        }},
       {"duplicate",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(asset_key, str(b, "asset_key", false));
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
-         LEDGER_TRY_ASSIGN(event_id, str(b, "event_id"));
-         LEDGER_TRY_ASSIGN(dedupe_key, str(b, "dedupe_key"));
-         LEDGER_TRY_ASSIGN(since_ms, num(b, "since_ms"));
+         SECPLAT_TRY_ASSIGN(asset_key, str(b, "asset_key", false));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(event_id, str(b, "event_id"));
+         SECPLAT_TRY_ASSIGN(dedupe_key, str(b, "dedupe_key"));
+         SECPLAT_TRY_ASSIGN(since_ms, num(b, "since_ms"));
          auto d = l.sent_duplicate(asset_key, channel, event_id, dedupe_key, since_ms);
          if (!d.ok()) return std::move(d).take_error();
          return Json{{"duplicate", *d}};
        }},
       {"record",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(rec, record_from_json(b));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(rec, record_from_json(b));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          SECPLAT_TRY(l.record(rec, now_ms));
          return Json{{"ok", true}};
        }},
       {"claim",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(rec, record_from_json(b));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(rec, record_from_json(b));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          auto c = l.claim(rec, now_ms);
          if (!c.ok()) return std::move(c).take_error();
          return Json{{"created", *c}};
        }},
       {"give-up",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(event_id, str(b, "event_id"));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(event_id, str(b, "event_id"));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          SECPLAT_TRY(l.give_up(event_id, now_ms));
          return Json{{"ok", true}};
        }},
       {"remote-id",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
-         LEDGER_TRY_ASSIGN(incident_id, str(b, "incident_id"));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(incident_id, str(b, "incident_id"));
          auto r = l.remote_id_for(channel, incident_id);
          if (!r.ok()) return std::move(r).take_error();
          return Json{{"remote_id", opt_str(*r)}};
        }},
       {"digest-release",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(stale_before_ms, num(b, "stale_before_ms"));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(stale_before_ms, num(b, "stale_before_ms"));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          SECPLAT_TRY(l.release_stale_digests(stale_before_ms, now_ms));
          return Json{{"ok", true}};
        }},
       {"digest-held",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
          auto h = l.has_held(channel);
          if (!h.ok()) return std::move(h).take_error();
          return Json{{"held", *h}};
        }},
       {"digest-claim",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
-         LEDGER_TRY_ASSIGN(digest_id, str(b, "digest_id"));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(digest_id, str(b, "digest_id"));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          if (digest_id.empty()) return field_error("digest_id", "must not be empty");
          auto held = l.claim_digest(channel, digest_id, now_ms);
          if (!held.ok()) return std::move(held).take_error();
@@ -145,12 +140,12 @@ const std::map<std::string, Op, std::less<>>& ops() {
        }},
       {"digest-finish",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel"));
-         LEDGER_TRY_ASSIGN(digest_id, str(b, "digest_id"));
-         LEDGER_TRY_ASSIGN(status, str(b, "status"));
-         LEDGER_TRY_ASSIGN(http_status, num(b, "http_status", false));
-         LEDGER_TRY_ASSIGN(error, str(b, "error", false));
-         LEDGER_TRY_ASSIGN(now_ms, num(b, "now_ms"));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel"));
+         SECPLAT_TRY_ASSIGN(digest_id, str(b, "digest_id"));
+         SECPLAT_TRY_ASSIGN(status, str(b, "status"));
+         SECPLAT_TRY_ASSIGN(http_status, num(b, "http_status", false));
+         SECPLAT_TRY_ASSIGN(error, str(b, "error", false));
+         SECPLAT_TRY_ASSIGN(now_ms, num(b, "now_ms"));
          if (status != "sent_in_digest" && status != "digest_pending" && status != "failed")
            return field_error("status", "must be sent_in_digest, digest_pending or failed");
          SECPLAT_TRY(l.finish_digest(channel, digest_id, status, http_status, error, now_ms));
@@ -158,8 +153,8 @@ const std::map<std::string, Op, std::less<>>& ops() {
        }},
       {"reminders-due",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
-         LEDGER_TRY_ASSIGN(horizon_ms, num(b, "horizon_ms"));
-         LEDGER_TRY_ASSIGN(due_ms, num(b, "due_ms"));
+         SECPLAT_TRY_ASSIGN(horizon_ms, num(b, "horizon_ms"));
+         SECPLAT_TRY_ASSIGN(due_ms, num(b, "due_ms"));
          auto due = l.reminders_due(horizon_ms, due_ms);
          if (!due.ok()) return std::move(due).take_error();
          Json items = Json::array();
@@ -171,14 +166,14 @@ const std::map<std::string, Op, std::less<>>& ops() {
       {"list",
        [](DeliveryLedger& l, const Json& b) -> Result<Json> {
          DeliveryFilter f;
-         LEDGER_TRY_ASSIGN(channel, str(b, "channel", false));
-         LEDGER_TRY_ASSIGN(status, str(b, "status", false));
-         LEDGER_TRY_ASSIGN(event_id, str(b, "event_id", false));
+         SECPLAT_TRY_ASSIGN(channel, str(b, "channel", false));
+         SECPLAT_TRY_ASSIGN(status, str(b, "status", false));
+         SECPLAT_TRY_ASSIGN(event_id, str(b, "event_id", false));
          if (!channel.empty()) f.channel = channel;
          if (!status.empty()) f.status = status;
          if (!event_id.empty()) f.event_id = event_id;
-         LEDGER_TRY_ASSIGN(limit, num(b, "limit", false));
-         LEDGER_TRY_ASSIGN(offset, num(b, "offset", false));
+         SECPLAT_TRY_ASSIGN(limit, num(b, "limit", false));
+         SECPLAT_TRY_ASSIGN(offset, num(b, "offset", false));
          f.limit = b.contains("limit") ? limit : 100;
          f.offset = offset;
          auto page = l.list(f);

@@ -26,9 +26,7 @@ const std::vector<double>& job_buckets() {
 
 }  // namespace
 
-JobRunner::JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings,
-                     JobRunnerOptions options)
-    : jobs_(jobs), assets_(assets), findings_(findings), opt_(options) {
+JobRunner::JobRunner(JobLedger& ledger, JobRunnerOptions options) : ledger_(ledger), opt_(options) {
   if (!opt_.metrics) return;
   for (const char* type : {"web_exposure", "tls_headers", "health_http", "score_recompute"})
     for (bool ok : {true, false})
@@ -64,14 +62,13 @@ JobRunner::Handled JobRunner::handle(const queue::Message& m) {
   auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
   if (ec != std::errc() || p != it->second.data() + it->second.size() || id <= 0)
     return {Outcome::dead_letter, "invalid_job_id"};
-  auto claimed = jobs_.claim(id);
-  if (!claimed.ok()) return {Outcome::retry, claimed.error().message};
-  if (!*claimed) {
-    // Not queued: done/failed (a duplicate message), running elsewhere, or gone. Nothing to do.
-    auto job = jobs_.get(id);
-    if (!job.ok() && job.error().code == Errc::not_found) return {Outcome::dead_letter, "job_not_found"};
-    return {Outcome::ack, ""};
+  auto claimed = ledger_.claim(id);
+  if (!claimed.ok()) {
+    if (claimed.error().code == Errc::not_found) return {Outcome::dead_letter, "job_not_found"};
+    return {Outcome::retry, claimed.error().message};
   }
+  // Not queued: done/failed (a duplicate message) or running elsewhere. Nothing to do.
+  if (!*claimed) return {Outcome::ack, ""};
   return run(**claimed, m.attempts);
 }
 
@@ -79,11 +76,11 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   const int64_t id = job.job_id;
   const int64_t t0 = steady_ms();
   auto finish = [&](bool ok, const std::optional<std::string>& error) {
-    (void)jobs_.finish(id, ok, error);
+    (void)ledger_.finish(id, ok, error);
     observe(job.job_type, ok, static_cast<double>(steady_ms() - t0) / 1000.0);
   };
   auto log_line = [&](const std::string& line) {
-    if (auto s = jobs_.append_log(id, line); !s.ok())
+    if (auto s = ledger_.append_log(id, line); !s.ok())
       log::warn("job log append failed", {log::integer("job_id", id), log::str("error", s.error().message)});
   };
   auto fail = [&](const std::string& error) -> Handled {
@@ -91,50 +88,46 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
     finish(false, "retryable=false error=" + error);
     return {Outcome::ack, ""};
   };
+  // The ledger could not answer: while attempts remain the job goes back to queued and the message
+  // is retried (a worker on the API's ledger rides out an API restart); else the job fails.
+  auto ledger_failed = [&](const Error& e, const std::string& failure) -> Handled {
+    if (e.code == Errc::unavailable && attempts < opt_.max_attempts) {
+      (void)ledger_.requeue(id, e.message);
+      return {Outcome::retry, e.message};
+    }
+    return fail(failure);
+  };
   log_line("Worker dispatch job_type=" + job.job_type + " attempt=" + std::to_string(attempts));
 
   if (job.job_type == "score_recompute") {
-    int64_t assets_done = 0;
-    if (job.target_asset_id) {
-      if (auto s = findings_.recompute_risk_for_asset(*job.target_asset_id); !s.ok()) return fail(s.error().message);
-      assets_done = 1;
-    } else {
-      AssetFilter all;
-      all.limit = 1000000;
-      auto page = assets_.list(all);
-      if (!page.ok()) return fail(page.error().message);
-      for (const auto& a : page->items) {
-        if (auto s = findings_.recompute_risk_for_asset(a.asset_id); !s.ok()) return fail(s.error().message);
-        ++assets_done;
-      }
-    }
-    log_line("Recomputed risk for " + std::to_string(assets_done) + " asset(s)");
+    auto assets_done = ledger_.recompute_risk(job.target_asset_id);
+    if (!assets_done.ok()) return ledger_failed(assets_done.error(), assets_done.error().message);
+    log_line("Recomputed risk for " + std::to_string(*assets_done) + " asset(s)");
     finish(true, std::nullopt);
     log_line("Done");
     return {Outcome::ack, ""};
   }
 
   if (!job.asset_key) return fail("Asset not found");
-  auto asset = assets_.get_by_key(*job.asset_key);
-  if (!asset.ok()) return fail("Asset not found");
-  if (asset->type == "external_web" && !asset->verified) return fail("Domain not verified");
-  auto url = target_url(*asset, job.job_type);
-  if (!url.ok()) return fail(url.error().fields.empty() ? url.error().message : url.error().fields.front().msg);
+  auto target = ledger_.target(*job.asset_key, job.job_type);
+  if (!target.ok()) return ledger_failed(target.error(), target.error().message);
+  if (!target->refused.empty()) return fail(target->refused);
+  const std::string& asset_key = target->asset_key;
+  const std::string& url = target->url;
 
   scanners::web::CheckOptions co;
   co.net = opt_.net;
-  // A health check honours the asset's own probe timeout (what "healthy" means for it).
-  co.timeout_ms = job.job_type == "health_http" && asset->probe ? asset->probe->timeout_ms : opt_.timeout_ms;
-  log_line("Scanning " + *url + " ...");
+  co.timeout_ms = target->timeout_ms.value_or(opt_.timeout_ms);
+  log_line("Scanning " + url + " ...");
   scanners::web::CheckResult r;
-  if (job.job_type == "web_exposure") r = scanners::web::web_exposure(asset->asset_key, *url, co);
-  else if (job.job_type == "tls_headers") r = scanners::web::tls_headers(asset->asset_key, *url, co);
-  else r = scanners::web::health_http(asset->asset_key, *url, co);
+  if (job.job_type == "web_exposure") r = scanners::web::web_exposure(asset_key, url, co);
+  else if (job.job_type == "tls_headers") r = scanners::web::tls_headers(asset_key, url, co);
+  else r = scanners::web::health_http(asset_key, url, co);
   for (const auto& line : r.log) log_line(line);
   if (!r.error.empty() && r.findings.empty()) {
     if (r.retryable && attempts < opt_.max_attempts) {
       log_line("Retrying after error (" + r.error + "); attempt=" + std::to_string(attempts));
-      (void)jobs_.requeue(id, r.error);
+      (void)ledger_.requeue(id, r.error);
       return {Outcome::retry, r.error};
     }
     return fail(r.error);
@@ -153,16 +146,9 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
     items.push_back(std::move(in));
     log_line("Finding: " + f.title + " (" + f.severity + ")");
   }
-  auto rec = findings_.reconcile(asset->asset_key, job.job_type, std::move(items),
-                                 auth::Actor{"job:" + std::to_string(id), ""}, "finding.scan_job",
-                                 r.inconclusive_keys);
-  if (!rec.ok()) {
-    if (attempts < opt_.max_attempts && rec.error().code == Errc::unavailable) {
-      (void)jobs_.requeue(id, rec.error().message);
-      return {Outcome::retry, rec.error().message};
-    }
-    return fail("findings not stored: " + rec.error().message);
-  }
+  auto rec = ledger_.reconcile(asset_key, job.job_type, std::move(items), "job:" + std::to_string(id),
+                               "finding.scan_job", r.inconclusive_keys);
+  if (!rec.ok()) return ledger_failed(rec.error(), "findings not stored: " + rec.error().message);
   log_line("Findings: " + std::to_string(rec->created) + " new, " + std::to_string(rec->updated + rec->unchanged) +
            " still present, " + std::to_string(rec->remediated) + " remediated");
   finish(true, std::nullopt);

@@ -7,6 +7,10 @@
 // keys: a re-run updates, a finding that is gone is remediated). score_recompute re-scores findings.
 // Log lines are appended to the job as they happen.
 //
+// Everything the runner reads and writes goes through a JobLedger (job_ledger.h): the store's
+// (SqlJobLedger) or, in a worker without database credentials, the API's (HttpJobLedger). A
+// ledger that cannot answer (Errc::unavailable) puts the message back for another attempt.
+//
 // Metrics (when JobRunnerOptions::metrics is set): secplat_job_duration_seconds{type,outcome} for
 // every job that ends here (outcome succeeded or failed; a retried attempt is not an end).
 //
@@ -19,8 +23,8 @@
 
 #include "core/metrics.h"
 #include "core/net_guard.h"
-#include "findings/findings_service.h"
 #include "posture/asset_repo.h"
+#include "posture/job_ledger.h"
 #include "posture/jobs.h"
 #include "queue/queue.h"
 
@@ -35,7 +39,8 @@ struct JobRunnerOptions {
 
 class JobRunner {
  public:
-  JobRunner(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings, JobRunnerOptions options);
+  // ledger must outlive the runner.
+  JobRunner(JobLedger& ledger, JobRunnerOptions options);
 
   enum class Outcome { ack, retry, dead_letter };
   struct Handled {
@@ -52,9 +57,7 @@ class JobRunner {
   Handled run(const Job& job, int attempts);
   void observe(const std::string& job_type, bool ok, double seconds);
 
-  JobService& jobs_;
-  AssetRepo& assets_;
-  findings::FindingsService& findings_;
+  JobLedger& ledger_;
   JobRunnerOptions opt_;
   // (job type, succeeded) → series, filled for every known type at construction (read-only after).
   std::map<std::pair<std::string, bool>, Histogram*> durations_;

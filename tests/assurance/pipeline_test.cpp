@@ -1,11 +1,18 @@
 // The scan pipeline end to end on real SQLite files and real temp directories, with a fixture
 // scanner (a real implementation of the Scanner port).
+//
+// The conformance suite of the ScanLedger port: every test runs twice, with the worker side
+// (pipeline, worker pool, its event log, publisher, SARIF import) on the store (ScanStore) and on
+// the API's ledger (HttpScanLedger → a real http::Server serving api::scan_internal_routes over the
+// same store, with a service API key), as a worker process without database credentials runs.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "api/scans_routes.h"
 #include "assurance/bundle_publisher.h"
+#include "assurance/http_scan_ledger.h"
 #include "assurance/pipeline.h"
 #include "assurance/scan_service.h"
 #include "assurance/scan_worker.h"
@@ -13,6 +20,8 @@
 #include "auth/migrations.h"
 #include "core/clock.h"
 #include "crypto/ecdsa.h"
+#include "http/client.h"
+#include "http/test_server.h"
 #include "queue/local_queue.h"
 #include "store/sqlite_db.h"
 
@@ -51,7 +60,7 @@ class TodoScanner final : public scanners::Scanner {
   }
 };
 
-class PipelineTest : public ::testing::Test {
+class PipelineTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     root = fs::temp_directory_path() / ("secplat-assurance-" + std::to_string(::getpid()) + "-" +
@@ -78,22 +87,48 @@ class PipelineTest : public ::testing::Test {
     ASSERT_TRUE(q.ok());
     queue = std::move(*q);
   }
-  void build() {
-    scans = std::make_unique<ScanStore>(*db, clock);
-    events = std::make_unique<ScanEventLog>(*scans, clock);
-    audit = std::make_unique<auth::AuditLog>(*db, clock);
-    PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance, "", "", ""};
-    pipeline = std::make_unique<ScanPipeline>(*scans, *events, clock, po,
-                                              std::vector<std::shared_ptr<scanners::Scanner>>{std::make_shared<TodoScanner>()},
-                                              [this](const std::string& c, const Json& s, const std::string&, const std::string&) {
-                                                imported.push_back({c, s});
-                                                return ok_status();
-                                              });
-    service = std::make_unique<ScanService>(*scans, *events, *queue, *audit, clock, pipeline.get(), config);
-  }
-  void TearDown() override {
+  // Everything build() makes but the store, users first.
+  void drop_services() {
     service.reset();
     pipeline.reset();
+    events.reset();
+    api_events.reset();
+    ledger_http.reset();
+    api.reset();
+  }
+  void build() {
+    drop_services();
+    scans = std::make_unique<ScanStore>(*db, clock);
+    SarifImporter record = [this](const std::string& c, const Json& s, const std::string&, const std::string&) {
+      imported.push_back({c, s});
+      return ok_status();
+    };
+    SarifImporter import = record;
+    if (GetParam() == "http") {
+      // The API: the internal routes over the store; the worker's side reaches it with a service key.
+      HttpConfig limits = http::testing::TestServer::small_limits();
+      limits.max_body_bytes = 1 << 20;
+      api = std::make_unique<http::testing::TestServer>(api::scan_internal_routes(*scans, record), limits);
+      ASSERT_NE(api->port, 0);
+      ledger_http = std::make_unique<HttpScanLedger>(api_url(), "service-token");
+      import = ledger_http->sarif_importer();
+    }
+    // The API's event log and the worker's: one object in-process, two over HTTP (as two processes).
+    api_events = std::make_unique<ScanEventLog>(*scans, clock);
+    events = ledger_http ? std::make_unique<ScanEventLog>(*ledger_http, clock) : nullptr;
+    audit = std::make_unique<auth::AuditLog>(*db, clock);
+    PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance, "", "", ""};
+    pipeline = std::make_unique<ScanPipeline>(ledger(), worker_events(), clock, po,
+                                              std::vector<std::shared_ptr<scanners::Scanner>>{std::make_shared<TodoScanner>()},
+                                              import);
+    service = std::make_unique<ScanService>(*scans, *api_events, *queue, *audit, clock, pipeline.get(), config);
+  }
+  std::string api_url() const { return "http://127.0.0.1:" + std::to_string(api->port); }
+  // What the worker side runs on: the store, or the API's ledger.
+  ScanLedger& ledger() { return ledger_http ? static_cast<ScanLedger&>(*ledger_http) : *scans; }
+  ScanEventLog& worker_events() { return events ? *events : *api_events; }
+  void TearDown() override {
+    drop_services();
     queue.reset();
     db.reset();
     fs::remove_all(root);
@@ -117,7 +152,10 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<store::Db> db;
   std::unique_ptr<queue::Queue> queue;
   std::unique_ptr<ScanStore> scans;
-  std::unique_ptr<ScanEventLog> events;
+  std::unique_ptr<http::testing::TestServer> api;  // http: the API serving the ledger
+  std::unique_ptr<HttpScanLedger> ledger_http;       // http: the worker's ledger
+  std::unique_ptr<ScanEventLog> api_events;          // the API's event log (on the store)
+  std::unique_ptr<ScanEventLog> events;              // http: the worker's event log (on the API)
   std::unique_ptr<auth::AuditLog> audit;
   std::unique_ptr<ScanPipeline> pipeline;
   std::unique_ptr<ScanService> service;
@@ -125,7 +163,7 @@ class PipelineTest : public ::testing::Test {
   auth::Actor actor{"alice", "req-1"};
 };
 
-TEST_F(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
+TEST_P(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
   auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(sub.ok()) << sub.error().message;
   const std::string id = sub->record.test_id;
@@ -135,7 +173,7 @@ TEST_F(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
 
   // A live subscriber registered before the run sees exactly what is persisted, in order.
   std::vector<std::string> live;
-  auto subscription = events->subscribe(id, 0, [&](const std::string& t, bool) {
+  auto subscription = worker_events().subscribe(id, 0, [&](const std::string& t, bool) {
     if (!t.empty()) live.push_back(t);
     return true;
   });
@@ -180,7 +218,7 @@ TEST_F(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
   // A late subscriber with since= gets the tail, then terminal.
   std::vector<Json> tail;
   bool closed = false;
-  auto late = events->subscribe(id, 2, [&](const std::string& t, bool terminal) {
+  auto late = worker_events().subscribe(id, 2, [&](const std::string& t, bool terminal) {
     if (!t.empty()) tail.push_back(Json::parse(t));
     closed = closed || terminal;
     return true;
@@ -192,7 +230,7 @@ TEST_F(PipelineTest, DirectoryScanProducesBundleAndOrderedEvents) {
   EXPECT_EQ(tail.front()["seq"], 3);
 }
 
-TEST_F(PipelineTest, SubmitTimeSourcePolicyAndIdempotency) {
+TEST_P(PipelineTest, SubmitTimeSourcePolicyAndIdempotency) {
   auto outside = service->submit(dir_body("/etc"), std::nullopt, actor);
   ASSERT_FALSE(outside.ok());
   EXPECT_EQ(outside.error().fields.at(0).msg, "directory_path is not under an allowed source root");
@@ -209,7 +247,7 @@ TEST_F(PipelineTest, SubmitTimeSourcePolicyAndIdempotency) {
   EXPECT_EQ(c.error().code, Errc::conflict);
 }
 
-TEST_F(PipelineTest, UnknownProfileFailsWithoutBundle) {
+TEST_P(PipelineTest, UnknownProfileFailsWithoutBundle) {
   Json body = dir_body((root / "src").string());
   body["profile"] = "nosuch";
   auto sub = service->submit(body, std::nullopt, actor);
@@ -224,7 +262,7 @@ TEST_F(PipelineTest, UnknownProfileFailsWithoutBundle) {
   EXPECT_EQ(evs.back()["status"], "FAILED");
 }
 
-TEST_F(PipelineTest, HostileArchivesFailNamingTheEntry) {
+TEST_P(PipelineTest, HostileArchivesFailNamingTheEntry) {
   struct Case {
     std::string script, expect;
   };
@@ -265,7 +303,7 @@ TEST_F(PipelineTest, HostileArchivesFailNamingTheEntry) {
   EXPECT_FALSE(fs::exists(root / "data/evil"));
 }
 
-TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
+TEST_P(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
   auto a = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(a.ok());
   auto c = service->cancel(a->record.test_id, actor);
@@ -279,8 +317,18 @@ TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
   auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(b.ok());
   ASSERT_TRUE(*scans->mark_running(b->record.test_id));  // the "process" dies here
-  ScanWorker worker(*queue, *pipeline, *scans, *events);
-  ASSERT_TRUE(worker.recover().ok());
+  ScanWorker worker(*queue, *pipeline, ledger(), worker_events());
+  if (GetParam() == "http") {
+    // Only the single process recovers (it owns the store); a worker on the API hands scans over
+    // through leases and is refused.
+    auto refused = worker.recover();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Errc::forbidden);
+    ScanWorker single(*queue, *pipeline, *scans, *api_events);
+    ASSERT_TRUE(single.recover().ok());
+  } else {
+    ASSERT_TRUE(worker.recover().ok());
+  }
   auto rec = service->get(b->record.test_id);
   EXPECT_EQ(rec->status, "FAILED");
   EXPECT_EQ(rec->errors, Json::array({"interrupted"}));
@@ -300,7 +348,7 @@ TEST_F(PipelineTest, CancelQueuedAndRestartMarksRunningInterrupted) {
 // A scan whose queue message is dead-lettered (every attempt failed) cannot stay QUEUED: it is
 // FAILED with the reason and its log is closed, so followers stop waiting. A scan another worker
 // is running under a live lease is left to that worker.
-TEST_F(PipelineTest, DeadLetteredScanFailsUnlessAnotherWorkerHoldsIt) {
+TEST_P(PipelineTest, DeadLetteredScanFailsUnlessAnotherWorkerHoldsIt) {
   // One delivery, then the dead-letter stream.
   auto q = queue::open_local_queue(*db, {queue::RetryPolicy{1, 10, 10}});
   ASSERT_TRUE(q.ok());
@@ -312,7 +360,7 @@ TEST_F(PipelineTest, DeadLetteredScanFailsUnlessAnotherWorkerHoldsIt) {
   ASSERT_TRUE(doomed.ok());
   const std::string id = doomed->record.test_id;
 
-  ScanWorker worker(**q, *pipeline, *scans, *events);
+  ScanWorker worker(**q, *pipeline, ledger(), worker_events());
   ASSERT_TRUE(worker.start(1).ok());
   auto deadline = steady_ms() + 20000;
   while (steady_ms() < deadline && service->get(id)->status == "QUEUED")
@@ -362,14 +410,15 @@ class PermitAllGate final : public UploadGate {
 
 // An upload whose queue message is dead-lettered does not stay `requested` for ever: it ends
 // `upload_failed` with reason "undeliverable" and the last error, and can be requested again.
-TEST_F(PipelineTest, DeadLetteredUploadEndsUploadFailed) {
+TEST_P(PipelineTest, DeadLetteredUploadEndsUploadFailed) {
   auto key = crypto::ec_p256_generate();
   ASSERT_TRUE(key.ok());
   PipelineOptions po{config.data_dir, config.allowed_source_roots, config.assurance, key->private_pem, key->public_pem, ""};
-  pipeline = std::make_unique<ScanPipeline>(*scans, *events, clock, po,
+  service.reset();
+  pipeline = std::make_unique<ScanPipeline>(ledger(), worker_events(), clock, po,
                                             std::vector<std::shared_ptr<scanners::Scanner>>{std::make_shared<TodoScanner>()},
                                             nullptr);
-  service = std::make_unique<ScanService>(*scans, *events, *queue, *audit, clock, pipeline.get(), config);
+  service = std::make_unique<ScanService>(*scans, *api_events, *queue, *audit, clock, pipeline.get(), config);
   auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(sub.ok()) << sub.error().message;
   const std::string id = sub->record.test_id;
@@ -392,8 +441,8 @@ TEST_F(PipelineTest, DeadLetteredUploadEndsUploadFailed) {
   PermitAllGate gate;
   PublishSettings settings;
   settings.bundles_dir = (root / "data/bundles").string();
-  BundlePublisher publisher(*scans, gate, nullptr, nullptr, *key, settings, clock);
-  ScanWorker worker(**q, *pipeline, *scans, *events);
+  BundlePublisher publisher(ledger(), gate, nullptr, nullptr, *key, settings, clock);
+  ScanWorker worker(**q, *pipeline, ledger(), worker_events());
   worker.set_publisher(&publisher);
   ASSERT_TRUE(worker.start(1).ok());
   auto deadline = steady_ms() + 20000;
@@ -414,7 +463,7 @@ TEST_F(PipelineTest, DeadLetteredUploadEndsUploadFailed) {
 
 // Several workers: a scan whose worker stopped renewing its lease is run again, once, by the next
 // worker; the stalled worker can neither renew nor finish it.
-TEST_F(PipelineTest, ExpiredLeaseIsTakenOverAndTheStalledRunCannotFinish) {
+TEST_P(PipelineTest, ExpiredLeaseIsTakenOverAndTheStalledRunCannotFinish) {
   auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(b.ok());
   const std::string id = b->record.test_id;
@@ -450,7 +499,7 @@ TEST_F(PipelineTest, ExpiredLeaseIsTakenOverAndTheStalledRunCannotFinish) {
 
 // A worker killed after the final row but before `scan_complete`: the redelivered message closes
 // the log, so followers are not left waiting.
-TEST_F(PipelineTest, RedeliveryClosesTheLogOfAScanWhoseWorkerDiedAfterFinishing) {
+TEST_P(PipelineTest, RedeliveryClosesTheLogOfAScanWhoseWorkerDiedAfterFinishing) {
   auto b = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(b.ok());
   const std::string id = b->record.test_id;
@@ -473,11 +522,11 @@ TEST_F(PipelineTest, RedeliveryClosesTheLogOfAScanWhoseWorkerDiedAfterFinishing)
 // Two processes append to and follow one scan's log (an API replica and a worker), each with its
 // own ScanEventLog over one store: seqs never collide, and a follower sees every event once, in
 // order, whether it came by deliver() (the relay), with a gap, or only through catch_up().
-TEST_F(PipelineTest, EventLogsOfTwoProcessesShareSeqsAndFillGaps) {
+TEST_P(PipelineTest, EventLogsOfTwoProcessesShareSeqsAndFillGaps) {
   auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
   ASSERT_TRUE(sub.ok());
   const std::string id = sub->record.test_id;
-  ScanEventLog worker_log(*scans, clock), api_log(*scans, clock);
+  ScanEventLog worker_log(ledger(), clock), api_log(*scans, clock);
   std::vector<int64_t> seen;
   bool ended = false;
   auto follow = api_log.subscribe(id, 0, [&](const std::string& text, bool terminal) {
@@ -527,7 +576,7 @@ TEST_F(PipelineTest, EventLogsOfTwoProcessesShareSeqsAndFillGaps) {
   EXPECT_EQ(api_log.live_subscribers(), 0);
 }
 
-TEST_F(PipelineTest, GitScanOfLocalBareRepo) {
+TEST_P(PipelineTest, GitScanOfLocalBareRepo) {
   std::string r = root.string();
   std::string script = "set -e; cd " + r + "; git init -q -b main work; cd work; git config user.email t@t; "
                        "git config user.name t; echo 'TODO one' > a.txt; git add a.txt; git commit -qm one; "
@@ -567,6 +616,88 @@ TEST_F(PipelineTest, GitScanOfLocalBareRepo) {
   body["git_url"] = "-upload-pack=touch /tmp/x";
   EXPECT_FALSE(service->submit(body, std::nullopt, actor).ok());
 }
+
+// The HTTP adapter's own behaviour (instantiated for "http" only).
+class PipelineApiTest : public PipelineTest {};
+
+// The ledger's routes admit service keys alone, and a body that does not fit an operation is a 422
+// naming the field with nothing written.
+TEST_P(PipelineApiTest, TheLedgerRoutesAdmitOnlyServiceKeysAndRejectMalformedBodies) {
+  auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  const std::string id = sub->record.test_id;
+  for (const char* key : {"viewer-token", "analyst-token", "admin-token", "", "spk_not-a-key"}) {
+    HttpScanLedger other(api_url(), key);
+    auto s = other.status_of(id);
+    ASSERT_FALSE(s.ok()) << key;
+    EXPECT_EQ(s.error().code, Errc::forbidden) << key << ": " << s.error().message;
+  }
+  auto post = [&](const std::string& op, const std::string& body) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = api_url() + "/internal/scans/" + op;
+    req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
+    req.body = body;
+    auto r = http::perform(req);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : http::ClientResponse{};
+  };
+  const auto events_before = scans->events_after(id, 0)->size();
+  const std::string tid = "\"test_id\": \"" + id + "\"";
+  struct Bad {
+    std::string op, body, field;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"finish", "{" + tid + R"(, "result": {"status": "DONE"}})", "result"},
+           {"finish", "{" + tid + R"(, "result": {"status": "SUCCEEDED", "tools": {}}})", "result"},
+           {"claim", "{" + tid + R"(, "owner": "w1", "lease_ms": 0})", "lease_ms"},
+           {"claim", "{" + tid + R"(, "owner": "", "lease_ms": 1000})", "owner"},
+           {"append-event", "{" + tid + R"(, "seq": 7, "type": "log", "ts_ms": 1, "event": "{\"seq\": 8, \"type\": \"log\"}"})", "event"},
+           {"append-event", "{" + tid + R"(, "seq": 7, "type": "log", "ts_ms": 1, "event": "not json"})", "event"},
+           {"set-upload", "{" + tid + R"(, "from": "pending", "to": "uploaded"})", "upload"},
+           {"status", R"({"test_id": 5})", "test_id"},
+           {"import-sarif", R"({"component_id": "comp", "tool": "todo", "test_id": "t", "sarif": "x"})", "sarif"},
+       }) {
+    auto r = post(b.op, b.body);
+    EXPECT_EQ(r.status, 422) << b.op << " " << b.body << ": " << r.body;
+    EXPECT_NE(r.body.find("\"" + b.field + "\""), std::string::npos) << b.op << ": " << r.body;
+  }
+  EXPECT_EQ(post("finish", "{not json").status, 422);
+  EXPECT_EQ(post("no-such-op", "{}").status, 404);
+  // Nothing was written: the scan is as submitted.
+  auto rec = service->get(id);
+  EXPECT_EQ(rec->status, "QUEUED");
+  EXPECT_EQ(rec->upload_status, "pending");
+  EXPECT_EQ(scans->events_after(id, 0)->size(), events_before);
+  EXPECT_TRUE(imported.empty());
+}
+
+// With the API unreachable the worker cannot take the scan: the run fails retryably and the scan
+// stays QUEUED (its queue message is tried again); once the API answers it runs, once.
+TEST_P(PipelineApiTest, AnUnreachableApiLeavesTheScanQueuedUntilItAnswers) {
+  auto sub = service->submit(dir_body((root / "src").string()), std::nullopt, actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  const std::string id = sub->record.test_id;
+  api.reset();  // nothing listens on the API's port now
+  auto down = pipeline->run(id, "w1", 30000);
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.error().code, Errc::unavailable) << down.error().message;
+  EXPECT_EQ(service->get(id)->status, "QUEUED");
+
+  build();  // the API is back (on a new port; the worker follows its address)
+  ASSERT_TRUE(pipeline->run(id, "w1", 30000).ok());
+  auto rec = service->get(id);
+  EXPECT_EQ(rec->status, "SUCCEEDED") << rec->errors.dump();
+  ASSERT_EQ(imported.size(), 1u);  // the findings went through the API once
+  int completes = 0;
+  for (const auto& e : event_list(id)) completes += e["type"] == "scan_complete";
+  EXPECT_EQ(completes, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ledgers, PipelineTest, ::testing::Values("sql", "http"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Ledgers, PipelineApiTest, ::testing::Values("http"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace secplat::assurance

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "assurance/pipeline.h"
+#include "assurance/scan_store.h"
 #include "assurance/sources.h"
 #include "core/clock.h"
 #include "crypto/ecdsa.h"

@@ -93,6 +93,17 @@ TEST(Config, ErrorsNameTheKey) {
   auto remote = load_config("", env_of({{"SECPLAT_NOTIFY_API_URL", "https://api:8080"}, {"SECPLAT_NOTIFY_API_KEY", "spk_x"}}), {});
   ASSERT_TRUE(remote.ok()) << remote.error().message;
   EXPECT_EQ(remote->notify.api_url, "https://api:8080");
+
+  // The same for a worker without a database.
+  auto worker_no_key = load_config("", env_of({{"SECPLAT_WORKER_API_URL", "http://api:8080"}}), {});
+  ASSERT_FALSE(worker_no_key.ok());
+  EXPECT_NE(worker_no_key.error().message.find("worker.api_key"), std::string::npos);
+  auto worker_ftp = load_config("", env_of({{"SECPLAT_WORKER_API_URL", "ftp://api"}, {"SECPLAT_WORKER_API_KEY", "spk_x"}}), {});
+  ASSERT_FALSE(worker_ftp.ok());
+  EXPECT_NE(worker_ftp.error().message.find("worker.api_url"), std::string::npos);
+  auto worker = load_config("", env_of({{"SECPLAT_WORKER_API_URL", "http://api:8080/"}, {"SECPLAT_WORKER_API_KEY", "spk_x"}}), {});
+  ASSERT_TRUE(worker.ok()) << worker.error().message;
+  EXPECT_EQ(worker->worker.api_key, "spk_x");
 }
 
 TEST(Config, BackendUrlsSelectPostgresAndRedis) {
