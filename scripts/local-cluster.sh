@@ -15,8 +15,10 @@
 #
 # Processes are named ROLE-N; DIR/run/NAME.pid, DIR/run/NAME.port (every process listens on its own
 # port: the API, or /health, /ready and /metrics for the other roles), logs in DIR/logs/NAME.log.
-# The notifier holds no database credentials: it gets a service API key (created through the API
-# at start, kept in DIR/notifier.env) and keeps its delivery records through the first API.
+# The workers and the notifier hold no database credentials: each role gets a service API key
+# (created through the API at start, kept in DIR/worker.env and DIR/notifier.env) and records what
+# it does (scan state and logs, findings, job logs, upload permits; delivery records) through the
+# first API.
 # SECPLAT_BINARY selects the binary (default: build/secplat next to this script).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,10 +49,10 @@ start_role() {  # ROLE → starts one process of it, prints its name
     port=$(free_port)
   fi
   echo "$port" >"$dir/run/$name.port"
-  if [[ $role == notifier ]]; then
+  if [[ $role == notifier || $role == worker ]]; then
     # The API's address and a service key instead of the database URL.
     # shellcheck disable=SC1091
-    (set -a && . "$dir/env" && . "$dir/notifier.env" && unset SECPLAT_DATABASE_URL &&
+    (set -a && . "$dir/env" && . "$dir/$role.env" && unset SECPLAT_DATABASE_URL &&
       exec "$bin" "$role" --listen "127.0.0.1:$port" >"$dir/logs/$name.log" 2>&1) &
   else
     # shellcheck disable=SC1091
@@ -101,22 +103,29 @@ case "$cmd" in
     # shellcheck disable=SC1091
     (set -a && . "$dir/env" && "$bin" migrate >/dev/null)
     for _ in $(seq 1 "$apis"); do start_role api >/dev/null; done
-    for _ in $(seq 1 "$workers"); do start_role worker >/dev/null; done
-    start_role ingest >/dev/null
-    start_role deriver >/dev/null
-    # A service API key for the notifier (role service: the /internal routes and nothing else).
+    # A service API key per role without database credentials (role service: the /internal routes
+    # and nothing else).
     api_url="http://127.0.0.1:$(cat "$dir/run/api-1.port")"
-    service_key=$(SECPLAT_PASSWORD="$password" python3 - "$api_url" <<'PY'
+    service_keys=$(SECPLAT_PASSWORD="$password" python3 - "$api_url" <<'PY'
 import json, os, sys, urllib.parse, urllib.request
 url = sys.argv[1]
 form = urllib.parse.urlencode({"username": "admin", "password": os.environ["SECPLAT_PASSWORD"]}).encode()
 token = json.load(urllib.request.urlopen(urllib.request.Request(url + "/auth/login", data=form)))["access_token"]
-req = urllib.request.Request(url + "/auth/api-keys", data=json.dumps({"name": "notifier", "role": "service"}).encode(),
-                             headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-print(json.load(urllib.request.urlopen(req))["key"])
+for name in ("worker", "notifier"):
+    req = urllib.request.Request(url + "/auth/api-keys", data=json.dumps({"name": name, "role": "service"}).encode(),
+                                 headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    print(json.load(urllib.request.urlopen(req))["key"])
 PY
 )
-    (umask 077 && printf 'SECPLAT_NOTIFY_API_URL=%s\nSECPLAT_NOTIFY_API_KEY=%s\n' "$api_url" "$service_key" >"$dir/notifier.env")
+    {
+      read -r worker_key
+      read -r notifier_key
+    } <<<"$service_keys"
+    (umask 077 && printf 'SECPLAT_WORKER_API_URL=%s\nSECPLAT_WORKER_API_KEY=%s\n' "$api_url" "$worker_key" >"$dir/worker.env")
+    (umask 077 && printf 'SECPLAT_NOTIFY_API_URL=%s\nSECPLAT_NOTIFY_API_KEY=%s\n' "$api_url" "$notifier_key" >"$dir/notifier.env")
+    for _ in $(seq 1 "$workers"); do start_role worker >/dev/null; done
+    start_role ingest >/dev/null
+    start_role deriver >/dev/null
     start_role notifier >/dev/null
     start_role correlator >/dev/null
     for f in "$dir"/run/api-*.port; do echo "api: http://127.0.0.1:$(cat "$f")"; done

@@ -213,6 +213,11 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(r.status, 202, r)
         return r.json()["test_id"]
 
+    def environ_of(self, name):
+        with open(os.path.join(self.cluster.dir, "run", f"{name}.pid")) as f:
+            with open(f"/proc/{int(f.read())}/environ", "rb") as e:
+                return e.read().split(b"\0")
+
     def scan(self, test_id, api=None):
         r = (api or self.api1).request("GET", f"/v1/security-scans/{test_id}", token=self.token)
         self.assertEqual(r.status, 200, r)
@@ -290,6 +295,13 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(dead, [], "scratch directories of killed workers were left behind")
         self.assertGreaterEqual(len(owned), len(self.cluster.alive("worker")))
         print(f"[ cluster ] {SCANS} scans, {kills} workers killed, {resumed} scans resumed by another worker")
+
+        # The workers hold no database credentials: scan state, logs and findings went through the
+        # API with their service key.
+        for name in self.cluster.alive("worker"):
+            environ = self.environ_of(name)
+            self.assertFalse([v for v in environ if v.startswith(b"SECPLAT_DATABASE_URL=")], name)
+            self.assertTrue([v for v in environ if v.startswith(b"SECPLAT_WORKER_API_KEY=spk_")], name)
 
         # One finding for the planted key, however many scans and re-runs reported it.
         findings = self.api1.request("GET", "/findings/?asset_key=chaos&limit=500", token=self.token)
@@ -381,9 +393,7 @@ class ClusterTest(unittest.TestCase):
         # The notifier has no database URL; what it sent is recorded through the API (service key)
         # in PostgreSQL, where either API replica lists it, and every message reached the webhook once.
         [notifier] = self.cluster.alive("notifier")
-        with open(os.path.join(self.cluster.dir, "run", f"{notifier}.pid")) as f:
-            with open(f"/proc/{int(f.read())}/environ", "rb") as e:
-                environ = e.read().split(b"\0")
+        environ = self.environ_of(notifier)
         self.assertFalse([v for v in environ if v.startswith(b"SECPLAT_DATABASE_URL=")])
         self.assertTrue([v for v in environ if v.startswith(b"SECPLAT_NOTIFY_API_KEY=spk_")])
         about = [b for b in self.webhook.bodies if b.get("asset_key") == "corr-stopped"]
@@ -394,7 +404,7 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         sent = {d["dedupe_key"] for d in r.json()["items"]}
         self.assertTrue(set(keys) <= sent, (keys, sent))
-        self.assertIn('"ledger"', self.cluster.log(notifier))
+        self.assertIn('"api"', self.cluster.log(notifier))
 
     def test_4_a_role_without_postgres_and_redis_refuses_to_start(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECPLAT_")}
@@ -408,6 +418,14 @@ class ClusterTest(unittest.TestCase):
         env.update(SECPLAT_NOTIFY_API_URL="http://127.0.0.1:9", SECPLAT_NOTIFY_API_KEY="spk_x")
         with tempfile.TemporaryDirectory() as d:
             r = subprocess.run([BINARY, "notifier", "--data-dir", d], env=env, capture_output=True, text=True,
+                               timeout=30)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("SECPLAT_REDIS_URL", r.stderr)
+        # Nor does a worker without a database.
+        env = {k: v for k, v in env.items() if not k.startswith("SECPLAT_NOTIFY_")}
+        env.update(SECPLAT_WORKER_API_URL="http://127.0.0.1:9", SECPLAT_WORKER_API_KEY="spk_x")
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([BINARY, "worker", "--data-dir", d], env=env, capture_output=True, text=True,
                                timeout=30)
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("SECPLAT_REDIS_URL", r.stderr)
