@@ -18,8 +18,8 @@ Status done(Result<Json> r) {
 }
 }  // namespace
 
-Result<std::optional<Job>> HttpJobLedger::claim(int64_t job_id) {
-  auto r = op("claim", {{"job_id", job_id}});
+Result<std::optional<Job>> HttpJobLedger::claim(int64_t job_id, bool take_over_running) {
+  auto r = op("claim", {{"job_id", job_id}, {"take_over_running", take_over_running}});
   if (!r.ok()) {
     // A 404 here is the route missing (an older API), not the job: an unknown job is an answer.
     if (r.error().code == Errc::not_found) return Error::unavailable(r.error().message);

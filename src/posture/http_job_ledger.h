@@ -19,7 +19,7 @@ class HttpJobLedger final : public JobLedger {
  public:
   HttpJobLedger(std::string api_url, std::string api_key, long timeout_ms = 10000);
 
-  Result<std::optional<Job>> claim(int64_t job_id) override;
+  Result<std::optional<Job>> claim(int64_t job_id, bool take_over_running) override;
   Status append_log(int64_t job_id, const std::string& line) override;
   Status finish(int64_t job_id, bool ok, const std::optional<std::string>& error) override;
   Status requeue(int64_t job_id, const std::string& error) override;

@@ -40,8 +40,9 @@ class JobLedger {
   virtual ~JobLedger() = default;
 
   // queued → running; the job as claimed. nullopt when the job is not queued (done, failed, or
-  // running elsewhere); Errc::not_found when there is no such job.
-  virtual Result<std::optional<Job>> claim(int64_t job_id) = 0;
+  // running elsewhere); Errc::not_found when there is no such job. With take_over_running a running
+  // job is claimed too (JobService::claim: its worker stopped touching the message).
+  virtual Result<std::optional<Job>> claim(int64_t job_id, bool take_over_running) = 0;
   // Appends "[<RFC 3339>] line\n" to the job's log.
   virtual Status append_log(int64_t job_id, const std::string& line) = 0;
   // running → done (ok) or failed with `error`.

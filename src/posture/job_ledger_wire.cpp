@@ -112,7 +112,8 @@ const std::map<std::string, Op, std::less<>>& ops() {
       {"claim",
        [](JobLedger& l, const Json& b) -> Result<Json> {
          SECPLAT_TRY_ASSIGN(job_id, job_id_of(b));
-         auto c = l.claim(job_id);
+         SECPLAT_TRY_ASSIGN(take_over, http::opt_bool(b, "take_over_running"));
+         auto c = l.claim(job_id, take_over.value_or(false));
          if (!c.ok()) {
            if (c.error().code == Errc::not_found) return Json{{"found", false}, {"job", nullptr}};
            return std::move(c).take_error();

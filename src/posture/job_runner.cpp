@@ -62,12 +62,14 @@ JobRunner::Handled JobRunner::handle(const queue::Message& m) {
   auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), id);
   if (ec != std::errc() || p != it->second.data() + it->second.size() || id <= 0)
     return {Outcome::dead_letter, "invalid_job_id"};
-  auto claimed = ledger_.claim(id);
+  // A message delivered again while its job is running: the worker that had it stopped touching
+  // it (killed or stalled past the visibility timeout), so this one takes the job over.
+  auto claimed = ledger_.claim(id, m.attempts > 1);
   if (!claimed.ok()) {
     if (claimed.error().code == Errc::not_found) return {Outcome::dead_letter, "job_not_found"};
     return {Outcome::retry, claimed.error().message};
   }
-  // Not queued: done/failed (a duplicate message) or running elsewhere. Nothing to do.
+  // Not queued: done/failed (a duplicate message) or, on a first delivery, running elsewhere.
   if (!*claimed) return {Outcome::ack, ""};
   return run(**claimed, m.attempts);
 }

@@ -241,10 +241,18 @@ Result<JobAnalytics> JobService::analytics(int64_t lookback_hours, int64_t stale
   return out;
 }
 
-Result<std::optional<Job>> JobService::claim(int64_t job_id) {
-  auto n = db_.exec("UPDATE scan_jobs SET status = 'running', started_at = $2, finished_at = NULL "
-                    "WHERE job_id = $1 AND status = 'queued'",
-                    {job_id, clock_.now_ms()});
+Result<std::optional<Job>> JobService::claim(int64_t job_id, bool take_over_running) {
+  const int64_t now = clock_.now_ms();
+  auto n = take_over_running
+               ? db_.exec("UPDATE scan_jobs SET status = 'running', started_at = $2, finished_at = NULL, "
+                          "retry_count = CASE WHEN status = 'running' THEN retry_count + 1 ELSE retry_count END, "
+                          "log_output = CASE WHEN status = 'running' THEN log_output || $3 ELSE log_output END "
+                          "WHERE job_id = $1 AND status IN ('queued', 'running')",
+                          {job_id, now,
+                           "[" + format_rfc3339(now) + "] previous worker stopped responding; the job runs again\n"})
+               : db_.exec("UPDATE scan_jobs SET status = 'running', started_at = $2, finished_at = NULL "
+                          "WHERE job_id = $1 AND status = 'queued'",
+                          {job_id, now});
   if (!n.ok()) return std::move(n).take_error();
   if (*n == 0) return std::optional<Job>{};
   auto job = get(job_id);

@@ -84,7 +84,10 @@ class JobService {
                                  const std::optional<std::string>& job_type);
 
   // Worker side.
-  Result<std::optional<Job>> claim(int64_t job_id);  // queued → running; nullopt if not queued
+  // queued → running; nullopt if not queued. With take_over_running a running job is claimed too
+  // (its message came back: the worker running it stopped touching it, so it died or stalled), with
+  // a log line saying so and retry_count + 1.
+  Result<std::optional<Job>> claim(int64_t job_id, bool take_over_running = false);
   Status append_log(int64_t job_id, const std::string& message);  // "[<RFC 3339>] message\n"
   Status finish(int64_t job_id, bool ok, const std::optional<std::string>& error);
   Status requeue(int64_t job_id, const std::string& error);  // retryable failure: back to queued, retry_count+1

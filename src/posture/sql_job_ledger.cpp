@@ -4,8 +4,8 @@
 
 namespace secplat::posture {
 
-Result<std::optional<Job>> SqlJobLedger::claim(int64_t job_id) {
-  auto claimed = jobs_.claim(job_id);
+Result<std::optional<Job>> SqlJobLedger::claim(int64_t job_id, bool take_over_running) {
+  auto claimed = jobs_.claim(job_id, take_over_running);
   if (!claimed.ok() || claimed->has_value()) return claimed;
   // Not queued: tell a job that is gone (not_found) from one that is done or running elsewhere.
   auto job = jobs_.get(job_id);

@@ -16,7 +16,7 @@ class SqlJobLedger final : public JobLedger {
   SqlJobLedger(JobService& jobs, AssetRepo& assets, findings::FindingsService& findings)
       : jobs_(jobs), assets_(assets), findings_(findings) {}
 
-  Result<std::optional<Job>> claim(int64_t job_id) override;
+  Result<std::optional<Job>> claim(int64_t job_id, bool take_over_running) override;
   Status append_log(int64_t job_id, const std::string& line) override;
   Status finish(int64_t job_id, bool ok, const std::optional<std::string>& error) override;
   Status requeue(int64_t job_id, const std::string& error) override;

@@ -323,6 +323,22 @@ TEST_P(JobRunnerTest, AMessageForAJobThatIsNotQueuedIsAckedWithoutWork) {
   EXPECT_TRUE(still.log_output.empty()) << still.log_output;
 }
 
+// A worker killed in the middle of a job: its message comes back (attempts 2) to another worker,
+// which takes the running job over and finishes it, once; the log says what happened.
+TEST_P(JobRunnerTest, ARedeliveredMessageTakesOverTheJobOfAWorkerThatDied) {
+  make_asset("a");
+  const int64_t id = create_job("score_recompute", "a");
+  ASSERT_TRUE(jobs->claim(id).value().has_value());  // ... and that worker dies here
+  const Job done = run_to_end(id, 2);
+  EXPECT_EQ(done.status, "done");
+  EXPECT_EQ(done.retry_count, 1);
+  EXPECT_TRUE(contains(done.log_output, "previous worker stopped responding; the job runs again")) << done.log_output;
+  EXPECT_TRUE(contains(done.log_output, "Recomputed risk for 1 asset(s)")) << done.log_output;
+  // Its message once more: the job is done, nothing runs again.
+  EXPECT_EQ(runner_->handle(message(id, 3)).outcome, Outcome::ack);
+  EXPECT_EQ(job(id).log_output, done.log_output);
+}
+
 TEST_P(JobRunnerTest, AnUnreachableSiteIsRetriedUntilTheLastAttemptFailsTheJob) {
   add_asset("down", "http://127.0.0.1:" + std::to_string(closed_port()));
   const int64_t id = create_job("web_exposure", "down");
@@ -370,7 +386,7 @@ TEST_P(JobRunnerApiTest, TheLedgerRoutesAdmitOnlyServiceKeys) {
   const int64_t id = create_job("score_recompute", "a");
   for (const char* key : {"viewer-token", "analyst-token", "admin-token", "", "spk_not-a-key"}) {
     HttpJobLedger other(api_url(), key);
-    auto c = other.claim(id);
+    auto c = other.claim(id, false);
     ASSERT_FALSE(c.ok()) << key;
     EXPECT_EQ(c.error().code, Errc::forbidden) << key << ": " << c.error().message;
     JobRunner refused(other, options());
@@ -414,7 +430,7 @@ TEST_P(JobRunnerApiTest, AnApiWithoutTheRoutesIsNotMistakenForAnUnknownJob) {
   const int64_t id = create_job("score_recompute", "a");
   http::testing::TestServer bare(std::vector<http::Route>{});
   HttpJobLedger old_api("http://127.0.0.1:" + std::to_string(bare.port), "service-token");
-  auto c = old_api.claim(id);
+  auto c = old_api.claim(id, false);
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().code, Errc::unavailable) << c.error().message;
   JobRunner runner(old_api, options());
