@@ -112,9 +112,6 @@ struct FileCloser {
 struct SlistFree {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
-struct EasyCleanup {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
 
 }  // namespace
 
@@ -149,12 +146,51 @@ std::string percent_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
-Result<ClientResponse> perform(const ClientRequest& req) {
+ConnectionPool::~ConnectionPool() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* ConnectionPool::take() {
+  {
+    std::lock_guard lk(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      curl_easy_reset(static_cast<CURL*>(h));  // options back to defaults; open connections kept
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void ConnectionPool::give_back(void* h) {
+  {
+    std::lock_guard lk(mu_);
+    if (idle_.size() < max_idle_) {
+      idle_.push_back(h);
+      return;
+    }
+  }
+  curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+Result<ClientResponse> perform(const ClientRequest& req) { return perform(req, nullptr); }
+
+Result<ClientResponse> perform(const ClientRequest& req, ConnectionPool* pool) {
   global_init_once();
   const std::string host = url_host(req.url);
-  std::unique_ptr<CURL, EasyCleanup> curl(curl_easy_init());
-  if (!curl) return Error::internal("could not start an HTTP transfer");
-  CURL* h = curl.get();
+  // The handle goes back to the pool (its connections with it) or is cleaned up, however this ends.
+  struct Handle {
+    ConnectionPool* pool;
+    CURL* h;
+    ~Handle() {
+      if (!h) return;
+      if (pool) pool->give_back(h);
+      else curl_easy_cleanup(h);
+    }
+  } handle{pool, static_cast<CURL*>(pool ? pool->take() : curl_easy_init())};
+  if (!handle.h) return Error::internal("could not start an HTTP transfer");
+  CURL* h = handle.h;
 
   ClientResponse resp;
   Transfer t;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,29 @@ struct ClientResponse {
 };
 
 Result<ClientResponse> perform(const ClientRequest& request);
+
+// Connections kept open between calls (HTTP keep-alive) for a caller that talks to the same servers
+// again and again (a role process calling the API for every step of its work): perform(request,
+// &pool) borrows a transfer handle from the pool, whose open connections libcurl reuses, and gives
+// it back. Every other setting is per request, as with perform(request).
+// Threading: thread-safe; one handle per call in flight, at most `max_idle` kept.
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(std::size_t max_idle = 8) : max_idle_(max_idle) {}
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+ private:
+  friend Result<ClientResponse> perform(const ClientRequest& request, ConnectionPool* pool);
+  void* take();           // a CURL*, reset, or a new one (nullptr if libcurl cannot make one)
+  void give_back(void* handle);
+  std::size_t max_idle_;
+  std::mutex mu_;
+  std::vector<void*> idle_;
+};
+
+Result<ClientResponse> perform(const ClientRequest& request, ConnectionPool* pool);
 
 // "host:port" (or "host") of a URL, for messages. Never includes userinfo.
 std::string url_host(std::string_view url);

@@ -20,7 +20,7 @@ Result<Json> ServiceClient::call(const std::string& method, const std::string& p
   }
   if (!api_key_.empty()) req.headers.emplace_back("Authorization", "Bearer " + api_key_);
   req.timeout_ms = timeout_ms_;
-  auto resp = perform(req);
+  auto resp = perform(req, connections_.get());
   const std::string who = what_ + " " + url_host(base_url_);
   if (!resp) return Error::unavailable(who + ": " + resp.error().message);
   Json reply = Json::parse(resp->body, nullptr, false);

@@ -6,13 +6,15 @@
 // 404 Errc::not_found; 409 Errc::conflict; other non-2xx Errc::bad_request with the server's `detail`; a 2xx answer
 // that is not a JSON object Errc::unavailable. Messages name `what` and the host, never the key.
 //
-// Threading: thread-safe (one request per call).
+// Threading: thread-safe (one request per call; connections to the server are kept open and reused).
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "core/error.h"
 #include "core/json.h"
+#include "http/client.h"
 
 namespace secplat::http {
 
@@ -28,6 +30,8 @@ class ServiceClient {
   std::string base_url_;
   std::string api_key_;
   long timeout_ms_;
+  // Keep-alive to the one server this client calls (shared by copies of the client).
+  std::shared_ptr<ConnectionPool> connections_ = std::make_shared<ConnectionPool>();
 };
 
 }  // namespace secplat::http
