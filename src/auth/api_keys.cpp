@@ -57,6 +57,12 @@ Result<std::vector<ApiKey>> ApiKeys::list() {
 
 Result<ApiKey> ApiKeys::revoke(int64_t id, const Actor& actor) {
   std::optional<ApiKey> revoked;
+  // Before and after the commit: no check in between or after answers from memory with the key.
+  forget_recent();
+  struct ForgetAfter {
+    ApiKeys* keys;
+    ~ForgetAfter() { keys->forget_recent(); }
+  } forget_after{this};
   SECPLAT_TRY(db_.transact([&](store::Tx& tx) -> Status {
     auto n = tx.exec("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", {clock_.now_ms(), id});
     if (!n.ok()) return std::move(n).take_error();
@@ -84,6 +90,42 @@ Result<std::optional<ApiKey>> ApiKeys::find_active(std::string_view raw_key) {
     if (n.ok()) key.last_used_at_ms = now;
   }
   return std::optional<ApiKey>{std::move(key)};
+}
+
+Result<std::optional<ApiKey>> ApiKeys::find_active_recent(std::string_view raw_key, int64_t max_age_ms) {
+  if (max_age_ms <= 0) return find_active(raw_key);
+  if (auto known = recent_only(raw_key, max_age_ms)) return std::optional<ApiKey>(std::move(*known));
+  uint64_t generation = 0;
+  {
+    std::lock_guard lk(recent_mu_);
+    generation = recent_generation_;
+  }
+  const int64_t read_at = steady_ms();
+  auto key = find_active(raw_key);
+  if (key.ok() && key->has_value()) {
+    std::lock_guard lk(recent_mu_);
+    // A revoke committed while we read makes this row suspect: do not remember it.
+    if (recent_generation_ == generation) {
+      if (recent_.size() >= 4096) recent_.clear();  // bounded; refilled on demand
+      recent_[sha256_hex(raw_key)] = Recent{**key, read_at};
+    }
+  }
+  return key;
+}
+
+std::optional<ApiKey> ApiKeys::recent_only(std::string_view raw_key, int64_t max_age_ms) {
+  if (max_age_ms <= 0 || !raw_key.starts_with(kPrefix) || raw_key.size() > 256) return std::nullopt;
+  const std::string hash = sha256_hex(raw_key);
+  std::lock_guard lk(recent_mu_);
+  if (auto it = recent_.find(hash); it != recent_.end() && steady_ms() - it->second.read_at_ms < max_age_ms)
+    return it->second.key;
+  return std::nullopt;
+}
+
+void ApiKeys::forget_recent() {
+  std::lock_guard lk(recent_mu_);
+  recent_.clear();
+  ++recent_generation_;
 }
 
 }  // namespace secplat::auth

@@ -2,13 +2,16 @@
 // URL-safe random characters (256 bits); only its sha256 is stored (a high-entropy key needs no
 // slow hash), so the raw key is shown exactly once, when created.
 //
-// Threading: safe to share between threads (state lives in the Db).
+// Threading: safe to share between threads (state lives in the Db; the memory of recently checked
+// keys is under its own mutex).
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "auth/audit_log.h"
@@ -47,13 +50,29 @@ class ApiKeys {
   // The active (not revoked) key for a raw `spk_...` string, or nullopt. Records last_used_at, at
   // most once a minute per key so authentication does not write on every request.
   Result<std::optional<ApiKey>> find_active(std::string_view raw_key);
+  // The per-request check: the key as read at most max_age_ms ago (0 = read it now). A revoke
+  // through this object forgets what was remembered, at once in this process; a revoke by another
+  // process (another API replica) is seen within max_age_ms. Unknown and revoked keys are not
+  // remembered (every try at a wrong key reads the store).
+  Result<std::optional<ApiKey>> find_active_recent(std::string_view raw_key, int64_t max_age_ms);
+  // Only what find_active_recent remembers; nullopt means "ask it". Never touches the store.
+  std::optional<ApiKey> recent_only(std::string_view raw_key, int64_t max_age_ms);
 
   static constexpr std::string_view kPrefix = "spk_";
 
  private:
+  void forget_recent();
+
   store::Db& db_;
   const Clock& clock_;
   AuditLog& audit_;
+  struct Recent {
+    ApiKey key;
+    int64_t read_at_ms = 0;  // steady clock
+  };
+  std::mutex recent_mu_;
+  std::unordered_map<std::string, Recent> recent_;  // by the key's sha256; guarded by recent_mu_
+  uint64_t recent_generation_ = 0;                  // guarded by recent_mu_; bumped by forget_recent()
 };
 
 }  // namespace secplat::auth

@@ -13,7 +13,11 @@ Result<http::Principal> AuthService::principal_of(const AccessClaims& claims, co
 }
 
 std::optional<Result<http::Principal>> AuthService::authenticate_cached(std::string_view bearer) {
-  if (bearer.starts_with(ApiKeys::kPrefix)) return std::nullopt;  // looked up in the store
+  if (bearer.starts_with(ApiKeys::kPrefix)) {
+    auto key = api_keys_.recent_only(bearer, user_check_ms_);
+    if (!key) return std::nullopt;  // looked up in the store
+    return Result<http::Principal>(http::Principal{"apikey:" + key->name, key->role, "api_key", key->id});
+  }
   auto claims = tokens_.verify(bearer);
   if (!claims.ok()) return Result<http::Principal>(std::move(claims).take_error());
   auto user = users_.recent_only(claims->user_id, user_check_ms_);
@@ -23,7 +27,7 @@ std::optional<Result<http::Principal>> AuthService::authenticate_cached(std::str
 
 Result<http::Principal> AuthService::authenticate(std::string_view bearer) {
   if (bearer.starts_with(ApiKeys::kPrefix)) {
-    auto key = api_keys_.find_active(bearer);
+    auto key = api_keys_.find_active_recent(bearer, user_check_ms_);
     if (!key.ok()) return std::move(key).take_error();
     if (!*key) return invalid_token();
     return http::Principal{"apikey:" + (*key)->name, (*key)->role, "api_key", (*key)->id};

@@ -1,5 +1,7 @@
 // The platform's http::Authenticator: turns a bearer credential into a Principal.
-//   * `spk_...` → an API key that is not revoked; role from the key.
+//   * `spk_...` → an API key that is not revoked; role from the key (the key's row as read at most
+//     user_check_ms ago: a revoke through this process applies at once, one by another replica
+//     within that age).
 //   * anything else → an access token (JWT). The user row is checked on every request (one
 //     primary-key SELECT, or the row as read at most user_check_ms ago): a deleted or disabled
 //     user, or a token whose version is older than the row's (password reset, disable, demotion),
@@ -28,8 +30,8 @@ class AuthService final : public http::Authenticator {
   // Errc::unauthorized "Invalid or expired token" for any unacceptable credential; store failures
   // pass through (e.g. Errc::unavailable), so an outage is not reported as a bad token.
   Result<http::Principal> authenticate(std::string_view bearer) override;
-  // Access tokens whose user row was read within user_check_ms (the same answer authenticate() would
-  // give, from memory); nullopt for API keys and for users not checked recently.
+  // Access tokens whose user row and API keys whose row were read within user_check_ms (the same
+  // answer authenticate() would give, from memory); nullopt for those not checked recently.
   std::optional<Result<http::Principal>> authenticate_cached(std::string_view bearer) override;
 
  private:

@@ -107,8 +107,51 @@ TEST_F(AuthServiceTest, CachedAnswerIsTheFullAnswerOrNone) {
   std::string t2 = tokens->issue(v);
   ASSERT_TRUE(strict.authenticate(t2).ok());
   EXPECT_FALSE(strict.authenticate_cached(t2).has_value());
-  // API keys are looked up in the store.
+  // An API key nobody has checked is looked up in the store.
   EXPECT_FALSE(authenticator->authenticate_cached(std::string(ApiKeys::kPrefix) + "whatever").has_value());
+}
+
+// An API key checked recently is answered from memory (service keys call the API for every step of
+// a worker's job); a revoke through this process ends it at once, one by another process within
+// user_check_ms; wrong keys are never remembered.
+TEST_F(AuthServiceTest, ApiKeysAreRememberedUntilRevoked) {
+  auto made = api_keys->create("worker", http::Role::service, admin_actor);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  const std::string raw = made->raw_key;
+  EXPECT_FALSE(authenticator->authenticate_cached(raw).has_value()) << "not checked yet";
+  auto p = authenticator->authenticate(raw);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->role, http::Role::service);
+  auto cached = authenticator->authenticate_cached(raw);
+  ASSERT_TRUE(cached.has_value());
+  ASSERT_TRUE(cached->ok());
+  EXPECT_EQ((*cached)->subject, "apikey:worker");
+  EXPECT_EQ((*cached)->role, http::Role::service);
+  // Revoked here: refused at once, from memory or not.
+  ASSERT_TRUE(api_keys->revoke(made->key.id, admin_actor).ok());
+  EXPECT_FALSE(authenticator->authenticate_cached(raw).has_value());
+  EXPECT_EQ(authenticator->authenticate(raw).error().code, Errc::unauthorized);
+  // A wrong key is refused every time and never remembered.
+  EXPECT_FALSE(authenticator->authenticate(raw + "x").ok());
+  EXPECT_FALSE(authenticator->authenticate_cached(raw + "x").has_value());
+
+  // Revoked by another process (straight in the table): seen within user_check_ms.
+  auto other = api_keys->create("notifier", http::Role::service, admin_actor);
+  ASSERT_TRUE(other.ok());
+  AuthService replica(*tokens, *users, *api_keys, 300);
+  ASSERT_TRUE(replica.authenticate(other->raw_key).ok());
+  ASSERT_TRUE(db().exec("UPDATE api_keys SET revoked_at = 1 WHERE id = $1", {other->key.id}).ok());
+  const auto changed = std::chrono::steady_clock::now();
+  bool refused = false;
+  while (std::chrono::steady_clock::now() - changed < std::chrono::seconds(2)) {
+    if (!replica.authenticate(other->raw_key).ok()) {
+      refused = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_LE(std::chrono::steady_clock::now() - changed, std::chrono::milliseconds(300 + 100));
 }
 
 TEST_F(AuthServiceTest, TokenWithoutRoleOrVersionIsRefused) {
@@ -178,19 +221,22 @@ TEST_F(AuthServiceTest, ApiKeysAuthenticateUntilRevokedAndAreStoredOnlyHashed) {
   EXPECT_EQ(revoked.error().code, Errc::unauthorized);
 }
 
+// (Each check reads the key here: with a memory of checked keys, last_used_at is recorded when the
+// memory is refreshed, at most user_check_ms later.)
 TEST_F(AuthServiceTest, ApiKeyLastUsedIsRecordedAtMostOncePerMinute) {
+  AuthService strict(*tokens, *users, *api_keys, 0);
   auto created = api_keys->create("ci-bot", http::Role::viewer, admin_actor);
   ASSERT_TRUE(created.ok());
   auto last_used = [&] { return api_keys->list().value().front().last_used_at_ms; };
   EXPECT_FALSE(last_used());
   int64_t t0 = clock.now_ms();
-  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  ASSERT_TRUE(strict.authenticate(created->raw_key).ok());
   EXPECT_EQ(last_used(), t0);
   clock.advance_ms(30'000);
-  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  ASSERT_TRUE(strict.authenticate(created->raw_key).ok());
   EXPECT_EQ(last_used(), t0);
   clock.advance_ms(30'000);
-  ASSERT_TRUE(authenticator->authenticate(created->raw_key).ok());
+  ASSERT_TRUE(strict.authenticate(created->raw_key).ok());
   EXPECT_EQ(last_used(), t0 + 60'000);
 }
 
