@@ -7,10 +7,13 @@
 #include <fstream>
 #include <random>
 
+#include "api/trust_routes.h"
 #include "assurance/attestation.h"
+#include "assurance/http_upload_gate.h"
 #include "assurance/signing_key.h"
 #include "core/encoding.h"
 #include "crypto/ecdsa.h"
+#include "http/test_server.h"
 #include "store/sqlite_db.h"
 #include "trust/transparency_log.h"
 #include "trust/trust_gate.h"
@@ -286,6 +289,40 @@ TEST_F(TrustGateTest, APermitIsRedeemedOnceForExactlyItsScanAndDigests) {
   ASSERT_FALSE(replay.ok());
   EXPECT_EQ(replay.error().code, Errc::forbidden);
   EXPECT_NE(replay.error().message.find("already used"), std::string::npos) << replay.error().message;
+}
+
+// The gate of a worker without database credentials: the API's /internal/trust routes, for service
+// keys only (the /v1 routes stay for users' analyst keys and the trust role), same checks and
+// single-use permits as in-process.
+TEST_F(TrustGateTest, ServiceKeysReachTheGateUnderInternalTrustAndNothingElse) {
+  std::vector<http::Route> routes = api::trust_routes(*gate_, *log_);
+  for (auto& r : api::trust_internal_routes(*gate_, *log_)) routes.push_back(std::move(r));
+  HttpConfig limits = http::testing::TestServer::small_limits();
+  limits.max_body_bytes = 1 << 20;
+  http::testing::TestServer api(std::move(routes), limits);
+  ASSERT_NE(api.port, 0);
+  const std::string base = "http://127.0.0.1:" + std::to_string(api.port);
+  Json req = request();
+
+  assurance::HttpUploadGate worker_gate(base + "/internal/trust", "service-token");
+  auto r = worker_gate.verify_and_permit(req);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE((*r)["permitted"].get<bool>()) << r->dump();
+  const std::string token = (*r)["permit"];
+  ASSERT_TRUE(worker_gate.redeem(token, kScan, digests_of(req), "worker-1").ok());
+  auto replay = worker_gate.redeem(token, kScan, digests_of(req), "worker-2");
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.error().code, Errc::forbidden);
+
+  // A user's key does not reach the internal routes, a service key not the users' ones.
+  assurance::HttpUploadGate analyst_on_internal(base + "/internal/trust", "analyst-token");
+  EXPECT_EQ(analyst_on_internal.verify_and_permit(req).error().code, Errc::forbidden);
+  assurance::HttpUploadGate service_on_v1(base, "service-token");
+  EXPECT_EQ(service_on_v1.verify_and_permit(req).error().code, Errc::forbidden);
+  assurance::HttpUploadGate analyst_on_v1(base, "analyst-token");
+  auto user = analyst_on_v1.verify_and_permit(req);
+  ASSERT_TRUE(user.ok()) << user.error().message;
+  EXPECT_TRUE((*user)["permitted"].get<bool>());
 }
 
 TEST_F(TrustGateTest, AnExpiredPermitIsRefused) {
