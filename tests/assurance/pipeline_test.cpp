@@ -633,14 +633,7 @@ TEST_P(PipelineApiTest, TheLedgerRoutesAdmitOnlyServiceKeysAndRejectMalformedBod
     EXPECT_EQ(s.error().code, Errc::forbidden) << key << ": " << s.error().message;
   }
   auto post = [&](const std::string& op, const std::string& body) {
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = api_url() + "/internal/scans/" + op;
-    req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
-    req.body = body;
-    auto r = http::perform(req);
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : http::ClientResponse{};
+    return http::testing::post_as_service(api_url() + "/internal/scans/" + op, body);
   };
   const auto events_before = scans->events_after(id, 0)->size();
   const std::string tid = "\"test_id\": \"" + id + "\"";

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/metrics.h"
+#include "http/client.h"
 #include "http/server.h"
 
 namespace secplat::http::testing {
@@ -43,6 +44,19 @@ class Gate {
   std::condition_variable cv_;
   bool open_ = false;
 };
+
+// POSTs `body` (raw text, sent as JSON) to `url` with a service key ("service-token"), as a role
+// process calls the API's /internal routes; the response, or status 0 when nothing answered.
+inline ClientResponse post_as_service(const std::string& url, const std::string& body) {
+  ClientRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
+  req.body = body;
+  auto r = perform(req);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? *r : ClientResponse{};
+}
 
 struct TestServer {
   Metrics metrics;

@@ -657,14 +657,7 @@ TEST_P(NotifierApiTest, TheLedgerRoutesAdmitOnlyServiceKeysAndRejectMalformedBod
     EXPECT_EQ(s.error().code, Errc::forbidden) << key << ": " << s.error().message;
   }
   auto post = [&](const std::string& op, const std::string& body) {
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = api_url() + "/internal/notify/" + op;
-    req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
-    req.body = body;
-    auto r = http::perform(req);
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : http::ClientResponse{};
+    return http::testing::post_as_service(api_url() + "/internal/notify/" + op, body);
   };
   auto bad = post("record", R"({"event_id": "e1", "event_type": "incident.created", "dedupe_key": "k",
                                 "status": "sent", "now_ms": 1})");  // no channel

@@ -360,14 +360,7 @@ TEST_P(JobRunnerTest, AnUnreachableSiteIsRetriedUntilTheLastAttemptFailsTheJob) 
 class JobRunnerApiTest : public JobRunnerTest {
  protected:
   http::ClientResponse post(const std::string& op, const std::string& body) {
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = api_url() + "/internal/jobs/" + op;
-    req.headers = {{"Authorization", "Bearer service-token"}, {"Content-Type", "application/json"}};
-    req.body = body;
-    auto r = http::perform(req);
-    EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : http::ClientResponse{};
+    return http::testing::post_as_service(api_url() + "/internal/jobs/" + op, body);
   }
   // The `loc` of the first field error of a 422 (error.detail[0].loc), joined with '.'.
   static std::string loc_of(const http::ClientResponse& r) {
