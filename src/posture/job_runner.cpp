@@ -77,9 +77,16 @@ JobRunner::Handled JobRunner::handle(const queue::Message& m) {
 JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   const int64_t id = job.job_id;
   const int64_t t0 = steady_ms();
-  auto finish = [&](bool ok, const std::optional<std::string>& error) {
-    (void)ledger_.finish(id, ok, error);
+  // The job's end. If the ledger cannot record it (the API or the store down at that instant), the
+  // message is retried rather than acked: its redelivery takes the still-running job over and runs
+  // it again, instead of leaving it `running` for ever.
+  auto finish = [&](bool ok, const std::optional<std::string>& error) -> Handled {
     observe(job.job_type, ok, static_cast<double>(steady_ms() - t0) / 1000.0);
+    if (auto s = ledger_.finish(id, ok, error); !s.ok()) {
+      log::warn("job end not recorded", {log::integer("job_id", id), log::str("error", s.error().message)});
+      return {Outcome::retry, "job end not recorded: " + s.error().message};
+    }
+    return {Outcome::ack, ""};
   };
   auto log_line = [&](const std::string& line) {
     if (auto s = ledger_.append_log(id, line); !s.ok())
@@ -87,8 +94,7 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   };
   auto fail = [&](const std::string& error) -> Handled {
     log_line("Failed: " + error);
-    finish(false, "retryable=false error=" + error);
-    return {Outcome::ack, ""};
+    return finish(false, "retryable=false error=" + error);
   };
   // The ledger could not answer: while attempts remain the job goes back to queued and the message
   // is retried (a worker on the API's ledger rides out an API restart); else the job fails.
@@ -105,9 +111,8 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
     auto assets_done = ledger_.recompute_risk(job.target_asset_id);
     if (!assets_done.ok()) return ledger_failed(assets_done.error(), assets_done.error().message);
     log_line("Recomputed risk for " + std::to_string(*assets_done) + " asset(s)");
-    finish(true, std::nullopt);
     log_line("Done");
-    return {Outcome::ack, ""};
+    return finish(true, std::nullopt);
   }
 
   if (!job.asset_key) return fail("Asset not found");
@@ -153,9 +158,8 @@ JobRunner::Handled JobRunner::run(const Job& job, int attempts) {
   if (!rec.ok()) return ledger_failed(rec.error(), "findings not stored: " + rec.error().message);
   log_line("Findings: " + std::to_string(rec->created) + " new, " + std::to_string(rec->updated + rec->unchanged) +
            " still present, " + std::to_string(rec->remediated) + " remediated");
-  finish(true, std::nullopt);
   log_line("Done");
-  return {Outcome::ack, ""};
+  return finish(true, std::nullopt);
 }
 
 }  // namespace secplat::posture

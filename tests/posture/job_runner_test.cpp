@@ -479,6 +479,27 @@ TEST_P(JobRunnerApiTest, AnApiFailureDuringAJobRequeuesIt) {
   EXPECT_TRUE(contains(done.log_output, "Recomputed risk for 1 asset(s)")) << done.log_output;
 }
 
+// The API cannot record the job's end: the message is retried, not acked, so the job does not stay
+// `running` for ever; its redelivery takes the job over and finishes it.
+TEST_P(JobRunnerApiTest, AJobEndTheApiCouldNotRecordIsRunAgain) {
+  make_asset("a");
+  const int64_t id = create_job("score_recompute", "a");
+  auto routes = api::jobs_internal_routes(*sql_ledger_);
+  for (auto& r : routes)
+    if (r.path == "/internal/jobs/finish")
+      r.handler = [](http::Request&) -> Result<http::Response> { return Error::unavailable("database unavailable"); };
+  http::testing::TestServer failing(std::move(routes));
+  HttpJobLedger flaky("http://127.0.0.1:" + std::to_string(failing.port), "service-token");
+  JobRunner runner(flaky, options());
+  auto h = runner.handle(message(id));
+  EXPECT_EQ(h.outcome, Outcome::retry);
+  EXPECT_EQ(job(id).status, "running");
+
+  const Job done = run_to_end(id, 2);  // the redelivery, with the API working again
+  EXPECT_EQ(done.status, "done");
+  EXPECT_TRUE(contains(done.log_output, "previous worker stopped responding")) << done.log_output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Ledgers, JobRunnerTest, ::testing::Values("sql", "http"),
                          [](const auto& info) { return info.param; });
 INSTANTIATE_TEST_SUITE_P(Ledgers, JobRunnerApiTest, ::testing::Values("http"),
