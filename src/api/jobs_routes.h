@@ -7,8 +7,11 @@
 
 #include "auth/audit_log.h"
 #include "http/route.h"
-#include "posture/job_ledger.h"
 #include "posture/jobs.h"
+
+namespace secplat::posture {
+class JobLedger;
+}
 
 namespace secplat::api {
 
