@@ -362,6 +362,17 @@ class JobRunnerApiTest : public JobRunnerTest {
   http::ClientResponse post(const std::string& op, const std::string& body) {
     return http::testing::post_as_service(api_url() + "/internal/jobs/" + op, body);
   }
+  // Handles `m` with a runner on an API whose operation `op` answers 503 (its store is down).
+  JobRunner::Handled handle_with_failing_op(const std::string& op, const queue::Message& m) {
+    auto routes = api::jobs_internal_routes(*sql_ledger_);
+    for (auto& r : routes)
+      if (r.path == "/internal/jobs/" + op)
+        r.handler = [](http::Request&) -> Result<http::Response> { return Error::unavailable("database unavailable"); };
+    http::testing::TestServer failing(std::move(routes));
+    HttpJobLedger flaky("http://127.0.0.1:" + std::to_string(failing.port), "service-token");
+    JobRunner runner(flaky, options());
+    return runner.handle(m);
+  }
   // The `loc` of the first field error of a 422 (error.detail[0].loc), joined with '.'.
   static std::string loc_of(const http::ClientResponse& r) {
     Json j = Json::parse(r.body, nullptr, false);
@@ -460,14 +471,7 @@ TEST_P(JobRunnerApiTest, AnUnreachableApiHoldsTheJobUntilItAnswers) {
 TEST_P(JobRunnerApiTest, AnApiFailureDuringAJobRequeuesIt) {
   make_asset("a");
   const int64_t id = create_job("score_recompute", "a");
-  auto routes = api::jobs_internal_routes(*sql_ledger_);
-  for (auto& r : routes)
-    if (r.path == "/internal/jobs/recompute-risk")
-      r.handler = [](http::Request&) -> Result<http::Response> { return Error::unavailable("database unavailable"); };
-  http::testing::TestServer failing(std::move(routes));
-  HttpJobLedger flaky("http://127.0.0.1:" + std::to_string(failing.port), "service-token");
-  JobRunner runner(flaky, options());
-  auto h = runner.handle(message(id));
+  auto h = handle_with_failing_op("recompute-risk", message(id));
   EXPECT_EQ(h.outcome, Outcome::retry);
   const Job back = job(id);
   EXPECT_EQ(back.status, "queued");
@@ -484,14 +488,7 @@ TEST_P(JobRunnerApiTest, AnApiFailureDuringAJobRequeuesIt) {
 TEST_P(JobRunnerApiTest, AJobEndTheApiCouldNotRecordIsRunAgain) {
   make_asset("a");
   const int64_t id = create_job("score_recompute", "a");
-  auto routes = api::jobs_internal_routes(*sql_ledger_);
-  for (auto& r : routes)
-    if (r.path == "/internal/jobs/finish")
-      r.handler = [](http::Request&) -> Result<http::Response> { return Error::unavailable("database unavailable"); };
-  http::testing::TestServer failing(std::move(routes));
-  HttpJobLedger flaky("http://127.0.0.1:" + std::to_string(failing.port), "service-token");
-  JobRunner runner(flaky, options());
-  auto h = runner.handle(message(id));
+  auto h = handle_with_failing_op("finish", message(id));
   EXPECT_EQ(h.outcome, Outcome::retry);
   EXPECT_EQ(job(id).status, "running");
 
