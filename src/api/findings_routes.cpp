@@ -6,6 +6,7 @@
 #include "api/route_helpers.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "http/json_body.h"
 
 namespace secplat::api {
@@ -162,13 +163,17 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc) {
           return reply(Error::invalid({"body", by_id ? "asset_id" : "asset_key"}, "Asset not found: " + asset_ref));
         return reply(std::move(r).take_error());
       }
-      reply(http::Response::json(r->created ? 201 : 200, Json{{"ok", true},
-                                                              {"finding_key", r->finding.finding_key},
-                                                              {"finding_id", r->finding.finding_id},
-                                                              {"updated", !r->created},
-                                                              {"status", r->finding.status},
-                                                              {"risk_score", r->finding.risk_score},
-                                                              {"risk_level", r->finding.risk_level}}));
+      // The bytes a Json object of these fields dumps (keys sorted), written directly: this runs on
+      // the store's writer thread for every upsert.
+      http::Response resp;
+      resp.status = r->created ? 201 : 200;
+      resp.body = "{\"finding_id\":" + std::to_string(r->finding.finding_id) +
+                  ",\"finding_key\":" + log::json_quote(r->finding.finding_key) +
+                  ",\"ok\":true,\"risk_level\":" + log::json_quote(r->finding.risk_level) +
+                  ",\"risk_score\":" + std::to_string(r->finding.risk_score) +
+                  ",\"status\":" + log::json_quote(r->finding.status) +
+                  ",\"updated\":" + (r->created ? "false" : "true") + "}";
+      reply(std::move(resp));
     });
   };
   routes.push_back(std::move(upsert));

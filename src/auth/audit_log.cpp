@@ -13,10 +13,12 @@ constexpr const char* kInsert =
 
 store::Value text_or_null(std::string_view s) { return s.empty() ? store::null() : store::Value(std::string(s)); }
 
+std::string details_text(const Json& details) { return details.is_object() ? details.dump() : std::string("{}"); }
+
 }  // namespace
 
 store::Params AuditLog::row(std::string_view action, std::string_view user_name, std::string_view asset_key,
-                            const Json& details, std::string_view request_id) const {
+                            std::string details_json, std::string_view request_id) const {
   // Built element by element: a braced list of variants trips GCC 12's -Wmaybe-uninitialized.
   store::Params p;
   p.reserve(6);
@@ -24,21 +26,26 @@ store::Params AuditLog::row(std::string_view action, std::string_view user_name,
   p.emplace_back(std::string(action));
   p.push_back(text_or_null(user_name));
   p.push_back(text_or_null(asset_key));
-  p.emplace_back(details.is_object() ? details.dump() : std::string("{}"));
+  p.emplace_back(std::move(details_json));
   p.push_back(text_or_null(request_id));
   return p;
 }
 
 Status AuditLog::append(std::string_view action, std::string_view user_name, std::string_view asset_key,
                         const Json& details, std::string_view request_id) {
-  auto n = db_.exec(kInsert, row(action, user_name, asset_key, details, request_id));
+  auto n = db_.exec(kInsert, row(action, user_name, asset_key, details_text(details), request_id));
   if (!n.ok()) return std::move(n).take_error();
   return ok_status();
 }
 
 Status AuditLog::append(store::Tx& tx, std::string_view action, std::string_view user_name,
                         std::string_view asset_key, const Json& details, std::string_view request_id) {
-  auto n = tx.exec(kInsert, row(action, user_name, asset_key, details, request_id));
+  return append_json_text(tx, action, user_name, asset_key, details_text(details), request_id);
+}
+
+Status AuditLog::append_json_text(store::Tx& tx, std::string_view action, std::string_view user_name,
+                                  std::string_view asset_key, std::string details_json, std::string_view request_id) {
+  auto n = tx.exec(kInsert, row(action, user_name, asset_key, std::move(details_json), request_id));
   if (!n.ok()) return std::move(n).take_error();
   return ok_status();
 }

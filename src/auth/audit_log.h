@@ -55,12 +55,15 @@ class AuditLog {
   // The same inside a caller's transaction, so the event commits or rolls back with the change.
   Status append(store::Tx& tx, std::string_view action, std::string_view user_name, std::string_view asset_key,
                 const nlohmann::json& details, std::string_view request_id);
+  // The same with `details` already written as a JSON object's text (hot paths build it directly).
+  Status append_json_text(store::Tx& tx, std::string_view action, std::string_view user_name,
+                          std::string_view asset_key, std::string details_json, std::string_view request_id);
 
   Result<AuditPage> list(const AuditQuery& query);
 
  private:
   store::Params row(std::string_view action, std::string_view user_name, std::string_view asset_key,
-                    const nlohmann::json& details, std::string_view request_id) const;
+                    std::string details_json, std::string_view request_id) const;
 
   store::Db& db_;
   const Clock& clock_;

@@ -173,8 +173,11 @@ struct Upserted {
 // the caller's rescore, since it depends on the merged row.
 // `risk` is stored by an insert; by an update only when `risk_of_update` (the caller scored the
 // merged row), else the stored risk is kept for the caller to recompute.
-Result<Upserted> upsert_in_tx(store::Tx& tx, int64_t asset_id, const FindingInput& in, int64_t now,
-                              const RiskScore& risk = RiskScore{0, "low", "{}"}, bool risk_of_update = false) {
+// On SQLite the statement has no RETURNING (SQLite runs one through a temporary table it creates
+// and drops per execution, the costliest part of the upsert) and the row is read back by its key.
+Result<Upserted> upsert_in_tx(store::Tx& tx, store::Dialect dialect, int64_t asset_id, const FindingInput& in,
+                              int64_t now, const RiskScore& risk = RiskScore{0, "low", "{}"},
+                              bool risk_of_update = false) {
   static const std::string sql = R"SQL(
 INSERT INTO findings (asset_id, finding_key, created_at, category, title, severity, confidence, evidence,
                       remediation, source, status, first_seen, last_seen, vulnerability_id, package_ecosystem,
@@ -204,13 +207,22 @@ ON CONFLICT (asset_id, finding_key) DO UPDATE SET
   revision = findings.revision + 1,
   risk_score = CASE WHEN $20 = 1 THEN $17 ELSE findings.risk_score END,
   risk_level = CASE WHEN $20 = 1 THEN $18 ELSE findings.risk_level END,
-  risk_factors_json = CASE WHEN $20 = 1 THEN $19 ELSE findings.risk_factors_json END
-RETURNING finding_id, revision)SQL";
-  auto rows = tx.query(sql, {asset_id, in.finding_key, now, opt(in.category), in.title, opt(in.severity),
+  risk_factors_json = CASE WHEN $20 = 1 THEN $19 ELSE findings.risk_factors_json END)SQL";
+  static const std::string returning = sql + " RETURNING finding_id, revision";
+  const store::Params params{asset_id, in.finding_key, now, opt(in.category), in.title, opt(in.severity),
                              opt(in.confidence), opt(in.evidence), opt(in.remediation), opt(in.source),
                              opt(in.vulnerability_id), opt(in.package_ecosystem), opt(in.package_name),
                              opt(in.package_version), opt(in.fixed_version), opt(in.scanner_metadata_json),
-                             int64_t{risk.score}, risk.level, risk.factors_json, int64_t{risk_of_update ? 1 : 0}});
+                             int64_t{risk.score}, risk.level, risk.factors_json, int64_t{risk_of_update ? 1 : 0}};
+  Result<store::Rows> rows = store::Rows{};
+  if (dialect == store::Dialect::sqlite) {
+    auto n = tx.exec(sql, params);
+    if (!n.ok()) return std::move(n).take_error();
+    rows = tx.query("SELECT finding_id, revision FROM findings WHERE asset_id = $1 AND finding_key = $2",
+                    {asset_id, in.finding_key});
+  } else {
+    rows = tx.query(returning, params);
+  }
   if (!rows.ok()) return std::move(rows).take_error();
   if (rows->empty()) return Error::internal("upsert returned no row");
   return Upserted{rows->front().i64("finding_id"), rows->front().i64("revision") == 1};
@@ -423,7 +435,7 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
     row.set("risk_level", risk.level);
     row.set("risk_factors_json", risk.factors_json);
   }
-  auto up = upsert_in_tx(tx, asset_id, input, now, risk, /*risk_of_update=*/true);
+  auto up = upsert_in_tx(tx, db_.dialect(), asset_id, input, now, risk, /*risk_of_update=*/true);
   if (!up.ok()) return std::move(up).take_error();
   if (fresh == up->created) {
     row.set("finding_id", up->finding_id);
@@ -434,9 +446,14 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
     out.finding = std::move(*f);
   }
   out.created = up->created;
-  return audit_in(audit_, tx, "finding.upsert", actor, asset_key,
-                  {{"finding_key", input.finding_key}, {"finding_id", up->finding_id}, {"asset_key", asset_key},
-                   {"asset_id", asset_id}, {"updated", !up->created}, {"source", out.finding.source}});
+  // The details a Json object of these fields would dump (keys sorted), written directly: this is
+  // on the store's writer thread once per upsert.
+  std::string details = "{\"asset_id\":" + std::to_string(asset_id) + ",\"asset_key\":" + log::json_quote(asset_key) +
+                        ",\"finding_id\":" + std::to_string(up->finding_id) +
+                        ",\"finding_key\":" + log::json_quote(input.finding_key) +
+                        ",\"source\":" + log::json_quote(out.finding.source) +
+                        ",\"updated\":" + (up->created ? "false" : "true") + "}";
+  return audit_.append_json_text(tx, "finding.upsert", actor.user_name, asset_key, std::move(details), actor.request_id);
 }
 
 namespace {
@@ -686,7 +703,7 @@ Result<SarifImportResult> FindingsService::reconcile(const std::string& asset_ke
           "WHERE asset_id = $1 AND finding_key = $2",
           {*asset_id, in.finding_key});
       if (!prior.ok()) return std::move(prior).take_error();
-      auto up = upsert_in_tx(tx, *asset_id, in, now);
+      auto up = upsert_in_tx(tx, db_.dialect(), *asset_id, in, now);
       if (!up.ok()) return std::move(up).take_error();
       SECPLAT_TRY(rescore(tx, up->finding_id, now));
       if (up->created) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/json.h"
 
@@ -23,6 +26,7 @@ bool internet_facing(const RiskInputs& in) {
   for (const auto& t : in.tags) {
     if (any_of(lower(t), {"public", "internet", "internet-facing", "internet_facing", "external", "edge"})) return true;
   }
+  if (in.metadata_json.empty() || in.metadata_json == "{}") return false;
   Json meta = Json::parse(in.metadata_json, nullptr, false);
   if (meta.is_object()) {
     for (const char* flag : {"internet_facing", "public", "external"}) {
@@ -47,14 +51,17 @@ std::string normalized_criticality(const std::string& criticality) {
 }
 
 RiskScore compute_risk(const RiskInputs& in) {
-  Json f = Json::object();
+  // The factors, written as a Json object of them would dump (keys sorted): this runs for every
+  // upsert on the store's writer thread, so without building one.
+  std::vector<std::pair<std::string_view, int>> factors;
+  factors.reserve(12);
   const std::string sev = lower(in.severity);
   int base = sev == "critical" ? 82 : sev == "high" ? 68 : sev == "low" ? 24 : sev == "info" ? 10 : 48;
-  f["base"] = base;
+  factors.emplace_back("base", base);
   int score = base;
-  auto add = [&](const char* name, int delta) {
+  auto add = [&](std::string_view name, int delta) {
     if (delta == 0) return;
-    f[name] = delta;
+    factors.emplace_back(name, delta);
     score += delta;
   };
   const std::string conf = lower(in.confidence);
@@ -80,13 +87,23 @@ RiskScore compute_risk(const RiskInputs& in) {
   score = std::clamp(score, 0, 100);
   if (in.status == "remediated") {
     score = std::clamp(std::min(score - 85, 5), 0, 100);
-    f["status"] = -85;
+    std::erase_if(factors, [](const auto& f) { return f.first == "status"; });
+    factors.emplace_back("status", -85);
   }
   RiskScore r;
   r.score = score;
   r.level = score >= 85 ? "critical" : score >= 70 ? "high" : score >= 40 ? "medium" : "low";
-  f["score"] = score;
-  r.factors_json = f.dump();
+  factors.emplace_back("score", score);
+  std::sort(factors.begin(), factors.end());
+  r.factors_json = "{";
+  for (const auto& [name, value] : factors) {
+    if (r.factors_json.size() > 1) r.factors_json += ',';
+    r.factors_json += '"';
+    r.factors_json += name;
+    r.factors_json += "\":";
+    r.factors_json += std::to_string(value);
+  }
+  r.factors_json += '}';
   return r;
 }
 

@@ -30,10 +30,28 @@ using Value = std::variant<std::monostate, int64_t, double, std::string>;
 
 inline Value null() { return std::monostate{}; }
 
+// A result's column names with a hashed lookup, built once and shared by its rows (the SQLite
+// adapter keeps one per cached statement, so repeated executions build none).
+class Columns {
+ public:
+  explicit Columns(std::vector<std::string> names);
+  const std::vector<std::string>& names() const { return names_; }
+  std::size_t size() const { return names_.size(); }
+  // The index of the first column of this name, or npos.
+  std::size_t find(std::string_view name) const;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<uint32_t> slots_;  // open addressing, a power of two long: 0 = empty, else index + 1
+};
+
 class Row {
  public:
-  Row(std::shared_ptr<const std::vector<std::string>> names, std::vector<Value> values)
-      : names_(std::move(names)), values_(std::move(values)) {}
+  Row(std::shared_ptr<const Columns> columns, std::vector<Value> values)
+      : columns_(std::move(columns)), values_(std::move(values)) {}
+  Row(const std::shared_ptr<const std::vector<std::string>>& names, std::vector<Value> values)
+      : columns_(names ? std::make_shared<const Columns>(*names) : nullptr), values_(std::move(values)) {}
 
   std::size_t size() const { return values_.size(); }
   const Value& at(std::size_t i) const { return values_.at(i); }
@@ -51,7 +69,7 @@ class Row {
 
  private:
   std::size_t index_of(std::string_view column) const;
-  std::shared_ptr<const std::vector<std::string>> names_;
+  std::shared_ptr<const Columns> columns_;
   std::vector<Value> values_;
 };
 

@@ -7,11 +7,42 @@
 
 namespace secplat::store {
 
+namespace {
+
+// FNV-1a: column names are short, so a simple byte hash is the cheapest good one.
+uint32_t hash_name(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+}  // namespace
+
+Columns::Columns(std::vector<std::string> names) : names_(std::move(names)) {
+  std::size_t size = 8;
+  while (size < names_.size() * 2) size *= 2;
+  slots_.assign(size, 0);
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (find(names_[i]) != npos) continue;  // a repeated name keeps its first column
+    std::size_t at = hash_name(names_[i]) & (size - 1);
+    while (slots_[at] != 0) at = (at + 1) & (size - 1);
+    slots_[at] = static_cast<uint32_t>(i + 1);
+  }
+}
+
+std::size_t Columns::find(std::string_view name) const {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t at = hash_name(name) & mask; slots_[at] != 0; at = (at + 1) & mask) {
+    const std::size_t i = slots_[at] - 1;
+    if (names_[i] == name) return i;
+  }
+  return npos;
+}
+
 std::size_t Row::index_of(std::string_view column) const {
-  if (names_) {
-    for (std::size_t i = 0; i < names_->size() && i < values_.size(); ++i) {
-      if ((*names_)[i] == column) return i;
-    }
+  if (columns_) {
+    const std::size_t i = columns_->find(column);
+    if (i != Columns::npos && i < values_.size()) return i;
   }
   throw std::out_of_range("no column named '" + std::string(column) + "'");
 }

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/thread_name.h"
 #include "store/async_write.h"
+#include "store/sqlite_wal_vfs.h"
 
 namespace secplat::store {
 namespace {
@@ -93,6 +94,38 @@ Error map_error(sqlite3* db, int rc, std::string_view sql) {
   return Error::internal("database error");
 }
 
+// A cached statement and what its executions need to know of it, worked out once: where each $N
+// is bound, and (after its first row) its column names with their lookup.
+struct Statement {
+  std::string sql;
+  StatementPtr stmt;
+  std::vector<int> slot_of;          // slot_of[N - 1]: the statement's parameter index of $N, 0 if unused
+  std::string bad_parameter;         // a parameter that is not $N (N >= 1), if any
+  std::shared_ptr<const Columns> columns;
+  int columns_prepare_count = -1;    // SQLITE_STMTSTATUS_REPREPARE when `columns` was read
+};
+
+// Reads the statement's placeholders into `slot_of` (SQLite numbers a repeated $N once).
+void map_parameters(Statement& s) {
+  const int count = sqlite3_bind_parameter_count(s.stmt.get());
+  for (int j = 1; j <= count; ++j) {
+    const char* name = sqlite3_bind_parameter_name(s.stmt.get(), j);
+    std::size_t n = 0;
+    bool valid = name && name[0] == '$';
+    if (valid) {
+      std::string_view digits(name + 1);
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      valid = ec == std::errc() && p == digits.data() + digits.size() && n >= 1 && n <= 65535;
+    }
+    if (!valid) {
+      s.bad_parameter = name ? name : "?";
+      return;
+    }
+    if (s.slot_of.size() < n) s.slot_of.resize(n, 0);
+    s.slot_of[n - 1] = j;
+  }
+}
+
 // One sqlite3 handle plus its statement cache. Not thread-safe: the owner (writer mutex or reader
 // pool lease) guarantees one user at a time.
 class Connection {
@@ -109,11 +142,11 @@ class Connection {
   sqlite3* handle() const { return db_; }
 
   // A compiled statement for exactly one SQL statement, reset and unbound, owned by the cache.
-  Result<sqlite3_stmt*> prepare(std::string_view sql) {
+  Result<Statement*> prepare(std::string_view sql) {
     if (auto it = index_.find(sql); it != index_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);
       counters_->hits.fetch_add(1, std::memory_order_relaxed);
-      return it->second->stmt.get();
+      return &*it->second;
     }
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
@@ -136,50 +169,42 @@ class Connection {
       index_.erase(lru_.back().sql);
       lru_.pop_back();
     }
-    lru_.push_front(Entry{std::string(sql), std::move(stmt)});
+    lru_.push_front(Statement{std::string(sql), std::move(stmt), {}, {}, nullptr, -1});
+    map_parameters(lru_.front());
     index_.emplace(lru_.front().sql, lru_.begin());
-    return lru_.front().stmt.get();
+    return &lru_.front();
   }
 
  private:
-  struct Entry {
-    std::string sql;
-    StatementPtr stmt;
-  };
   sqlite3* db_;
   StatementCounters* counters_;
-  std::list<Entry> lru_;  // most recently used first; list nodes keep `sql` addresses stable
-  std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+  std::list<Statement> lru_;  // most recently used first; list nodes keep `sql` addresses stable
+  // SQL texts run to a kilobyte and more: the hash reads their length and at most 64 bytes from
+  // each end, which tells the cached statements apart as well (equal keys are still compared whole).
+  struct SqlHash {
+    std::size_t operator()(std::string_view sql) const {
+      if (sql.size() <= 128) return std::hash<std::string_view>()(sql);
+      const std::size_t head = std::hash<std::string_view>()(sql.substr(0, 64));
+      const std::size_t tail = std::hash<std::string_view>()(sql.substr(sql.size() - 64));
+      return head ^ (tail * 31) ^ (sql.size() * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  std::unordered_map<std::string_view, std::list<Statement>::iterator, SqlHash> index_;
 };
 
 // Binds params[i] to the parameter named "$<i+1>". Every parameter of the statement must be a
 // $N with a value and every value must be used, as PostgreSQL requires.
-Status bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const Params& params) {
-  const int count = sqlite3_bind_parameter_count(stmt);
-  for (int j = 1; j <= count; ++j) {
-    const char* name = sqlite3_bind_parameter_name(stmt, j);
-    std::size_t n = 0;
-    bool valid = name && name[0] == '$';
-    if (valid) {
-      std::string_view digits(name + 1);
-      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-      valid = ec == std::errc() && p == digits.data() + digits.size() && n >= 1 && n <= params.size();
-    }
-    if (!valid) {
-      return Error::internal("database error: statement parameter " + std::string(name ? name : "?") +
-                             " has no value (" + std::to_string(params.size()) +
-                             " given; use $1..$N placeholders)");
-    }
+Status bind_params(sqlite3* db, const Statement& s, const Params& params) {
+  if (!s.bad_parameter.empty() || s.slot_of.size() > params.size()) {
+    const std::string name = !s.bad_parameter.empty() ? s.bad_parameter : "$" + std::to_string(s.slot_of.size());
+    return Error::internal("database error: statement parameter " + name + " has no value (" +
+                           std::to_string(params.size()) + " given; use $1..$N placeholders)");
   }
-  char name[24];
+  sqlite3_stmt* stmt = s.stmt.get();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    name[0] = '$';
-    auto [p, ec] = std::to_chars(name + 1, name + sizeof name - 1, i + 1);
-    (void)ec;
-    *p = '\0';
-    const int idx = sqlite3_bind_parameter_index(stmt, name);
+    const int idx = i < s.slot_of.size() ? s.slot_of[i] : 0;
     if (idx == 0) {
-      return Error::internal("database error: parameter " + std::string(name) + " is not used by the statement");
+      return Error::internal("database error: parameter $" + std::to_string(i + 1) + " is not used by the statement");
     }
     const Value& v = params[i];
     int rc = SQLITE_OK;
@@ -193,7 +218,7 @@ Status bind(sqlite3* db, sqlite3_stmt* stmt, std::string_view sql, const Params&
     } else {
       rc = sqlite3_bind_null(stmt, idx);
     }
-    if (rc != SQLITE_OK) return map_error(db, rc, sql);
+    if (rc != SQLITE_OK) return map_error(db, rc, s.sql);
   }
   return ok_status();
 }
@@ -219,9 +244,10 @@ Value column_value(sqlite3_stmt* stmt, int i) {
 
 // Binds, steps to completion (so the statement never holds a read snapshot open afterwards),
 // collects rows into `out` when given, and returns the rows changed by this statement.
-Result<int64_t> run(Connection& conn, sqlite3_stmt* stmt, std::string_view sql, const Params& params,
-                    Rows* out) {
+Result<int64_t> run(Connection& conn, Statement& s, const Params& params, Rows* out) {
   sqlite3* db = conn.handle();
+  sqlite3_stmt* stmt = s.stmt.get();
+  const std::string_view sql = s.sql;
   struct ResetOnExit {
     sqlite3_stmt* s;
     ~ResetOnExit() {
@@ -230,31 +256,37 @@ Result<int64_t> run(Connection& conn, sqlite3_stmt* stmt, std::string_view sql, 
     }
   } reset{stmt};
 
-  SECPLAT_TRY(bind(db, stmt, sql, params));
+  SECPLAT_TRY(bind_params(db, s, params));
   const int64_t changes_before = sqlite3_total_changes64(db);
   // Column names are read after the first step: a step may transparently re-prepare the statement
-  // after a schema change, and `SELECT *` can then have a different shape.
-  std::shared_ptr<const std::vector<std::string>> names;
+  // after a schema change, and `SELECT *` can then have a different shape. They are kept with the
+  // statement until SQLite says it re-prepared it.
   int ncols = 0;
+  bool first = true;
   for (;;) {
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) return map_error(db, rc, sql);
     if (!out) continue;
-    if (!names) {
+    if (first) {
+      first = false;
       ncols = sqlite3_column_count(stmt);
-      auto fresh = std::make_shared<std::vector<std::string>>();
-      fresh->reserve(static_cast<std::size_t>(ncols));
-      for (int i = 0; i < ncols; ++i) {
-        const char* n = sqlite3_column_name(stmt, i);
-        fresh->emplace_back(n ? n : "");
+      const int prepared = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_REPREPARE, 0);
+      if (!s.columns || s.columns_prepare_count != prepared || static_cast<int>(s.columns->size()) != ncols) {
+        std::vector<std::string> names;
+        names.reserve(static_cast<std::size_t>(ncols));
+        for (int i = 0; i < ncols; ++i) {
+          const char* n = sqlite3_column_name(stmt, i);
+          names.emplace_back(n ? n : "");
+        }
+        s.columns = std::make_shared<const Columns>(std::move(names));
+        s.columns_prepare_count = prepared;
       }
-      names = std::move(fresh);
     }
     std::vector<Value> values;
     values.reserve(static_cast<std::size_t>(ncols));
     for (int i = 0; i < ncols; ++i) values.push_back(column_value(stmt, i));
-    out->emplace_back(names, std::move(values));
+    out->emplace_back(s.columns, std::move(values));
   }
   // sqlite3_changes64() is stale after DDL/SELECT; it is only trustworthy if something changed.
   if (sqlite3_total_changes64(db) == changes_before) return int64_t{0};
@@ -265,7 +297,7 @@ Result<Rows> query_on(Connection& conn, std::string_view sql, const Params& para
   auto stmt = conn.prepare(sql);
   if (!stmt.ok()) return std::move(stmt).take_error();
   Rows rows;
-  auto r = run(conn, *stmt, sql, params, &rows);
+  auto r = run(conn, **stmt, params, &rows);
   if (!r.ok()) return std::move(r).take_error();
   return rows;
 }
@@ -273,7 +305,7 @@ Result<Rows> query_on(Connection& conn, std::string_view sql, const Params& para
 Result<int64_t> exec_on(Connection& conn, std::string_view sql, const Params& params) {
   auto stmt = conn.prepare(sql);
   if (!stmt.ok()) return std::move(stmt).take_error();
-  return run(conn, *stmt, sql, params, nullptr);
+  return run(conn, **stmt, params, nullptr);
 }
 
 // Runs every statement of a script using SQLite's own parser (the prepare tail), so ';' inside
@@ -330,7 +362,7 @@ Result<std::unique_ptr<Connection>> open_connection(const std::string& path, boo
   sqlite3* raw = nullptr;
   const int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) |
                     SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, wal_batching_vfs());
   // The Connection owns the handle even when opening failed (sqlite allocates it anyway).
   auto conn = std::make_unique<Connection>(raw, counters);
   if (rc != SQLITE_OK) {
@@ -421,9 +453,9 @@ class SqliteDb final : public Db {
       ReaderLease lease(*this);
       auto stmt = lease.conn->prepare(sql);
       if (!stmt.ok()) return std::move(stmt).take_error();
-      if (sqlite3_stmt_readonly(*stmt)) {
+      if (sqlite3_stmt_readonly((*stmt)->stmt.get())) {
         Rows rows;
-        auto r = run(*lease.conn, *stmt, sql, params, &rows);
+        auto r = run(*lease.conn, **stmt, params, &rows);
         if (!r.ok()) return std::move(r).take_error();
         return rows;
       }

@@ -515,5 +515,96 @@ TEST_F(FindingsServiceTest, CommittedChangesAreAnnouncedToTheEventSink) {
   EXPECT_EQ(seen[5].status, "remediated");
 }
 
+// The factors are written without building a Json value: the text must be what one would dump
+// (valid, keys sorted), whatever the inputs add or leave out.
+TEST(RiskFactorsText, IsWhatAJsonObjectOfTheFactorsDumps) {
+  RiskInputs a;
+  a.severity = "critical";
+  a.confidence = "low";
+  a.environment = "prod";
+  a.criticality = "high";
+  a.asset_kind = "external_web";
+  a.verified = true;
+  a.source = "tls_scan";
+  a.age_ms = 40 * kDayMs;
+  a.is_active = false;
+  a.status = "accepted_risk";
+  RiskInputs b;  // defaults: medium, nothing added
+  b.status = "open";
+  b.is_active = true;
+  RiskInputs c = a;
+  c.status = "remediated";
+  for (const RiskInputs& in : {a, b, c}) {
+    RiskScore r = compute_risk(in);
+    Json parsed = Json::parse(r.factors_json, nullptr, false);
+    ASSERT_TRUE(parsed.is_object()) << r.factors_json;
+    EXPECT_EQ(parsed.dump(), r.factors_json);
+    EXPECT_EQ(parsed["score"], r.score);
+  }
+  EXPECT_EQ(compute_risk(c).factors_json.find("\"status\":-85"), compute_risk(c).factors_json.rfind("\"status\""));
+}
+
+// Migration 302 rebuilds the SQLite findings table: every finding keeps its id and fields, a new one
+// never reuses the id of one deleted before, and the status rule still holds.
+TEST(FindingsMigration, LeanWritesKeepEveryFindingItsIdAndTheStatusRule) {
+  auto dir = std::filesystem::temp_directory_path() / ("secplat-findings-mig-" + random_hex(8));
+  std::filesystem::create_directories(dir);
+  {
+    auto db = store::open_sqlite({.path = (dir / "m.db").string(), .readers = 1, .busy_timeout_ms = 5000});
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    auto all = auth::auth_migrations();
+    for (auto& m : findings_migrations()) all.push_back(std::move(m));
+    std::vector<store::Migration> before;
+    for (const auto& m : all)
+      if (m.version < 302) before.push_back(m);
+    ASSERT_TRUE(store::migrate(**db, before).ok());
+    auto& d = **db;
+    ASSERT_TRUE(d.exec("INSERT INTO assets (asset_key, type, name, created_at, updated_at) VALUES ('a', 'app', 'A', 1, 1)").ok());
+    for (int i = 1; i <= 3; ++i)
+      ASSERT_TRUE(d.exec("INSERT INTO findings (asset_id, finding_key, created_at, title, first_seen, last_seen, status, "
+                         "accepted_risk_expires_at, risk_score) VALUES (1, $1, $2, 'T', $2, $2, $3, $4, $5)",
+                         {"k" + std::to_string(i), int64_t{i}, std::string(i == 2 ? "accepted_risk" : "open"),
+                          i == 2 ? store::Value(int64_t{500}) : store::null(), int64_t{10 * i}})
+                      .ok());
+    ASSERT_TRUE(d.exec("DELETE FROM findings WHERE finding_key = 'k3'").ok());  // the highest id so far
+
+    ASSERT_TRUE(store::migrate(d, all).ok());
+    auto rows = d.query("SELECT finding_id, finding_key, status, accepted_risk_expires_at, risk_score FROM findings "
+                        "ORDER BY finding_id");
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 2u);
+    EXPECT_EQ((*rows)[0].i64("finding_id"), 1);
+    EXPECT_EQ((*rows)[1].str("finding_key"), "k2");
+    EXPECT_EQ((*rows)[1].str("status"), "accepted_risk");
+    EXPECT_EQ((*rows)[1].i64("accepted_risk_expires_at"), 500);
+    EXPECT_EQ((*rows)[1].i64("risk_score"), 20);
+    ASSERT_TRUE(d.exec("INSERT INTO findings (asset_id, finding_key, created_at, title, first_seen, last_seen) "
+                       "VALUES (1, 'k4', 4, 'T', 4, 4)").ok());
+    auto id = d.query("SELECT finding_id FROM findings WHERE finding_key = 'k4'");
+    ASSERT_TRUE(id.ok());
+    EXPECT_EQ(id->front().i64("finding_id"), 4) << "the deleted finding's id 3 was handed out again";
+    auto bad = d.exec("UPDATE findings SET status = 'closed' WHERE finding_key = 'k4'");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, Errc::bad_request);
+    auto dup = d.exec("INSERT INTO findings (asset_id, finding_key, created_at, title, first_seen, last_seen) "
+                      "VALUES (1, 'k4', 5, 'T', 5, 5)");
+    ASSERT_FALSE(dup.ok());
+    EXPECT_EQ(dup.error().code, Errc::conflict);
+    auto indexes = d.query("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'findings' "
+                           "AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name");
+    ASSERT_TRUE(indexes.ok());
+    std::vector<std::string> names;
+    for (const auto& r : *indexes) names.push_back(r.str("name"));
+    EXPECT_EQ(names, (std::vector<std::string>{"findings_accepted_expiry_idx", "findings_asset_source_idx",
+                                               "findings_last_seen_idx"}));
+    auto plan = d.query("EXPLAIN QUERY PLAN SELECT finding_id FROM findings f "
+                        "WHERE f.status = 'accepted_risk' AND f.accepted_risk_expires_at <= $1", {int64_t{1000}});
+    ASSERT_TRUE(plan.ok());
+    EXPECT_NE(plan->front().str("detail").find("findings_accepted_expiry_idx"), std::string::npos)
+        << plan->front().str("detail");
+  }
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace secplat::findings::testing

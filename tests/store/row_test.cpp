@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "store/db.h"
 
@@ -20,6 +22,23 @@ TEST(RowTest, LooksUpColumnsByNameAndIndex) {
   EXPECT_EQ(r.at("s"), Value(std::string("hello")));
   EXPECT_THROW((void)r.at("missing"), std::out_of_range);
   EXPECT_THROW((void)r.at(6), std::out_of_range);
+}
+
+TEST(RowTest, FindsEveryColumnOfAWideResultAndTheFirstOfARepeatedName) {
+  std::vector<std::string> names;
+  std::vector<Value> values;
+  for (int i = 0; i < 70; ++i) {
+    names.push_back("column_" + std::to_string(i));
+    values.emplace_back(int64_t{i});
+  }
+  names.push_back("column_3");  // as `SELECT a.x, b.x` gives twice
+  values.emplace_back(int64_t{-1});
+  Row r(std::make_shared<const Columns>(names), values);
+  for (int i = 0; i < 70; ++i) EXPECT_EQ(r.i64("column_" + std::to_string(i)), i);
+  EXPECT_EQ(r.i64("column_3"), 3);
+  EXPECT_THROW((void)r.at("column_70"), std::out_of_range);
+  EXPECT_THROW((void)r.at(""), std::out_of_range);
+  EXPECT_EQ(Columns({}).find("x"), Columns::npos);
 }
 
 TEST(RowTest, TypedAccessorsConvertAndFallBackOnNull) {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -203,19 +208,38 @@ TEST_F(SqliteDbTest, CachedStatementsDoNotLeakBindingsOrStaleSchema) {
   ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {int64_t{1}}));
   ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {null()}));
   ASSERT_OK(db().exec("INSERT INTO t (x) VALUES ($1)", {std::string("three")}));
-  auto rows = db().query("SELECT * FROM t ORDER BY rowid");
-  ASSERT_OK(rows);
-  ASSERT_EQ(rows->size(), 3u);
-  EXPECT_EQ((*rows)[0].at("x"), Value(int64_t{1}));
-  EXPECT_TRUE((*rows)[1].is_null("x"));
-  EXPECT_EQ((*rows)[2].str("x"), "three");
+  // Several times, so every reader connection has the statement (and its column names) cached.
+  for (int i = 0; i < 6; ++i) {
+    auto rows = db().query("SELECT * FROM t ORDER BY rowid");
+    ASSERT_OK(rows);
+    ASSERT_EQ(rows->size(), 3u);
+    EXPECT_EQ((*rows)[0].at("x"), Value(int64_t{1}));
+    EXPECT_TRUE((*rows)[1].is_null("x"));
+    EXPECT_EQ((*rows)[2].str("x"), "three");
+    EXPECT_THROW((void)(*rows)[0].at("y"), std::out_of_range);
+  }
 
-  // The same cached `SELECT *` sees a column added later.
+  // The same cached `SELECT *` sees a column added later, on every connection.
   ASSERT_OK(db().exec("ALTER TABLE t ADD COLUMN y INTEGER NOT NULL DEFAULT 5"));
-  rows = db().query("SELECT * FROM t ORDER BY rowid");
-  ASSERT_OK(rows);
-  ASSERT_EQ((*rows)[0].size(), 2u);
-  EXPECT_EQ((*rows)[0].i64("y"), 5);
+  for (int i = 0; i < 6; ++i) {
+    auto rows = db().query("SELECT * FROM t ORDER BY rowid");
+    ASSERT_OK(rows);
+    ASSERT_EQ((*rows)[0].size(), 2u);
+    EXPECT_EQ((*rows)[0].i64("y"), 5);
+  }
+}
+
+TEST_F(SqliteDbTest, ARepeatedPlaceholderBindsOneValue) {
+  for (int i = 0; i < 3; ++i) {  // prepared once, then from the cache
+    auto r = db().query("SELECT $1 + $1 AS twice, $2 AS other, $1 AS once", {int64_t{20 + i}, std::string("x")});
+    ASSERT_OK(r);
+    EXPECT_EQ((*r)[0].i64("twice"), 2 * (20 + i));
+    EXPECT_EQ((*r)[0].str("other"), "x");
+    EXPECT_EQ((*r)[0].i64("once"), 20 + i);
+  }
+  auto gap = db().query("SELECT $1 AS a, $3 AS c", {int64_t{1}, int64_t{2}, int64_t{3}});
+  ASSERT_FALSE(gap.ok());  // $2 is given but not used
+  EXPECT_NE(gap.error().message.find("$2"), std::string::npos) << gap.error().message;
 }
 
 TEST_F(SqliteDbTest, ManyDistinctStatementsEvictWithoutBreaking) {
@@ -306,6 +330,94 @@ TEST_F(SqliteDbTest, DataSurvivesReopen) {
   ASSERT_OK(r);
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].str("x"), "kept");
+}
+
+// Commits are written through a VFS that collects each commit's WAL frames into a few large writes
+// (store/sqlite_wal_vfs.h). A connection that does not use it — as another process would not — must
+// see every commit, whole, the moment the writer acknowledges it: small ones, ones larger than the
+// write buffer, and ones after the WAL has started over.
+TEST_F(SqliteDbTest, AnotherConnectionSeesEveryCommitTheMomentItIsAcknowledged) {
+  ASSERT_OK(db().exec("CREATE TABLE t (id INTEGER PRIMARY KEY, tx INTEGER NOT NULL, pad TEXT NOT NULL)"));
+  RawConnection other(path());
+  sqlite3_stmt* count = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(other.handle(), "SELECT count(*), COALESCE(MAX(tx), -1) FROM t", -1, &count, nullptr),
+            SQLITE_OK);
+  int64_t rows = 0;
+  const std::string pad(300, 'p');
+  for (int64_t tx = 0; tx < 900; ++tx) {
+    const int64_t n = (tx % 9 == 8) ? 800 : 1 + tx % 5;  // every ninth one dirties ~70 pages (> 64 KiB)
+    ASSERT_OK(db().transact([&](Tx& t) -> Status {
+      for (int64_t i = 0; i < n; ++i) SECPLAT_TRY(t.exec("INSERT INTO t (tx, pad) VALUES ($1, $2)", {tx, pad}));
+      return ok_status();
+    }));
+    rows += n;
+    ASSERT_EQ(sqlite3_step(count), SQLITE_ROW);
+    ASSERT_EQ(sqlite3_column_int64(count, 0), rows) << "after commit " << tx;
+    ASSERT_EQ(sqlite3_column_int64(count, 1), tx);
+    sqlite3_reset(count);
+  }
+  sqlite3_finalize(count);
+  auto stats = sqlite_stats(db());
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_GE(stats->checkpoints + stats->inline_checkpoints, 1);
+  EXPECT_LT(fs::file_size(path() + "-wal"), static_cast<uintmax_t>(rows * 300)) << "the WAL never started over";
+  auto check = db().query("PRAGMA integrity_check");
+  ASSERT_OK(check);
+  EXPECT_EQ((*check)[0].str("integrity_check"), "ok");
+}
+
+// A write that fails (here: the file-size limit, as a full disk would) fails the commit that made
+// it; nothing of that commit is visible, every acknowledged one is, and the file stays whole.
+TEST_F(SqliteDbTest, AFailedWalWriteFailsItsCommitAndLeavesTheFileWhole) {
+  ASSERT_OK(db().exec("CREATE TABLE t (id INTEGER PRIMARY KEY, tx INTEGER NOT NULL, pad TEXT NOT NULL)"));
+  db_.reset();
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  constexpr int64_t kRowsPerTx = 40;  // ~14 KiB of rows: a commit spans several pages
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing us
+    struct rlimit limit{};
+    limit.rlim_cur = limit.rlim_max = 2 * 1024 * 1024;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    auto db = open_sqlite({path(), 1, 1000});
+    int64_t acknowledged = -1;
+    if (db.ok()) {
+      const std::string pad(350, 'x');
+      for (int64_t tx = 0; tx < 100000; ++tx) {
+        Status st = (*db)->transact([&](Tx& t) -> Status {
+          for (int64_t i = 0; i < kRowsPerTx; ++i)
+            SECPLAT_TRY(t.exec("INSERT INTO t (tx, pad) VALUES ($1, $2)", {tx, pad}));
+          return ok_status();
+        });
+        if (!st.ok()) {
+          acknowledged = tx;
+          break;
+        }
+      }
+    }
+    (void)!::write(pipe_fds[1], &acknowledged, sizeof acknowledged);
+    ::_exit(0);  // no destructors: the process ends as after a crash, right after the failure
+  }
+  ::close(pipe_fds[1]);
+  int64_t acknowledged = -2;
+  ASSERT_EQ(::read(pipe_fds[0], &acknowledged, sizeof acknowledged), static_cast<ssize_t>(sizeof acknowledged));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_GT(acknowledged, 0) << "the limit was never reached, or the store could not open";
+
+  ASSERT_NO_FATAL_FAILURE(reopen());
+  auto check = db().query("PRAGMA integrity_check");
+  ASSERT_OK(check);
+  EXPECT_EQ((*check)[0].str("integrity_check"), "ok");
+  auto r = db().query("SELECT count(*) AS n, COALESCE(MAX(tx), -1) AS last FROM t");
+  ASSERT_OK(r);
+  EXPECT_EQ((*r)[0].i64("n"), acknowledged * kRowsPerTx);
+  EXPECT_EQ((*r)[0].i64("last"), acknowledged - 1);
+  ASSERT_OK(db().exec("INSERT INTO t (tx, pad) VALUES (-1, 'after')"));  // and it takes writes again
 }
 
 TEST(SqliteOpenTest, CreatesTheFileButNotItsDirectory) {
