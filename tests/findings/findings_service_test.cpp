@@ -62,6 +62,31 @@ TEST_F(FindingsServiceTest, UpdateKeepsFirstSeenMovesLastSeenAndOverwritesGivenF
   EXPECT_EQ(second->finding.last_seen_ms, kT0 + 60'000);
 }
 
+TEST_F(FindingsServiceTest, EachUpsertIsAuditedWithItsFindingAndWhetherItUpdated) {
+  const int64_t asset_id = make_asset("web-\"1\"");
+  auto in = input("web-\"1\"", "key \\ with \"quotes\"\n", "T");
+  in.source = "zap";
+  auto first = findings->upsert(in, actor);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = findings->upsert(in, actor);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  auto rows = db_->query("SELECT details, user_name, asset_key, request_id FROM audit_events "
+                         "WHERE action = 'finding.upsert' ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const store::Row& r = (*rows)[i];
+    Json details = Json::parse(r.str("details"), nullptr, false);
+    ASSERT_TRUE(details.is_object()) << r.str("details");
+    EXPECT_EQ(details, (Json{{"asset_id", asset_id}, {"asset_key", "web-\"1\""}, {"finding_id", first->finding.finding_id},
+                             {"finding_key", "key \\ with \"quotes\"\n"}, {"source", "zap"}, {"updated", i == 1}}));
+    EXPECT_EQ(r.str("details"), details.dump());  // as a Json object of them would be stored
+    EXPECT_EQ(r.str("user_name"), "alice");
+    EXPECT_EQ(r.str("asset_key"), "web-\"1\"");
+    EXPECT_EQ(r.str("request_id"), "req-1");
+  }
+}
+
 TEST_F(FindingsServiceTest, FindingKeysAreScopedToTheirAsset) {
   const int64_t a = make_asset("asset-a");
   const int64_t b = make_asset("asset-b");
