@@ -169,12 +169,10 @@ struct Upserted {
 };
 
 // One statement, so concurrent first writers of a key cannot both insert: the loser updates.
-// `risk` is stored only by an insert (the caller scored the new row); an update leaves the risk to
-// the caller's rescore, since it depends on the merged row.
 // `risk` is stored by an insert; by an update only when `risk_of_update` (the caller scored the
 // merged row), else the stored risk is kept for the caller to recompute.
-// On SQLite the statement has no RETURNING (SQLite runs one through a temporary table it creates
-// and drops per execution, the costliest part of the upsert) and the row is read back by its key.
+// On SQLite the statement has no RETURNING (SQLite runs one through a temporary b-tree it creates
+// and drops per execution) and the row is read back by its key.
 Result<Upserted> upsert_in_tx(store::Tx& tx, store::Dialect dialect, int64_t asset_id, const FindingInput& in,
                               int64_t now, const RiskScore& risk = RiskScore{0, "low", "{}"},
                               bool risk_of_update = false) {
