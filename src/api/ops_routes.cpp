@@ -162,11 +162,14 @@ void register_process_metrics(Metrics& metrics, queue::Queue* q, const store::Db
                     "# HELP secplat_sqlite_checkpoints_total WAL checkpoints run by the store's checkpointer thread.\n"
                     "# TYPE secplat_sqlite_checkpoints_total counter\nsecplat_sqlite_checkpoints_total %lld\n"
                     "# HELP secplat_sqlite_commit_checkpoints_total Short WAL checkpoints a commit ran itself so the WAL could start over.\n"
-                    "# TYPE secplat_sqlite_commit_checkpoints_total counter\nsecplat_sqlite_commit_checkpoints_total %lld\n",
+                    "# TYPE secplat_sqlite_commit_checkpoints_total counter\nsecplat_sqlite_commit_checkpoints_total %lld\n"
+                    "# HELP secplat_sqlite_group_reruns_total Groups of asynchronous writes run again, a savepoint per write, after one failed.\n"
+                    "# TYPE secplat_sqlite_group_reruns_total counter\nsecplat_sqlite_group_reruns_total %lld\n",
                     static_cast<long long>(st.transactions), static_cast<long long>(st.commits),
                     static_cast<long long>(st.statements_prepared), static_cast<long long>(st.statement_cache_hits),
                     static_cast<long long>(st.async_queued), static_cast<long long>(st.async_refused),
-                    static_cast<long long>(st.checkpoints), static_cast<long long>(st.inline_checkpoints));
+                    static_cast<long long>(st.checkpoints), static_cast<long long>(st.inline_checkpoints),
+                    static_cast<long long>(st.group_reruns));
       out += buf;
     });
   }

@@ -52,14 +52,8 @@ bool is_expired(const store::Row& row, int64_t now) {
   return row.str("status") == "accepted_risk" && exp && *exp <= now;
 }
 
-RiskInputs risk_inputs(const store::Row& row, const std::string& status, int64_t now) {
-  RiskInputs in;
-  in.severity = row.str("severity");
-  in.confidence = row.str("confidence");
-  in.status = status;
-  in.accepted_risk_expired = is_expired(row, now);
-  in.source = row.str("source");
-  in.age_ms = std::max<int64_t>(0, now - row.i64("first_seen"));
+// The asset's part of the risk inputs, from a row with kColumns' asset columns.
+void asset_risk_inputs(const store::Row& row, RiskInputs& in) {
   in.asset_kind = row.str("asset_kind");
   in.asset_type = row.str("asset_type");
   in.environment = row.str("environment");
@@ -68,7 +62,82 @@ RiskInputs risk_inputs(const store::Row& row, const std::string& status, int64_t
   in.is_active = row.i64("is_active") != 0;
   in.tags = string_list_from_json(row.str("tags", "[]"));
   in.metadata_json = row.str("metadata", "{}");
+}
+
+RiskInputs risk_inputs(const store::Row& row, const std::string& status, int64_t now) {
+  RiskInputs in;
+  in.severity = row.str("severity");
+  in.confidence = row.str("confidence");
+  in.status = status;
+  in.accepted_risk_expired = is_expired(row, now);
+  in.source = row.str("source");
+  in.age_ms = std::max<int64_t>(0, now - row.i64("first_seen"));
+  asset_risk_inputs(row, in);
   return in;
+}
+
+store::Value opt(const std::optional<std::string>& v) {
+  if (!v || v->empty()) return store::null();
+  return *v;
+}
+
+// The finding a new key's insert stores: the input with the insert's defaults (an absent or empty
+// optional column is NULL, an absent or empty defaulted one its default), open, first seen now.
+Finding fresh_finding(const store::Row& asset, const FindingInput& in, int64_t now) {
+  auto given = [](const std::optional<std::string>& v) { return v && !v->empty(); };
+  auto or_default = [&](const std::optional<std::string>& v, const char* fallback) {
+    return given(v) ? *v : std::string(fallback);
+  };
+  auto or_null = [&](const std::optional<std::string>& v) { return given(v) ? v : std::nullopt; };
+  Finding f;
+  f.finding_key = in.finding_key;
+  f.asset_id = asset.i64("the_asset_id");
+  f.asset_key = asset.str("asset_key");
+  f.asset_name = asset.str("asset_name");
+  f.category = or_default(in.category, "");
+  f.title = in.title;
+  f.severity = or_default(in.severity, "medium");
+  f.confidence = or_default(in.confidence, "high");
+  f.evidence = or_default(in.evidence, "");
+  f.remediation = or_default(in.remediation, "");
+  f.source = or_default(in.source, "");
+  f.vulnerability_id = or_null(in.vulnerability_id);
+  f.package_ecosystem = or_null(in.package_ecosystem);
+  f.package_name = or_null(in.package_name);
+  f.package_version = or_null(in.package_version);
+  f.fixed_version = or_null(in.fixed_version);
+  f.scanner_metadata_json = or_default(in.scanner_metadata_json, "{}");
+  f.status = "open";
+  f.time_ms = f.first_seen_ms = f.last_seen_ms = now;
+  return f;
+}
+
+RiskInputs fresh_risk_inputs(const store::Row& asset, const Finding& f) {
+  RiskInputs in;
+  in.severity = f.severity;
+  in.confidence = f.confidence;
+  in.status = f.status;
+  in.source = f.source;
+  in.age_ms = 0;
+  asset_risk_inputs(asset, in);
+  return in;
+}
+
+// A new key's row, as fresh_finding() describes it; no row when the key exists already.
+Result<std::optional<int64_t>> insert_fresh(store::Tx& tx, const Finding& f) {
+  static const std::string sql = R"SQL(
+INSERT INTO findings (asset_id, finding_key, created_at, category, title, severity, confidence, evidence,
+                      remediation, source, status, first_seen, last_seen, vulnerability_id, package_ecosystem,
+                      package_name, package_version, fixed_version, scanner_metadata_json, revision,
+                      risk_score, risk_level, risk_factors_json)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $3, $3, $11, $12, $13, $14, $15, $16, 1, $17, $18, $19)
+ON CONFLICT (asset_id, finding_key) DO NOTHING)SQL";
+  return tx.insert_id(sql,
+                      {f.asset_id, f.finding_key, f.time_ms, f.category, f.title, f.severity, f.confidence,
+                       f.evidence, f.remediation, f.source, opt(f.vulnerability_id), opt(f.package_ecosystem),
+                       opt(f.package_name), opt(f.package_version), opt(f.fixed_version), f.scanner_metadata_json,
+                       int64_t{f.risk_score}, f.risk_level, f.risk_factors_json},
+                      "finding_id");
 }
 
 Finding to_finding(const store::Row& row, int64_t now) {
@@ -149,11 +218,6 @@ Status rescore(store::Tx& tx, int64_t finding_id, int64_t now) {
   auto f = rescore_and_load(tx, finding_id, now);
   if (!f.ok()) return std::move(f).take_error();
   return ok_status();
-}
-
-store::Value opt(const std::optional<std::string>& v) {
-  if (!v || v->empty()) return store::null();
-  return *v;
 }
 
 Result<int64_t> asset_id_of(store::Tx& tx, const std::string& asset_key) {
@@ -376,11 +440,26 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
   const int64_t asset_id = row.i64("the_asset_id");
   const bool fresh = row.is_null("finding_id");
   prior_status = row.str("status", "");
-  // The row the statement will store is known here — a new key's from the input and the insert's
-  // defaults, an existing key's by the update's merge rules — so it is scored before and not read
-  // back. Both follow the SQL of upsert_in_tx; WhatAnUpsertReturnsIsWhatIsStored holds them to it.
-  RiskScore risk{0, "low", "{}"};
-  if (!fresh) {
+  bool created = false;
+  int64_t finding_id = 0;
+  if (fresh) {
+    // A new key: the finding is the input with the insert's defaults, scored and inserted as such.
+    out.finding = fresh_finding(row, input, now);
+    const RiskScore risk = compute_risk(fresh_risk_inputs(row, out.finding));
+    out.finding.risk_score = risk.score;
+    out.finding.risk_level = risk.level;
+    out.finding.risk_factors_json = risk.factors_json;
+    auto id = insert_fresh(tx, out.finding);
+    if (!id.ok()) return std::move(id).take_error();
+    if (*id) {
+      created = true;
+      finding_id = out.finding.finding_id = **id;
+    }
+  }
+  if (!created) {
+    // An existing key (or one another writer committed since the read, on PostgreSQL): the row
+    // the upsert will store is known here by its merge rules, so it is scored before and not read
+    // back. Both follow the SQL of upsert_in_tx; WhatAnUpsertReturnsIsWhatIsStored holds them to it.
     auto given = [&](const char* column, const std::optional<std::string>& v) {
       if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
     };
@@ -401,56 +480,30 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
     const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
     if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
       row.set("status", std::string("open"));
-    risk = compute_risk(risk_inputs(row, row.str("status"), now));
+    const RiskScore risk = compute_risk(risk_inputs(row, row.str("status"), now));
     row.set("risk_score", int64_t{risk.score});
     row.set("risk_level", risk.level);
     row.set("risk_factors_json", risk.factors_json);
-  } else {
-    auto or_default = [](const std::optional<std::string>& v, const char* fallback) -> store::Value {
-      return v && !v->empty() ? *v : std::string(fallback);
-    };
-    row.set("asset_id", asset_id);
-    row.set("finding_key", input.finding_key);
-    row.set("created_at", now);
-    row.set("category", or_default(input.category, ""));
-    row.set("title", input.title);
-    row.set("severity", or_default(input.severity, "medium"));
-    row.set("confidence", or_default(input.confidence, "high"));
-    row.set("evidence", or_default(input.evidence, ""));
-    row.set("remediation", or_default(input.remediation, ""));
-    row.set("source", or_default(input.source, ""));
-    row.set("status", std::string("open"));
-    row.set("first_seen", now);
-    row.set("last_seen", now);
-    row.set("vulnerability_id", opt(input.vulnerability_id));
-    row.set("package_ecosystem", opt(input.package_ecosystem));
-    row.set("package_name", opt(input.package_name));
-    row.set("package_version", opt(input.package_version));
-    row.set("fixed_version", opt(input.fixed_version));
-    row.set("scanner_metadata_json", or_default(input.scanner_metadata_json, "{}"));
-    risk = compute_risk(risk_inputs(row, "open", now));
-    row.set("risk_score", int64_t{risk.score});
-    row.set("risk_level", risk.level);
-    row.set("risk_factors_json", risk.factors_json);
+    auto up = upsert_in_tx(tx, db_.dialect(), asset_id, input, now, risk, /*risk_of_update=*/!fresh);
+    if (!up.ok()) return std::move(up).take_error();
+    finding_id = up->finding_id;
+    if (!fresh && !up->created) {
+      out.finding = to_finding(row, now);
+    } else {  // the key appeared (or vanished) between the read and the write: the stored row is the truth
+      auto f = rescore_and_load(tx, up->finding_id, now);
+      if (!f.ok()) return std::move(f).take_error();
+      out.finding = std::move(*f);
+    }
+    created = up->created;
   }
-  auto up = upsert_in_tx(tx, db_.dialect(), asset_id, input, now, risk, /*risk_of_update=*/true);
-  if (!up.ok()) return std::move(up).take_error();
-  if (fresh == up->created) {
-    row.set("finding_id", up->finding_id);
-    out.finding = to_finding(row, now);
-  } else {  // cannot happen while writers are serialised; if it did, the stored row is the truth
-    auto f = rescore_and_load(tx, up->finding_id, now);
-    if (!f.ok()) return std::move(f).take_error();
-    out.finding = std::move(*f);
-  }
-  out.created = up->created;
+  out.created = created;
   // The details a Json object of these fields would dump (keys sorted), written directly: this is
   // on the store's writer thread once per upsert.
   std::string details = "{\"asset_id\":" + std::to_string(asset_id) + ",\"asset_key\":" + log::json_quote(asset_key) +
-                        ",\"finding_id\":" + std::to_string(up->finding_id) +
+                        ",\"finding_id\":" + std::to_string(finding_id) +
                         ",\"finding_key\":" + log::json_quote(input.finding_key) +
                         ",\"source\":" + log::json_quote(out.finding.source) +
-                        ",\"updated\":" + (up->created ? "false" : "true") + "}";
+                        ",\"updated\":" + (created ? "false" : "true") + "}";
   return audit_.append_json_text(tx, "finding.upsert", actor.user_name, asset_key, std::move(details), actor.request_id);
 }
 
@@ -492,7 +545,7 @@ void FindingsService::upsert_async(FindingInput input, auth::Actor actor,
   auto state = std::make_shared<State>(State{std::move(input), std::move(actor), clock_.now_ms(), {}, {}});
   db_.transact_async(
       [this, state](store::Tx& tx) {
-        state->out = UpsertResult{};  // a member is run once, but leave nothing of a failed try behind
+        state->out = UpsertResult{};  // a run may be a second one (see Db::transact_async)
         return upsert_in(tx, state->input, state->actor, state->now, state->out, state->prior_status);
       },
       [this, state, done = std::move(done)](Status st) {

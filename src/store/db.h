@@ -89,6 +89,12 @@ class Tx {
   // Runs several ';'-separated statements without parameters (migrations). The default splits
   // with split_sql_script() (store/sql_script.h); adapters may use their engine's own parser.
   virtual Status exec_script(std::string_view sql);
+  // Runs an INSERT of at most one row (no RETURNING clause; it may say ON CONFLICT DO NOTHING) and
+  // returns `id_column` of the row it inserted — the table's integer primary key — or nullopt if it
+  // inserted none. The default appends RETURNING; SQLite reads the connection's last inserted rowid
+  // instead (its RETURNING builds and drops a temporary b-tree per execution).
+  virtual Result<std::optional<int64_t>> insert_id(std::string_view sql, const Params& params,
+                                                   std::string_view id_column);
 };
 
 class Db {
@@ -109,7 +115,9 @@ class Db {
   // once — possibly before transact_async returns (e.g. Errc::unavailable when the Db's write
   // queue is full or it is closing). A throw from fn becomes Errc::internal. done must not block;
   // it may call the Db again (a transact() from done runs at once). For callers that must not
-  // block, such as an HTTP I/O thread.
+  // block, such as an HTTP I/O thread. fn may be run more than once (an adapter may run a group of
+  // them without a savepoint each and, when one fails, roll the group back and run it again), so
+  // fn must act only through the Tx and start from scratch each time; done sees the last run's.
   virtual void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) = 0;
 
   // True if a trivial write round-trip succeeds (for /ready).

@@ -35,6 +35,7 @@ struct StatementCounters {
   std::atomic<int64_t> async_refused{0};
   std::atomic<int64_t> checkpoints{0};         // run by the checkpointer thread
   std::atomic<int64_t> inline_checkpoints{0};  // run by a committing writer to let the WAL start over
+  std::atomic<int64_t> group_reruns{0};        // see run_without_savepoints()
 };
 
 // WAL checkpoints (copying committed pages back into the database file, with its fsync) run on a
@@ -338,6 +339,12 @@ class SqliteTx final : public Tx {
   Result<Rows> query(std::string_view sql, const Params& params) override { return query_on(conn_, sql, params); }
   Result<int64_t> exec(std::string_view sql, const Params& params) override { return exec_on(conn_, sql, params); }
   Status exec_script(std::string_view sql) override { return exec_script_on(conn_, sql); }
+  Result<std::optional<int64_t>> insert_id(std::string_view sql, const Params& params, std::string_view) override {
+    auto n = exec_on(conn_, sql, params);
+    if (!n.ok()) return std::move(n).take_error();
+    if (*n == 0) return std::optional<int64_t>();
+    return std::optional<int64_t>(sqlite3_last_insert_rowid(conn_.handle()));
+  }
 
  private:
   Connection& conn_;
@@ -576,7 +583,8 @@ class SqliteDb final : public Db {
                    counters_.commits.load(std::memory_order_relaxed), 0,
                    counters_.async_refused.load(std::memory_order_relaxed),
                    counters_.checkpoints.load(std::memory_order_relaxed),
-                   counters_.inline_checkpoints.load(std::memory_order_relaxed)};
+                   counters_.inline_checkpoints.load(std::memory_order_relaxed),
+                   counters_.group_reruns.load(std::memory_order_relaxed)};
     std::lock_guard<std::mutex> lock(group_mu_);
     st.async_queued = static_cast<int64_t>(async_queued_);
     return st;
@@ -734,6 +742,7 @@ class SqliteDb final : public Db {
         return;
       }
     } else {
+      if (run_without_savepoints(group)) return;  // committed or failed as a whole; else begun again
       for (std::size_t i = 0; i < group.size(); ++i) {
         GroupMember& m = *group[i];
         if (auto sp = exec_on(*writer_, "SAVEPOINT secplat_member", {}); !sp.ok()) {
@@ -764,6 +773,47 @@ class SqliteDb final : public Db {
         }
       }
     }
+    commit_group(group);
+  }
+
+  // A group of transact_async() members only (their work may run again: see db.h) first runs
+  // without a savepoint per member — two statements and a pager savepoint each. If every member
+  // succeeds, the group commits (true). If one fails, the transaction is rolled back and begun
+  // again, and the caller runs the whole group again with savepoints (false); the first run's
+  // outcomes are forgotten (a transaction SQLite itself rolled back is run again the same way).
+  // True also when the transaction cannot begin again: every member then has that error.
+  bool run_without_savepoints(const std::vector<GroupMember*>& group) {
+    for (const GroupMember* m : group)
+      if (!m->done_fn) return false;
+    SqliteTx tx(*writer_);
+    bool failed = false;
+    for (GroupMember* m : group) {
+      try {
+        m->result = (*m->fn)(tx);
+      } catch (...) {
+        m->thrown = std::current_exception();
+      }
+      failed = m->thrown || !m->result.ok() || sqlite3_get_autocommit(writer_->handle());
+      if (failed) break;
+    }
+    if (!failed) {
+      commit_group(group);
+      return true;
+    }
+    rollback();
+    counters_.group_reruns.fetch_add(1, std::memory_order_relaxed);
+    for (GroupMember* m : group) {
+      m->result = ok_status();
+      m->thrown = nullptr;
+    }
+    if (auto begin = exec_on(*writer_, "BEGIN IMMEDIATE", {}); !begin.ok()) {
+      for (GroupMember* m : group) m->result = begin.error();
+      return true;
+    }
+    return false;
+  }
+
+  void commit_group(const std::vector<GroupMember*>& group) {
     if (auto commit = exec_on(*writer_, "COMMIT", {}); !commit.ok()) {
       rollback();
       for (GroupMember* m : group) {

@@ -31,6 +31,7 @@ struct SqliteStats {
   int64_t async_refused = 0; // transact_async() writes refused (queue full or closing)
   int64_t checkpoints = 0;         // WAL checkpoints run by the checkpointer thread
   int64_t inline_checkpoints = 0;  // short ones run by a committing writer, so the WAL can start over
+  int64_t group_reruns = 0;  // groups of asynchronous writes run again with a savepoint per member
 };
 
 // The counters of a Db made by open_sqlite(); nullopt for any other Db.

@@ -188,6 +188,46 @@ TEST_F(AuthServiceTest, ExpiredAndForeignKeyTokensAreRefused) {
   EXPECT_FALSE(authenticator->authenticate(token).ok());
 }
 
+// A verified token is remembered by its exact bytes: the same token again is accepted without a
+// new HMAC until it expires; a token differing in any byte, or signed with another key, is verified
+// (and refused) on its own; the memo never holds more than its bound.
+TEST_F(AuthServiceTest, VerifiedTokensAreRememberedOnlyUntilTheyExpire) {
+  User u = make_user("bob", http::Role::analyst);
+  const std::string token = tokens->issue(u);
+  ASSERT_TRUE(tokens->verify(token).ok());
+  EXPECT_EQ(tokens->remembered(), 1u);
+  auto again = tokens->verify(token);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->username, "bob");
+  EXPECT_EQ(again->user_id, u.id);
+  EXPECT_EQ(tokens->remembered(), 1u);
+
+  std::string forged = token;
+  forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(tokens->verify(forged).ok());
+  std::string other_payload = token;
+  other_payload[other_payload.find('.') + 3] ^= 1;  // a claim byte: the signature no longer matches
+  EXPECT_FALSE(tokens->verify(other_payload).ok());
+  AccessTokens other("another-secret-another-secret-another", clock, 60);
+  EXPECT_FALSE(tokens->verify(other.issue(u)).ok());
+  EXPECT_EQ(tokens->remembered(), 1u);
+
+  clock.advance_ms(60 * 60 * 1000 - 1000);  // the last second of its hour
+  EXPECT_TRUE(tokens->verify(token).ok());
+  clock.advance_ms(1000);
+  auto expired = tokens->verify(token);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, Errc::unauthorized);
+  EXPECT_EQ(tokens->remembered(), 0u);
+  EXPECT_FALSE(authenticator->authenticate(token).ok());
+
+  for (std::size_t i = 0; i <= AccessTokens::kMaxRemembered; ++i) {
+    clock.advance_ms(1000);  // a new iat: a distinct token
+    ASSERT_TRUE(tokens->verify(tokens->issue(u)).ok());
+    ASSERT_LE(tokens->remembered(), AccessTokens::kMaxRemembered);
+  }
+}
+
 TEST_F(AuthServiceTest, ApiKeysAuthenticateUntilRevokedAndAreStoredOnlyHashed) {
   auto created = api_keys->create("ci-bot", http::Role::analyst, admin_actor);
   ASSERT_TRUE(created.ok()) << created.error().message;

@@ -94,6 +94,7 @@ class Foundation(unittest.TestCase):
             self.assertRegex(text, r"secplat_sqlite_statement_cache_hits_total \d+")
             self.assertRegex(text, r"(?m)^secplat_sqlite_checkpoints_total \d+$")
             self.assertRegex(text, r"(?m)^secplat_sqlite_commit_checkpoints_total \d+$")
+            self.assertRegex(text, r"(?m)^secplat_sqlite_group_reruns_total \d+$")
         else:
             self.assertNotIn("secplat_sqlite_", text)
         self.assertEqual(self.req("GET", "/metrics").status, 401)

@@ -201,6 +201,50 @@ TEST_P(DbConformance, TransactRollsBackAndRethrowsOnException) {
   EXPECT_EQ(count_rows(db(), "kv"), 1);
 }
 
+// insert_id: the id of the row this INSERT made (not of an earlier insert into another table, nor
+// a stale one after a refused insert), none when ON CONFLICT DO NOTHING skipped it.
+TEST_P(DbConformance, InsertIdIsTheInsertedRowsKeyOrNone) {
+  create_kv(db());
+  ASSERT_OK(db().exec("CREATE TABLE IF NOT EXISTS items (id " + autoincrement_pk(db()) +
+                      ", k TEXT NOT NULL UNIQUE, v TEXT NOT NULL)"));
+  const std::string insert = "INSERT INTO items (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING";
+  std::vector<int64_t> ids;
+  ASSERT_OK(db().transact([&](Tx& tx) -> Status {
+    for (const char* k : {"a", "b", "c"}) {
+      // Another table's insert in between: its rowid is not the answer.
+      auto other = tx.exec("INSERT INTO kv (k, n) VALUES ($1, 7)", {std::string(k)});
+      if (!other.ok()) return std::move(other).take_error();
+      auto id = tx.insert_id(insert, {std::string(k), std::string("v-") + k}, "id");
+      if (!id.ok()) return std::move(id).take_error();
+      EXPECT_TRUE(id->has_value()) << k;
+      if (*id) ids.push_back(**id);
+    }
+    auto again = tx.insert_id(insert, {std::string("b"), std::string("other")}, "id");
+    if (!again.ok()) return std::move(again).take_error();
+    EXPECT_FALSE(again->has_value()) << "a skipped insert has no id";
+    return ok_status();
+  }));
+  Status refused = db().transact([&](Tx& tx) -> Status {
+    auto id = tx.insert_id("INSERT INTO items (k, v) VALUES ($1, $2)", {std::string("d"), null()}, "id");
+    if (!id.ok()) return std::move(id).take_error();
+    return ok_status();
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::bad_request);
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_LT(ids[0], ids[1]);
+  EXPECT_LT(ids[1], ids[2]);
+  const char* keys[] = {"a", "b", "c"};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto row = db().query("SELECT k, v FROM items WHERE id = $1", {ids[i]});
+    ASSERT_OK(row);
+    ASSERT_EQ(row->size(), 1u);
+    EXPECT_EQ((*row)[0].str("k"), keys[i]);
+    EXPECT_EQ((*row)[0].str("v"), std::string("v-") + keys[i]) << "the skipped insert changed nothing";
+  }
+  EXPECT_EQ(count_rows(db(), "items"), 3);
+}
+
 TEST_P(DbConformance, UpsertReturningCountsHits) {
   create_kv(db());
   const std::string upsert =

@@ -497,6 +497,77 @@ TEST_F(SqliteDbTest, AFullAsynchronousWriteQueueRefusesAndCounts) {
   EXPECT_EQ(sqlite_stats(db())->async_queued, 0);
 }
 
+// A group of asynchronous writes runs without a savepoint each; when one of them fails after
+// writing, the group is rolled back and run again with savepoints: the failed write leaves nothing,
+// every other write is stored once, each gets its own outcome, and the re-run is counted.
+TEST_F(SqliteDbTest, AGroupWithAFailedWriteIsRunAgainAndKeepsOnlyTheOthers) {
+  ASSERT_TRUE(db().exec("CREATE TABLE kv (k INTEGER PRIMARY KEY, runs INTEGER NOT NULL DEFAULT 0)").ok());
+  ASSERT_TRUE(db().exec("CREATE TABLE tally (n INTEGER NOT NULL)").ok());
+  ASSERT_TRUE(db().exec("INSERT INTO tally (n) VALUES (0)").ok());
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "all succeed" : "one fails after writing");
+    std::promise<void> entered_p;
+    auto entered = entered_p.get_future();
+    std::promise<void> release_p;
+    std::shared_future<void> release = release_p.get_future().share();
+    db().transact_async(
+        [&](Tx&) -> Status {
+          entered_p.set_value();
+          release.wait();  // the writer is held here while the group queues behind it
+          return ok_status();
+        },
+        [](Status) {});
+    ASSERT_EQ(entered.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    const int64_t reruns_before = sqlite_stats(db())->group_reruns;
+    const int64_t commits_before = sqlite_stats(db())->commits;
+    constexpr int kGroup = 20;
+    constexpr int kFails = 7;
+    std::atomic<int> answered{0};
+    std::atomic<int> wrong{0};
+    std::vector<std::atomic<int>> runs(kGroup);
+    for (int i = 0; i < kGroup; ++i) {
+      const int64_t key = round * 100 + i;
+      const bool fails = round == 1 && i == kFails;
+      db().transact_async(
+          [&, i, key, fails](Tx& tx) -> Status {
+            runs[i].fetch_add(1);
+            SECPLAT_TRY(tx.exec("INSERT INTO kv (k) VALUES ($1)", {key}));
+            SECPLAT_TRY(tx.exec("UPDATE tally SET n = n + 1"));
+            if (fails) return Error::bad_request("refused after writing");
+            return ok_status();
+          },
+          [&, fails](Status st) {
+            if (st.ok() == fails) wrong.fetch_add(1);
+            if (fails && st.error().message != "refused after writing") wrong.fetch_add(1);
+            answered.fetch_add(1);
+          });
+    }
+    release_p.set_value();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (answered.load() < kGroup && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_EQ(answered.load(), kGroup);
+    EXPECT_EQ(wrong.load(), 0);
+    auto st = sqlite_stats(db());
+    EXPECT_EQ(st->commits - commits_before, 1) << "the 20 writes in one commit";
+    EXPECT_EQ(st->group_reruns - reruns_before, round == 0 ? 0 : 1);
+    for (int i = 0; i < kGroup; ++i) {
+      // Without a failure each write runs once; with one, those up to it ran twice, the rest once.
+      const int expected = round == 0 || i > kFails ? 1 : 2;
+      EXPECT_EQ(runs[i].load(), expected) << i;
+    }
+  }
+  auto rows = db().query("SELECT COUNT(*) AS n FROM kv");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0].i64("n"), 20 + 19);
+  auto failed = db().query("SELECT COUNT(*) AS n FROM kv WHERE k = 107");
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ((*failed)[0].i64("n"), 0) << "the failed write left its row";
+  auto tally = db().query("SELECT n FROM tally");
+  ASSERT_TRUE(tally.ok());
+  EXPECT_EQ((*tally)[0].i64("n"), 20 + 19) << "each stored write counted once, the failed one not at all";
+}
+
 // WAL checkpoints run on the store's own thread, not inside a commit (SQLite's auto-checkpoint
 // would make every thousandth commit copy the WAL back and fsync), and they still keep the WAL
 // from growing with the data written through it.
