@@ -71,6 +71,45 @@ def rss_kib(pid):
     return -1
 
 
+def family_cpu_ticks(pid):
+    """CPU ticks used so far by a process and its descendants (the anchor's uvicorn workers)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                fields = stat[stat.rindex(")") + 2:].split()
+                parents[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+            except (OSError, ValueError):
+                pass
+    family, total, grew = {pid}, 0, True
+    while grew:
+        grew = False
+        for p, (ppid, _) in parents.items():
+            if ppid in family and p not in family:
+                family.add(p)
+                grew = True
+    for p in family:
+        total += parents.get(p, (0, 0))[1]
+    return total
+
+
+def settle(pids, timeout=30.0):
+    """Waits until these servers are idle (under 2 % of a core over 0.5 s): a server still working
+    through the backlog of the previous run (the anchor's queued /posture requests take seconds)
+    would take CPU from the next measurement on this shared 2-core machine."""
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + timeout
+    before = sum(family_cpu_ticks(p) for p in pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(family_cpu_ticks(p) for p in pids)
+        if (now - before) / hz < 0.01:
+            return
+        before = now
+
+
 def wrk(url, duration, connections, threads=2, script=None, token=None):
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script:
@@ -145,7 +184,10 @@ def main():
             env=anchor_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_http(f"http://127.0.0.1:{anchor_port}/health")
+            servers = [proc.pid, anchor.pid]
+            settle(servers)
             ours = wrk(f"http://127.0.0.1:{port}/health", args.duration, args.connections)
+            settle(servers)
             theirs = wrk(f"http://127.0.0.1:{anchor_port}/health", args.duration, args.connections)
             loaded_rss = rss_kib(proc.pid)
             token = call(port, "POST", "/auth/login",
@@ -158,7 +200,9 @@ def main():
             for label, path, scr, target in [("GET /posture/summary (1,000 assets)", "/posture/summary", None, 50),
                                              ("GET /posture (1,000 assets)", "/posture", None, 50),
                                              ("POST /findings/ (fresh keys)", "/findings/", script, 20)]:
+                settle(servers)
                 a = wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script=scr, token=token)
+                settle(servers)
                 b = wrk(f"http://127.0.0.1:{anchor_port}{path}", args.duration, args.connections, script=scr,
                         token=token)
                 pairs.append((label, a, b, target))
