@@ -457,33 +457,37 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
     }
   }
   if (!created) {
-    // An existing key (or one another writer committed since the read, on PostgreSQL): the row
-    // the upsert will store is known here by its merge rules, so it is scored before and not read
-    // back. Both follow the SQL of upsert_in_tx; WhatAnUpsertReturnsIsWhatIsStored holds them to it.
-    auto given = [&](const char* column, const std::optional<std::string>& v) {
-      if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
-    };
-    row.set("last_seen", now);
-    row.set("title", input.title);
-    given("category", input.category);
-    given("severity", input.severity);
-    given("confidence", input.confidence);
-    given("evidence", input.evidence);
-    given("remediation", input.remediation);
-    given("source", input.source);
-    given("vulnerability_id", input.vulnerability_id);
-    given("package_ecosystem", input.package_ecosystem);
-    given("package_name", input.package_name);
-    given("package_version", input.package_version);
-    given("fixed_version", input.fixed_version);
-    given("scanner_metadata_json", input.scanner_metadata_json);
-    const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
-    if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
-      row.set("status", std::string("open"));
-    const RiskScore risk = compute_risk(risk_inputs(row, row.str("status"), now));
-    row.set("risk_score", int64_t{risk.score});
-    row.set("risk_level", risk.level);
-    row.set("risk_factors_json", risk.factors_json);
+    // An existing key: the row the upsert will store is known here by its merge rules, so it is
+    // scored before and not read back. Both follow the SQL of upsert_in_tx;
+    // WhatAnUpsertReturnsIsWhatIsStored holds them to it. A new key whose insert was skipped (another
+    // PostgreSQL replica committed it since the read) keeps the stored risk and is re-scored below.
+    RiskScore risk{0, "low", "{}"};
+    if (!fresh) {
+      auto given = [&](const char* column, const std::optional<std::string>& v) {
+        if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
+      };
+      row.set("last_seen", now);
+      row.set("title", input.title);
+      given("category", input.category);
+      given("severity", input.severity);
+      given("confidence", input.confidence);
+      given("evidence", input.evidence);
+      given("remediation", input.remediation);
+      given("source", input.source);
+      given("vulnerability_id", input.vulnerability_id);
+      given("package_ecosystem", input.package_ecosystem);
+      given("package_name", input.package_name);
+      given("package_version", input.package_version);
+      given("fixed_version", input.fixed_version);
+      given("scanner_metadata_json", input.scanner_metadata_json);
+      const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
+      if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
+        row.set("status", std::string("open"));
+      risk = compute_risk(risk_inputs(row, row.str("status"), now));
+      row.set("risk_score", int64_t{risk.score});
+      row.set("risk_level", risk.level);
+      row.set("risk_factors_json", risk.factors_json);
+    }
     auto up = upsert_in_tx(tx, db_.dialect(), asset_id, input, now, risk, /*risk_of_update=*/!fresh);
     if (!up.ok()) return std::move(up).take_error();
     finding_id = up->finding_id;
