@@ -1,6 +1,7 @@
 // The write path of POST /findings/ without HTTP: FindingsService::upsert_async on a real SQLite
-// store, `window` upserts in flight (as many connections), fresh keys. Prints upserts/s and the CPU
-// the store's writer thread spent per upsert, which bounds the route's rate on this machine.
+// store, `window` upserts in flight (as many connections): first with new keys, then the same keys
+// again (updates). Prints upserts/s and the CPU each thread spent per upsert; the store's writer
+// thread's bounds the route's rate on this machine.
 // usage: findings_upsert_bench [upserts=200000] [window=64] [assets=1000]
 #include <dirent.h>
 
@@ -72,46 +73,51 @@ int main(int argc, char** argv) {
   auth::AuditLog audit(**db, clock);
   findings::FindingsService svc(**db, clock, audit);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t in_flight = 0, done = 0, failed = 0;
-  auto before = thread_cpu();
-  auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < n; ++i) {
+  // One phase: n upserts, `window` in flight; `fresh` says whether each must create its finding.
+  auto phase = [&](const char* label, bool fresh) -> bool {
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t in_flight = 0, done = 0, failed = 0;
+    auto before = thread_cpu();
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; ++i) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return in_flight < window; });
+        ++in_flight;
+      }
+      findings::FindingInput in;
+      in.asset_key = "asset-" + std::to_string(i % n_assets);
+      in.finding_key = "k-" + std::to_string(i);
+      in.title = "Missing CSP header";
+      in.severity = "medium";
+      svc.upsert_async(std::move(in), auth::Actor{"admin", "req-" + std::to_string(i)},
+                       [&](Result<findings::UpsertResult> r) {
+                         std::lock_guard<std::mutex> lock(mu);
+                         if (!r.ok() || r->created != fresh) ++failed;
+                         ++done;
+                         --in_flight;
+                         cv.notify_all();
+                       });
+    }
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return in_flight < window; });
-      ++in_flight;
+      cv.wait(lock, [&] { return done == n; });
     }
-    findings::FindingInput in;
-    in.asset_key = "asset-" + std::to_string(i % n_assets);
-    in.finding_key = "k-" + std::to_string(i);
-    in.title = "Missing CSP header";
-    in.severity = "medium";
-    svc.upsert_async(std::move(in), auth::Actor{"admin", "req-" + std::to_string(i)},
-                     [&](Result<findings::UpsertResult> r) {
-                       std::lock_guard<std::mutex> lock(mu);
-                       if (!r.ok() || !r->created) ++failed;
-                       ++done;
-                       --in_flight;
-                       cv.notify_all();
-                     });
-  }
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return done == n; });
-  }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto after = thread_cpu();
-  std::printf("%lld upserts (window %lld, %lld assets) in %.2f s: %.0f upserts/s, %lld failed\n",
-              static_cast<long long>(n), static_cast<long long>(window), static_cast<long long>(n_assets), secs,
-              static_cast<double>(n) / secs, static_cast<long long>(failed));
-  for (auto& [name, cpu] : after) {
-    const double used = cpu - before[name];
-    if (used > 0.005)
-      std::printf("  %-16s %6.1f us CPU per upsert (%.0f%% of a core)\n", name.c_str(), used * 1e6 / static_cast<double>(n),
-                  used / secs * 100);
-  }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto after = thread_cpu();
+    std::printf("%s: %lld upserts (window %lld, %lld assets) in %.2f s: %.0f upserts/s, %lld failed\n", label,
+                static_cast<long long>(n), static_cast<long long>(window), static_cast<long long>(n_assets), secs,
+                static_cast<double>(n) / secs, static_cast<long long>(failed));
+    for (auto& [name, cpu] : after) {
+      const double used = cpu - before[name];
+      if (used > 0.005)
+        std::printf("  %-16s %6.1f us CPU per upsert (%.0f%% of a core)\n", name.c_str(),
+                    used * 1e6 / static_cast<double>(n), used / secs * 100);
+    }
+    return failed == 0;
+  };
+  const bool ok = phase("new keys", true) && phase("the same keys again (updates)", false);
   std::filesystem::remove_all(dir);
-  return failed == 0 ? 0 : 1;
+  return ok ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "core/json.h"
 #include "core/log.h"
@@ -81,9 +82,26 @@ store::Value opt(const std::optional<std::string>& v) {
   return *v;
 }
 
+// What a new finding takes from its asset: its id and names, and the asset's part of the risk inputs.
+struct AssetFacts {
+  int64_t asset_id = 0;
+  std::string asset_key;
+  std::string asset_name;
+  RiskInputs risk;  // the asset's fields only
+};
+
+AssetFacts asset_facts(const store::Row& row) {  // of a kSelectForUpsert row
+  AssetFacts a;
+  a.asset_id = row.i64("the_asset_id");
+  a.asset_key = row.str("asset_key");
+  a.asset_name = row.str("asset_name");
+  asset_risk_inputs(row, a.risk);
+  return a;
+}
+
 // The finding a new key's insert stores: the input with the insert's defaults (an absent or empty
 // optional column is NULL, an absent or empty defaulted one its default), open, first seen now.
-Finding fresh_finding(const store::Row& asset, const FindingInput& in, int64_t now) {
+Finding fresh_finding(const AssetFacts& asset, const FindingInput& in, int64_t now) {
   auto given = [](const std::optional<std::string>& v) { return v && !v->empty(); };
   auto or_default = [&](const std::optional<std::string>& v, const char* fallback) {
     return given(v) ? *v : std::string(fallback);
@@ -91,9 +109,9 @@ Finding fresh_finding(const store::Row& asset, const FindingInput& in, int64_t n
   auto or_null = [&](const std::optional<std::string>& v) { return given(v) ? v : std::nullopt; };
   Finding f;
   f.finding_key = in.finding_key;
-  f.asset_id = asset.i64("the_asset_id");
-  f.asset_key = asset.str("asset_key");
-  f.asset_name = asset.str("asset_name");
+  f.asset_id = asset.asset_id;
+  f.asset_key = asset.asset_key;
+  f.asset_name = asset.asset_name;
   f.category = or_default(in.category, "");
   f.title = in.title;
   f.severity = or_default(in.severity, "medium");
@@ -112,14 +130,13 @@ Finding fresh_finding(const store::Row& asset, const FindingInput& in, int64_t n
   return f;
 }
 
-RiskInputs fresh_risk_inputs(const store::Row& asset, const Finding& f) {
-  RiskInputs in;
+RiskInputs fresh_risk_inputs(const AssetFacts& asset, const Finding& f) {
+  RiskInputs in = asset.risk;
   in.severity = f.severity;
   in.confidence = f.confidence;
   in.status = f.status;
   in.source = f.source;
   in.age_ms = 0;
-  asset_risk_inputs(asset, in);
   return in;
 }
 
@@ -138,6 +155,19 @@ ON CONFLICT (asset_id, finding_key) DO NOTHING)SQL";
                        opt(f.package_name), opt(f.package_version), opt(f.fixed_version), f.scanner_metadata_json,
                        int64_t{f.risk_score}, f.risk_level, f.risk_factors_json},
                       "finding_id");
+}
+
+// A new key's finding built, scored and inserted (its id set); nullopt when the key exists already.
+Result<std::optional<int64_t>> store_fresh(store::Tx& tx, const AssetFacts& asset, const FindingInput& input,
+                                           int64_t now, Finding& f) {
+  f = fresh_finding(asset, input, now);
+  const RiskScore risk = compute_risk(fresh_risk_inputs(asset, f));
+  f.risk_score = risk.score;
+  f.risk_level = risk.level;
+  f.risk_factors_json = risk.factors_json;
+  auto id = insert_fresh(tx, f);
+  if (id.ok() && *id) f.finding_id = **id;
+  return id;
 }
 
 Finding to_finding(const store::Row& row, int64_t now) {
@@ -402,8 +432,41 @@ class FindingsService::Announcer {
   std::thread thread_;                            // last: starts once the rest is ready
 };
 
+// The assets findings were lately upserted on, each as of a store change stamp (see
+// store::Tx::change_stamp): an entry counts only while the stamp of `assets` is still the one it was
+// read at, so any write to an asset (or rollback, or another process's commit) retires them all.
+// An entry also remembers whether the asset's last upsert was of a new key: then the next one tries
+// the insert before reading (a new key needs no read; an existing one costs a skipped insert more).
+class FindingsService::AssetCache {
+ public:
+  struct Hit {
+    std::shared_ptr<const AssetFacts> facts;
+    bool new_keys = false;
+  };
+  std::optional<Hit> find(const std::string& asset_key, uint64_t stamp) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(asset_key);
+    if (it == entries_.end() || it->second.stamp != stamp) return std::nullopt;
+    return it->second.hit;
+  }
+  void put(const std::string& asset_key, uint64_t stamp, std::shared_ptr<const AssetFacts> facts, bool new_keys) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= kMaxAssets && !entries_.contains(asset_key)) entries_.clear();
+    entries_[asset_key] = Entry{stamp, Hit{std::move(facts), new_keys}};
+  }
+
+ private:
+  static constexpr std::size_t kMaxAssets = 4096;
+  struct Entry {
+    uint64_t stamp = 0;
+    Hit hit;
+  };
+  mutable std::mutex mu_;  // the writer's thread alone uses it on SQLite; PostgreSQL gives no stamps
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 FindingsService::FindingsService(store::Db& db, const Clock& clock, auth::AuditLog& audit)
-    : db_(db), clock_(clock), audit_(audit) {}
+    : db_(db), clock_(clock), audit_(audit), assets_(std::make_unique<AssetCache>()) {}
 
 FindingsService::~FindingsService() = default;
 
@@ -432,83 +495,102 @@ Status FindingsService::upsert_in(store::Tx& tx, const FindingInput& input, cons
     if (a->empty()) return Error::not_found("Asset not found: " + std::to_string(input.asset_id.value_or(0)));
     asset_key = a->front().str("asset_key");
   }
+  auto stamp = tx.change_stamp("assets");
+  if (!stamp.ok()) return std::move(stamp).take_error();
+  Stored stored;
+  std::optional<AssetCache::Hit> hit;
+  if (*stamp) hit = assets_->find(asset_key, **stamp);
+  if (hit && hit->new_keys) {
+    // The asset is unchanged since its last upsert, whose key was new: insert at once, no read.
+    auto id = store_fresh(tx, *hit->facts, input, now, out.finding);
+    if (!id.ok()) return std::move(id).take_error();
+    if (*id) {
+      stored = Stored{hit->facts->asset_id, **id, true};
+    } else {
+      assets_->put(asset_key, **stamp, hit->facts, false);  // the key exists: read first next time
+    }
+  }
+  if (!stored.created) {
+    auto read_first = upsert_read_first(tx, input, asset_key, now, *stamp, out, prior_status);
+    if (!read_first.ok()) return std::move(read_first).take_error();
+    stored = *read_first;
+  }
+  out.created = stored.created;
+  // The details a Json object of these fields would dump (keys sorted), written directly: this is
+  // on the store's writer thread once per upsert.
+  std::string details = "{\"asset_id\":" + std::to_string(stored.asset_id) +
+                        ",\"asset_key\":" + log::json_quote(asset_key) +
+                        ",\"finding_id\":" + std::to_string(stored.finding_id) +
+                        ",\"finding_key\":" + log::json_quote(input.finding_key) +
+                        ",\"source\":" + log::json_quote(out.finding.source) +
+                        ",\"updated\":" + (stored.created ? "false" : "true") + "}";
+  return audit_.append_json_text(tx, "finding.upsert", actor.user_name, asset_key, std::move(details), actor.request_id);
+}
+
+Result<FindingsService::Stored> FindingsService::upsert_read_first(store::Tx& tx, const FindingInput& input,
+                                                                   const std::string& asset_key, int64_t now,
+                                                                   std::optional<uint64_t> stamp, UpsertResult& out,
+                                                                   std::string& prior_status) {
   // The asset and the finding of this key (if any) in one read.
   auto prior = tx.query(kSelectForUpsert, {asset_key, input.finding_key});
   if (!prior.ok()) return std::move(prior).take_error();
   if (prior->empty()) return Error::not_found("Asset not found: " + asset_key);
   store::Row& row = prior->front();
-  const int64_t asset_id = row.i64("the_asset_id");
+  Stored stored;
+  stored.asset_id = row.i64("the_asset_id");
   const bool fresh = row.is_null("finding_id");
   prior_status = row.str("status", "");
-  bool created = false;
-  int64_t finding_id = 0;
+  auto facts = std::make_shared<const AssetFacts>(asset_facts(row));
+  if (stamp) assets_->put(asset_key, *stamp, facts, fresh);
   if (fresh) {
     // A new key: the finding is the input with the insert's defaults, scored and inserted as such.
-    out.finding = fresh_finding(row, input, now);
-    const RiskScore risk = compute_risk(fresh_risk_inputs(row, out.finding));
-    out.finding.risk_score = risk.score;
-    out.finding.risk_level = risk.level;
-    out.finding.risk_factors_json = risk.factors_json;
-    auto id = insert_fresh(tx, out.finding);
+    auto id = store_fresh(tx, *facts, input, now, out.finding);
     if (!id.ok()) return std::move(id).take_error();
-    if (*id) {
-      created = true;
-      finding_id = out.finding.finding_id = **id;
-    }
+    if (*id) return Stored{stored.asset_id, **id, true};
   }
-  if (!created) {
-    // An existing key: the row the upsert will store is known here by its merge rules, so it is
-    // scored before and not read back. Both follow the SQL of upsert_in_tx;
-    // WhatAnUpsertReturnsIsWhatIsStored holds them to it. A new key whose insert was skipped (another
-    // PostgreSQL replica committed it since the read) keeps the stored risk and is re-scored below.
-    RiskScore risk{0, "low", "{}"};
-    if (!fresh) {
-      auto given = [&](const char* column, const std::optional<std::string>& v) {
-        if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
-      };
-      row.set("last_seen", now);
-      row.set("title", input.title);
-      given("category", input.category);
-      given("severity", input.severity);
-      given("confidence", input.confidence);
-      given("evidence", input.evidence);
-      given("remediation", input.remediation);
-      given("source", input.source);
-      given("vulnerability_id", input.vulnerability_id);
-      given("package_ecosystem", input.package_ecosystem);
-      given("package_name", input.package_name);
-      given("package_version", input.package_version);
-      given("fixed_version", input.fixed_version);
-      given("scanner_metadata_json", input.scanner_metadata_json);
-      const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
-      if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
-        row.set("status", std::string("open"));
-      risk = compute_risk(risk_inputs(row, row.str("status"), now));
-      row.set("risk_score", int64_t{risk.score});
-      row.set("risk_level", risk.level);
-      row.set("risk_factors_json", risk.factors_json);
-    }
-    auto up = upsert_in_tx(tx, db_.dialect(), asset_id, input, now, risk, /*risk_of_update=*/!fresh);
-    if (!up.ok()) return std::move(up).take_error();
-    finding_id = up->finding_id;
-    if (!fresh && !up->created) {
-      out.finding = to_finding(row, now);
-    } else {  // the key appeared (or vanished) between the read and the write: the stored row is the truth
-      auto f = rescore_and_load(tx, up->finding_id, now);
-      if (!f.ok()) return std::move(f).take_error();
-      out.finding = std::move(*f);
-    }
-    created = up->created;
+  // An existing key: the row the upsert will store is known here by its merge rules, so it is
+  // scored before and not read back. Both follow the SQL of upsert_in_tx;
+  // WhatAnUpsertReturnsIsWhatIsStored holds them to it. A new key whose insert was skipped (another
+  // PostgreSQL replica committed it since the read) keeps the stored risk and is re-scored below.
+  RiskScore risk{0, "low", "{}"};
+  if (!fresh) {
+    auto given = [&](const char* column, const std::optional<std::string>& v) {
+      if (v && !v->empty()) row.set(column, *v);  // COALESCE($n, findings.column); "" binds NULL
+    };
+    row.set("last_seen", now);
+    row.set("title", input.title);
+    given("category", input.category);
+    given("severity", input.severity);
+    given("confidence", input.confidence);
+    given("evidence", input.evidence);
+    given("remediation", input.remediation);
+    given("source", input.source);
+    given("vulnerability_id", input.vulnerability_id);
+    given("package_ecosystem", input.package_ecosystem);
+    given("package_name", input.package_name);
+    given("package_version", input.package_version);
+    given("fixed_version", input.fixed_version);
+    given("scanner_metadata_json", input.scanner_metadata_json);
+    const std::optional<int64_t> expires = row.opt_i64("accepted_risk_expires_at");
+    if (prior_status == "remediated" || (prior_status == "accepted_risk" && expires && *expires <= now))
+      row.set("status", std::string("open"));
+    risk = compute_risk(risk_inputs(row, row.str("status"), now));
+    row.set("risk_score", int64_t{risk.score});
+    row.set("risk_level", risk.level);
+    row.set("risk_factors_json", risk.factors_json);
   }
-  out.created = created;
-  // The details a Json object of these fields would dump (keys sorted), written directly: this is
-  // on the store's writer thread once per upsert.
-  std::string details = "{\"asset_id\":" + std::to_string(asset_id) + ",\"asset_key\":" + log::json_quote(asset_key) +
-                        ",\"finding_id\":" + std::to_string(finding_id) +
-                        ",\"finding_key\":" + log::json_quote(input.finding_key) +
-                        ",\"source\":" + log::json_quote(out.finding.source) +
-                        ",\"updated\":" + (created ? "false" : "true") + "}";
-  return audit_.append_json_text(tx, "finding.upsert", actor.user_name, asset_key, std::move(details), actor.request_id);
+  auto up = upsert_in_tx(tx, db_.dialect(), stored.asset_id, input, now, risk, /*risk_of_update=*/!fresh);
+  if (!up.ok()) return std::move(up).take_error();
+  stored.finding_id = up->finding_id;
+  if (!fresh && !up->created) {
+    out.finding = to_finding(row, now);
+  } else {  // the key appeared (or vanished) between the read and the write: the stored row is the truth
+    auto f = rescore_and_load(tx, up->finding_id, now);
+    if (!f.ok()) return std::move(f).take_error();
+    out.finding = std::move(*f);
+  }
+  stored.created = up->created;
+  return stored;
 }
 
 namespace {

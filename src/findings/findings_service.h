@@ -115,7 +115,7 @@ class FindingsService {
   // last_seen moves to now, given values overwrite, a remediated (or expired accepted) finding is
   // reopened. Unknown asset → Errc::not_found. Audit `finding.upsert`.
   Result<UpsertResult> upsert(const FindingInput& input, const auth::Actor& actor);
-  // The same without waiting: done gets the outcome once committed, on the Db's writer thread (see
+  // The same without waiting: done gets the outcome once committed, on a thread of the Db's own (see
   // store::Db::transact_async), or at once for input that fails validation. Does not block.
   void upsert_async(FindingInput input, auth::Actor actor, std::function<void(Result<UpsertResult>)> done);
 
@@ -168,9 +168,20 @@ class FindingsService {
   std::unique_ptr<Announcer> announcer_;  // upsert_async's announcements, off the store's writer thread
   void announce(const std::vector<FindingEvent>& events) const;
   std::vector<FindingEvent> wanted(std::vector<FindingEvent> events) const;  // those the sink's filter keeps
+  class AssetCache;
+  std::unique_ptr<AssetCache> assets_;  // the assets of recent upserts, while unchanged (SQLite: see store::Tx::change_stamp)
   // upsert's transaction; prior_status is the key's status before it ("" for a new key).
   Status upsert_in(store::Tx& tx, const FindingInput& input, const auth::Actor& actor, int64_t now,
                    UpsertResult& out, std::string& prior_status);
+  struct Stored {
+    int64_t asset_id = 0;
+    int64_t finding_id = 0;
+    bool created = false;
+  };
+  // upsert_in reading the asset and the key's finding first (stamp: of `assets`, to cache the asset).
+  Result<Stored> upsert_read_first(store::Tx& tx, const FindingInput& input, const std::string& asset_key,
+                                   int64_t now, std::optional<uint64_t> stamp, UpsertResult& out,
+                                   std::string& prior_status);
   void announce_upsert(const UpsertResult& out, const std::string& prior_status) const;
 };
 

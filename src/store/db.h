@@ -95,6 +95,11 @@ class Tx {
   // instead (its RETURNING builds and drops a temporary b-tree per execution).
   virtual Result<std::optional<int64_t>> insert_id(std::string_view sql, const Params& params,
                                                    std::string_view id_column);
+  // For caches of rows read in transactions: a number that two calls (in this transaction or a
+  // later one of the same Db) return alike only if no row of `table` changed in between — by a
+  // write committed or rolled back, in this process or another. nullopt when the adapter cannot
+  // tell (the default; PostgreSQL, whose other clients' writes it does not see): cache nothing then.
+  virtual Result<std::optional<uint64_t>> change_stamp(std::string_view table);
 };
 
 class Db {
@@ -111,11 +116,11 @@ class Db {
   virtual Status transact(const std::function<Status(Tx&)>& fn) = 0;
 
   // transact() without a waiting caller: fn runs in a write transaction on a thread of the Db's
-  // own, and done gets its outcome (ok only once committed and durable) on that thread, exactly
-  // once — possibly before transact_async returns (e.g. Errc::unavailable when the Db's write
-  // queue is full or it is closing). A throw from fn becomes Errc::internal. done must not block;
-  // it may call the Db again (a transact() from done runs at once). For callers that must not
-  // block, such as an HTTP I/O thread. fn may be run more than once (an adapter may run a group of
+  // own, and done gets its outcome (ok only once committed and durable) on a thread of the Db's
+  // own, exactly once — possibly before transact_async returns (e.g. Errc::unavailable when the
+  // Db's write queue is full or it is closing). A throw from fn becomes Errc::internal. done should
+  // not block: later answers may wait for it. It may call the Db again (a transact() from done
+  // waits its turn like any other). For callers that must not block, such as an HTTP I/O thread. fn may be run more than once (an adapter may run a group of
   // them without a savepoint each and, when one fails, roll the group back and run it again), so
   // fn must act only through the Tx and start from scratch each time; done sees the last run's.
   virtual void transact_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) = 0;

@@ -333,9 +333,63 @@ Status exec_script_on(Connection& conn, std::string_view sql) {
   return ok_status();
 }
 
+// What Tx::change_stamp() reports on SQLite. Every write goes through the one writer connection,
+// whose update hook counts the row changes of each table a stamp was asked for; an undo epoch moves
+// with every rollback (of a transaction, by the rollback hook, or to a member's savepoint) and with
+// every commit of another connection or process (PRAGMA data_version, looked at once in each
+// transaction that asks). A stamp is the sum of the table's count and the epoch: both only grow.
+// Used only by the thread that holds the writer connection.
+class ChangeWatch {
+ public:
+  void attach(sqlite3* db) {
+    sqlite3_update_hook(db, &ChangeWatch::on_update, this);
+    sqlite3_rollback_hook(db, &ChangeWatch::on_rollback, this);
+    sqlite3_commit_hook(db, &ChangeWatch::on_commit, this);
+  }
+  void rolled_back_to_savepoint() { ++undo_epoch_; }
+
+  Result<uint64_t> stamp(Connection& conn, std::string_view table) {
+    if (!version_checked_) {
+      auto rows = query_on(conn, "PRAGMA data_version", {});
+      if (!rows.ok()) return std::move(rows).take_error();
+      const int64_t version = rows->empty() ? 0 : rows->front().i64("data_version");
+      if (version != data_version_) ++undo_epoch_;  // another connection committed (or the first look)
+      data_version_ = version;
+      version_checked_ = true;
+    }
+    for (const Table& t : tables_)
+      if (t.name == table) return t.changes + undo_epoch_;
+    tables_.push_back(Table{std::string(table), 0});
+    return undo_epoch_;
+  }
+
+ private:
+  struct Table {
+    std::string name;
+    uint64_t changes = 0;
+  };
+  static void on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
+    for (Table& t : static_cast<ChangeWatch*>(self)->tables_)
+      if (t.name == table) ++t.changes;
+  }
+  static void on_rollback(void* self) {
+    auto* me = static_cast<ChangeWatch*>(self);
+    ++me->undo_epoch_;
+    me->version_checked_ = false;
+  }
+  static int on_commit(void* self) {
+    static_cast<ChangeWatch*>(self)->version_checked_ = false;
+    return 0;  // let it commit
+  }
+  std::vector<Table> tables_;
+  uint64_t undo_epoch_ = 0;
+  int64_t data_version_ = -1;
+  bool version_checked_ = false;  // in the current transaction
+};
+
 class SqliteTx final : public Tx {
  public:
-  explicit SqliteTx(Connection& conn) : conn_(conn) {}
+  SqliteTx(Connection& conn, ChangeWatch& watch) : conn_(conn), watch_(watch) {}
   Result<Rows> query(std::string_view sql, const Params& params) override { return query_on(conn_, sql, params); }
   Result<int64_t> exec(std::string_view sql, const Params& params) override { return exec_on(conn_, sql, params); }
   Status exec_script(std::string_view sql) override { return exec_script_on(conn_, sql); }
@@ -345,9 +399,15 @@ class SqliteTx final : public Tx {
     if (*n == 0) return std::optional<int64_t>();
     return std::optional<int64_t>(sqlite3_last_insert_rowid(conn_.handle()));
   }
+  Result<std::optional<uint64_t>> change_stamp(std::string_view table) override {
+    auto st = watch_.stamp(conn_, table);
+    if (!st.ok()) return std::move(st).take_error();
+    return std::optional<uint64_t>(*st);
+  }
 
  private:
   Connection& conn_;
+  ChangeWatch& watch_;
 };
 
 Result<std::string> pragma_text(sqlite3* db, const char* sql) {
@@ -417,6 +477,12 @@ class SqliteDb final : public Db {
     writer_cv_.notify_one();
     if (async_thread_.joinable()) async_thread_.join();
     {
+      std::lock_guard<std::mutex> lock(answer_mu_);
+      answer_closing_ = true;
+    }
+    answer_cv_.notify_one();
+    if (answer_thread_.joinable()) answer_thread_.join();  // after the last group's answers
+    {
       std::lock_guard<std::mutex> lock(checkpoint_mu_);
       checkpoint_closing_ = true;
     }
@@ -436,9 +502,14 @@ class SqliteDb final : public Db {
     if (!c.ok()) return std::move(c).take_error();
     checkpointer_ = std::move(*c);
     sqlite3_wal_hook(writer_->handle(), &SqliteDb::on_commit, this);  // replaces the auto-checkpoint
+    watch_.attach(writer_->handle());
     checkpoint_thread_ = std::thread([this] {
       set_thread_name("secplat-dbckpt");
       run_checkpoints();
+    });
+    answer_thread_ = std::thread([this] {
+      set_thread_name("secplat-dbdone");
+      run_answers();
     });
     async_thread_ = std::thread([this] {
       set_thread_name("secplat-dbwrite");
@@ -506,11 +577,7 @@ class SqliteDb final : public Db {
     if (holds_writer()) return nested_error();
     GroupMember me;
     me.fn = &fn;
-    if (tl_leading == this) {
-      // From an asynchronous member's done(), on the thread that leads: nobody else can run a group
-      // now, so this one runs at once on its own.
-      run_group_guarded({&me});
-    } else {
+    {
       std::unique_lock<std::mutex> lock(group_mu_);
       queued_.push_back(&me);
       if (!group_running_) {  // no group running means nobody is queued either: lead at once
@@ -644,9 +711,6 @@ class SqliteDb final : public Db {
     std::function<void(Status)> done_fn;
   };
 
-  // The thread that is running (or answering) a group on this Db, if any.
-  static thread_local const SqliteDb* tl_leading;
-
   // The writer thread: leads whenever the oldest queued member is asynchronous.
   void lead_async_groups() {
     std::unique_lock<std::mutex> lock(group_mu_);
@@ -672,21 +736,14 @@ class SqliteDb final : public Db {
     for (GroupMember* m : group) {
       if (m->done_fn) {
         answered.emplace_back(m);
-        --async_queued_;
       } else {
         m->done = true;
         m->wake.notify_one();
       }
     }
-    if (!answered.empty()) {
-      // Still the leader while answering: a transact() from a done() runs at once (see transact()).
-      lock.unlock();
-      tl_leading = this;
-      for (auto& m : answered) answer(*m);
-      tl_leading = nullptr;
-      answered.clear();
-      lock.lock();
-    }
+    // The asynchronous members are answered by the answer thread while the next group runs: their
+    // done()s (an HTTP reply built and handed to its I/O thread) are not the writer's work.
+    if (!answered.empty()) hand_over(std::move(answered));
     if (queued_.empty()) {
       group_running_ = false;
     } else if (queued_.front()->done_fn) {
@@ -700,6 +757,42 @@ class SqliteDb final : public Db {
 
   static void answer(GroupMember& m) {
     async_write::deliver(m.done_fn, m.thrown ? Status(async_write::thrown(m.thrown)) : m.result);
+  }
+
+  // Queues a group's committed asynchronous members for the answer thread (a wake-up only when it
+  // may be waiting: it waits only with nothing queued).
+  void hand_over(std::vector<std::unique_ptr<GroupMember>> members) {
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> lock(answer_mu_);
+      was_empty = answers_.empty();
+      if (was_empty) {
+        answers_ = std::move(members);
+      } else {
+        for (auto& m : members) answers_.push_back(std::move(m));
+      }
+    }
+    if (was_empty) answer_cv_.notify_one();
+  }
+
+  // The answer thread: calls the done() of every committed asynchronous member, in commit order.
+  // A member counts as outstanding (see async_write::kMaxOutstanding) until its turn here comes.
+  void run_answers() {
+    std::unique_lock<std::mutex> lock(answer_mu_);
+    for (;;) {
+      answer_cv_.wait(lock, [&] { return !answers_.empty() || answer_closing_; });
+      if (answers_.empty()) return;  // closing, and every answer given
+      std::vector<std::unique_ptr<GroupMember>> batch = std::move(answers_);
+      answers_.clear();
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> group_lock(group_mu_);
+        async_queued_ -= batch.size();
+      }
+      for (auto& m : batch) answer(*m);
+      batch.clear();
+      lock.lock();
+    }
   }
 
   void run_group_guarded(const std::vector<GroupMember*>& group) {
@@ -729,7 +822,7 @@ class SqliteDb final : public Db {
       fail_all(begin.error());
       return;
     }
-    SqliteTx tx(*writer_);
+    SqliteTx tx(*writer_, watch_);
     if (group.size() == 1) {
       GroupMember& m = *group.front();
       try {
@@ -766,6 +859,7 @@ class SqliteDb final : public Db {
         }
         if (m.thrown || !m.result.ok()) {
           auto undo = exec_on(*writer_, "ROLLBACK TO secplat_member", {});
+          watch_.rolled_back_to_savepoint();
           if (!undo.ok()) log::error("rollback to savepoint failed", {log::str("error", undo.error().message)});
         }
         if (auto rel = exec_on(*writer_, "RELEASE secplat_member", {}); !rel.ok() && m.result.ok() && !m.thrown) {
@@ -785,7 +879,7 @@ class SqliteDb final : public Db {
   bool run_without_savepoints(const std::vector<GroupMember*>& group) {
     for (const GroupMember* m : group)
       if (!m->done_fn) return false;
-    SqliteTx tx(*writer_);
+    SqliteTx tx(*writer_, watch_);
     bool failed = false;
     for (GroupMember* m : group) {
       try {
@@ -890,8 +984,14 @@ class SqliteDb final : public Db {
   std::size_t async_queued_ = 0;      // guarded by group_mu_: transact_async() members not yet answered
   std::condition_variable writer_cv_;
   std::thread async_thread_;
+  std::mutex answer_mu_;
+  std::condition_variable answer_cv_;
+  std::vector<std::unique_ptr<GroupMember>> answers_;  // guarded by answer_mu_: committed, not yet answered
+  bool answer_closing_ = false;                        // guarded by answer_mu_
+  std::thread answer_thread_;                          // runs run_answers()
   std::mutex writer_mu_;
   std::atomic<std::thread::id> writer_owner_{};
+  ChangeWatch watch_;                   // guarded by writer_mu_ (its hooks run on the writer)
   std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
   std::mutex readers_mu_;
   std::condition_variable reader_free_;
@@ -906,8 +1006,6 @@ class SqliteDb final : public Db {
   std::atomic<int> checkpointed_pages_{0};  // WAL frames copied back, as of the last checkpoint
   bool checkpoint_closing_ = false;  // guarded by checkpoint_mu_
 };
-
-thread_local const SqliteDb* SqliteDb::tl_leading = nullptr;
 
 Result<std::unique_ptr<Db>> open_sqlite(const SqliteOptions& options) {
   if (options.path.empty()) return Error::bad_request("database path is empty");

@@ -14,4 +14,6 @@ Result<std::optional<int64_t>> Tx::insert_id(std::string_view sql, const Params&
   return std::optional<int64_t>(rows->front().i64(id_column));
 }
 
+Result<std::optional<uint64_t>> Tx::change_stamp(std::string_view) { return std::optional<uint64_t>(); }
+
 }  // namespace secplat::store

@@ -234,6 +234,52 @@ TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecompute
   EXPECT_EQ(rem->risk_level, "low");
 }
 
+// New keys on an asset unchanged since its last upsert are inserted without reading the asset
+// again; a change to the asset — through this store, or another process's on the same file — is in
+// the very next finding's score, which is what scoring the stored row again gives.
+TEST_F(FindingsServiceTest, ANewFindingIsScoredWithItsAssetAsItIsNow) {
+  make_prod_web();
+  auto upsert_new = [&](const std::string& key) {
+    auto in = input("prod-web", key);
+    in.severity = "high";
+    auto f = findings->upsert(in, actor);
+    EXPECT_TRUE(f.ok() && f->created) << key;
+    if (!f.ok()) return Finding{};
+    EXPECT_TRUE(findings->recompute_risk_for_asset(f->finding.asset_id).ok());
+    auto rescored = findings->get(f->finding.finding_id);
+    EXPECT_TRUE(rescored.ok() && f->finding == *rescored)
+        << key << ": returned risk " << f->finding.risk_score << ", scored from the stored row "
+        << (rescored.ok() ? rescored->risk_score : -1);
+    return f->finding;
+  };
+  EXPECT_EQ(upsert_new("a").risk_score, 100);
+  EXPECT_EQ(upsert_new("b").risk_score, 100);
+  EXPECT_EQ(upsert_new("b2").risk_score, 100);
+
+  ASSERT_TRUE(assets
+                  ->update("prod-web",
+                           [](posture::Asset& a) {
+                             a.type = "app";
+                             a.environment = "dev";
+                             a.criticality = "low";
+                             return ok_status();
+                           })
+                  .ok());
+  const Finding dev = upsert_new("c");
+  EXPECT_EQ(dev.risk_score, 68 + 8 - 6);  // high + confidence + dev
+  EXPECT_EQ(upsert_new("c2").risk_score, 68 + 8 - 6);
+
+  {  // another process: its own store on the same file
+    auto other = store::open_sqlite({.path = (dir_ / "test.db").string(), .readers = 0, .busy_timeout_ms = 10000});
+    ASSERT_TRUE(other.ok()) << other.error().message;
+    ASSERT_TRUE((*other)->exec("UPDATE assets SET environment = 'prod' WHERE asset_key = 'prod-web'").ok());
+  }
+  const Finding prod = upsert_new("d");
+  EXPECT_EQ(prod.risk_score, 68 + 8 + 10) << "high + confidence + prod (criticality low adds nothing)";
+  EXPECT_EQ(count("SELECT COUNT(*) AS n FROM findings"), 6);
+  EXPECT_EQ(audit_count("finding.upsert"), 6);
+}
+
 // The upsert answers with the finding it stored without reading a new one back: what it returns
 // must be exactly what a later read sees, whatever the input leaves out, sends empty or sends.
 TEST_F(FindingsServiceTest, WhatAnUpsertReturnsIsWhatIsStored) {

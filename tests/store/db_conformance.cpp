@@ -245,6 +245,66 @@ TEST_P(DbConformance, InsertIdIsTheInsertedRowsKeyOrNone) {
   EXPECT_EQ(count_rows(db(), "items"), 3);
 }
 
+// change_stamp: alike across calls only while no row of the table changed in between — a committed
+// write or a rolled-back one (a reader inside it saw other rows); other tables' writes leave it. An
+// adapter that cannot tell gives none at all (PostgreSQL: other clients write unseen).
+TEST_P(DbConformance, ChangeStampMovesWithTheTablesRowsOnly) {
+  create_kv(db());
+  ASSERT_OK(db().exec("CREATE TABLE IF NOT EXISTS other_kv (k TEXT PRIMARY KEY)"));
+  auto stamp = [&]() -> std::optional<uint64_t> {
+    std::optional<uint64_t> seen;
+    Status st = db().transact([&](Tx& tx) -> Status {
+      auto s = tx.change_stamp("kv");
+      if (!s.ok()) return std::move(s).take_error();
+      seen = *s;
+      return ok_status();
+    });
+    EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
+    return seen;
+  };
+  const std::optional<uint64_t> first = stamp();
+  if (db().dialect() == Dialect::postgres) {
+    EXPECT_FALSE(first.has_value()) << "PostgreSQL cannot see other clients' writes";
+    return;
+  }
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(stamp(), first) << "nothing changed";
+  ASSERT_OK(db().exec("INSERT INTO other_kv (k) VALUES ('x')"));
+  EXPECT_EQ(stamp(), first) << "only another table changed";
+
+  ASSERT_OK(db().exec("INSERT INTO kv (k, n) VALUES ('a', 1)"));
+  const std::optional<uint64_t> inserted = stamp();
+  EXPECT_NE(inserted, first) << "an insert";
+  EXPECT_EQ(stamp(), inserted);
+  ASSERT_OK(db().exec("UPDATE kv SET n = 2 WHERE k = 'a'"));
+  const std::optional<uint64_t> updated = stamp();
+  EXPECT_NE(updated, inserted) << "an update";
+
+  std::optional<uint64_t> inside;  // as a reader after the write, inside the transaction, saw it
+  Status refused = db().transact([&](Tx& tx) -> Status {
+    SECPLAT_TRY(tx.exec("UPDATE kv SET n = 3 WHERE k = 'a'"));
+    auto s = tx.change_stamp("kv");
+    if (!s.ok()) return std::move(s).take_error();
+    inside = *s;
+    return Error::bad_request("changed its mind");
+  });
+  ASSERT_FALSE(refused.ok());
+  const std::optional<uint64_t> rolled_back = stamp();
+  EXPECT_NE(rolled_back, updated);
+  EXPECT_NE(rolled_back, inside) << "rows read inside a rolled-back write are not the stored ones";
+
+  ASSERT_OK(db().transact([&](Tx& tx) -> Status {
+    auto before = tx.change_stamp("kv");
+    if (!before.ok()) return std::move(before).take_error();
+    SECPLAT_TRY(tx.exec("DELETE FROM kv WHERE k = 'a'"));
+    auto after = tx.change_stamp("kv");
+    if (!after.ok()) return std::move(after).take_error();
+    EXPECT_NE(*before, *after) << "a delete, inside the transaction that made it";
+    return ok_status();
+  }));
+  EXPECT_EQ(count_rows(db(), "kv"), 0);
+}
+
 TEST_P(DbConformance, UpsertReturningCountsHits) {
   create_kv(db());
   const std::string upsert =

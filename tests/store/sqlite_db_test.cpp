@@ -366,6 +366,80 @@ TEST_F(SqliteDbTest, AnotherConnectionSeesEveryCommitTheMomentItIsAcknowledged) 
   EXPECT_EQ((*check)[0].str("integrity_check"), "ok");
 }
 
+// A commit by another connection (another process) moves the change stamp of every table, and a
+// member of a group rolled back to its savepoint moves it too: no cache may keep what it read.
+TEST_F(SqliteDbTest, ChangeStampsMoveWithAnotherConnectionsCommitAndASavepointRollback) {
+  ASSERT_OK(db().exec("CREATE TABLE kv (k TEXT PRIMARY KEY, n INTEGER NOT NULL)"));
+  ASSERT_OK(db().exec("CREATE TABLE unrelated (k TEXT PRIMARY KEY)"));
+  auto stamp = [&]() -> uint64_t {
+    uint64_t seen = 0;
+    EXPECT_TRUE(db().transact([&](Tx& tx) -> Status {
+                      auto s = tx.change_stamp("kv");
+                      if (!s.ok()) return std::move(s).take_error();
+                      EXPECT_TRUE(s->has_value());
+                      seen = s->value_or(0);
+                      return ok_status();
+                    }).ok());
+    return seen;
+  };
+  const uint64_t first = stamp();
+  ASSERT_EQ(stamp(), first);
+  RawConnection other(path());
+  ASSERT_EQ(other.exec("INSERT INTO unrelated (k) VALUES ('elsewhere')"), SQLITE_OK);
+  const uint64_t after_other = stamp();
+  EXPECT_NE(after_other, first) << "another connection's commit: what it changed is not known";
+  EXPECT_EQ(stamp(), after_other);
+
+  const int64_t commits_before = sqlite_stats(db())->commits;
+  // A group of a waiting and an asynchronous write (savepoints each); the asynchronous one fails
+  // after writing kv and is rolled back to its savepoint, the other commits a table that is not kv.
+  std::promise<void> entered_p;
+  auto entered = entered_p.get_future();
+  std::promise<void> release_p;
+  std::shared_future<void> release = release_p.get_future().share();
+  std::promise<void> held_done;
+  db().transact_async(
+      [&](Tx&) -> Status {
+        entered_p.set_value();
+        release.wait();  // the writer is held here while the group queues behind it
+        return ok_status();
+      },
+      [&](Status) { held_done.set_value(); });
+  ASSERT_EQ(entered.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  std::promise<Status> failed_p;
+  auto failed = failed_p.get_future();
+  std::optional<uint64_t> inside;  // as a reader after the write, inside the member, saw it
+  db().transact_async(
+      [&](Tx& tx) -> Status {
+        SECPLAT_TRY(tx.exec("INSERT INTO kv (k, n) VALUES ('gone', 1)"));
+        auto s = tx.change_stamp("kv");
+        if (!s.ok()) return std::move(s).take_error();
+        inside = *s;
+        return Error::bad_request("refused after writing");
+      },
+      [&](Status st) { failed_p.set_value(std::move(st)); });
+  std::thread waiting([&] {
+    EXPECT_TRUE(db().transact([](Tx& tx) -> Status {
+                      SECPLAT_TRY(tx.exec("INSERT INTO unrelated (k) VALUES ('mine')"));
+                      return ok_status();
+                    }).ok());
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // both queued behind the held write
+  release_p.set_value();
+  waiting.join();
+  ASSERT_EQ(failed.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_FALSE(failed.get().ok());
+  ASSERT_EQ(held_done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(sqlite_stats(db())->commits - commits_before, 2) << "the held write, then the two in one group";
+  const uint64_t after_group = stamp();
+  EXPECT_NE(after_group, after_other);
+  ASSERT_TRUE(inside.has_value());
+  EXPECT_NE(after_group, inside.value_or(0)) << "rows read inside a member rolled back to its savepoint";
+  auto rows = db().query("SELECT COUNT(*) AS n FROM kv");
+  ASSERT_OK(rows);
+  EXPECT_EQ((*rows)[0].i64("n"), 0);
+}
+
 // A write that fails (here: the file-size limit, as a full disk would) fails the commit that made
 // it; nothing of that commit is visible, every acknowledged one is, and the file stays whole.
 TEST_F(SqliteDbTest, AFailedWalWriteFailsItsCommitAndLeavesTheFileWhole) {
