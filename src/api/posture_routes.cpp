@@ -110,7 +110,7 @@ http::Route route(std::string method, std::string path, http::Access access, htt
 
 http::Response json_body(std::shared_ptr<const std::string> body) {
   http::Response r;
-  r.body = *body;
+  r.shared_body = std::move(body);  // the snapshot's cached rendering, sent without a copy
   return r;
 }
 

@@ -58,6 +58,8 @@ struct Request {
 struct Response {
   int status = 200;
   std::string body;
+  // When set, the body instead of `body`: shared, not copied (a cached rendering of a large read).
+  std::shared_ptr<const std::string> shared_body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
 

@@ -43,6 +43,32 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// A response body that is either owned or shared with a cache (Response::shared_body): a shared
+// rendering (600 KB for /posture with 1,000 assets) goes to the socket without a copy.
+struct ReplyBody {
+  struct value_type {
+    std::string owned;
+    std::shared_ptr<const std::string> shared;
+    std::string_view view() const { return shared ? std::string_view(*shared) : std::string_view(owned); }
+  };
+  static std::uint64_t size(const value_type& v) { return v.view().size(); }
+  class writer {
+   public:
+    using const_buffers_type = net::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(const bhttp::header<isRequest, Fields>&, const value_type& body) : body_(body) {}
+    void init(beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      const std::string_view v = body_.view();
+      return {{const_buffers_type(v.data(), v.size()), false}};
+    }
+
+   private:
+    const value_type& body_;
+  };
+};
+
 // After a refused request (413, 431, 400) the rest of it is read and dropped for up to 2 s, so a
 // client that writes its whole body before reading gets our answer instead of a reset. The byte
 // cap only matters on fast links: loopback drains 64 MiB in tens of milliseconds; 1 MiB (the
@@ -949,10 +975,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       if (r.content_type.starts_with("application/json")) res_.set(bhttp::field::cache_control, "no-store");
     }
     for (auto& [k, v] : r.headers) res_.set(k, v);
-    res_.body() = std::move(r.body);
+    res_.body().owned = std::move(r.body);
+    res_.body().shared = std::move(r.shared_body);
     res_.keep_alive(keep_alive_ && !srv_->stopping_.load());
     res_.prepare_payload();
-    record(r.status, res_.body().size());
+    record(r.status, res_.body().view().size());
     arm_deadline(srv_->options_.limits.read_timeout_s);  // a client that never reads is cut off
     bhttp::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_write(ec);
@@ -1012,7 +1039,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<SpoolBody>> parser_;
   bhttp::request<SpoolBody> msg_;
-  bhttp::response<bhttp::string_body> res_;
+  bhttp::response<ReplyBody> res_;
   State state_ = State::waiting;
   bool first_request_ = true;
   bool route_limit_applied_ = true;

@@ -233,6 +233,39 @@ TEST(Server, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_EQ(s.server->open_connections(), 1u);
 }
 
+// A body shared with a cache (Response::shared_body) is sent whole, as often as asked, on one
+// connection and several, and the cached text is left as it was.
+TEST(Server, ASharedBodyIsSentWholeAndLeftIntact) {
+  std::string text(3 * 1024 * 1024 + 17, 'x');
+  for (std::size_t i = 0; i < text.size(); i += 4099) text[i] = static_cast<char>('a' + i % 26);
+  auto cached = std::make_shared<const std::string>(text);
+  std::vector<Route> routes = basic_routes();
+  routes.push_back(get("/cached", [cached](Request&) -> Result<Response> {
+    Response r;
+    r.content_type = "text/plain";
+    r.shared_body = cached;
+    return r;
+  }));
+  TestServer s(std::move(routes));
+  std::vector<std::thread> clients;
+  std::atomic<int> whole{0};
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&] {
+      TestClient c(s.port);
+      for (int i = 0; i < 3; ++i) {
+        auto r = c.request("GET", "/cached");
+        if (r && r->status == 200 && r->body == text && r->header("content-length") == std::to_string(text.size()))
+          whole.fetch_add(1);
+      }
+      auto after = c.request("GET", "/items/7");  // the connection goes on after a shared body
+      if (after && after->status == 200) whole.fetch_add(1);
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(whole.load(), 3 * 4);
+  EXPECT_EQ(*cached, text);
+}
+
 TEST(Server, TooLargeContentLengthIs413BeforeTheBodyIsSent) {
   TestServer s(basic_routes());  // max_body_bytes 4096
   TestClient c(s.port);
