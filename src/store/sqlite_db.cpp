@@ -39,18 +39,24 @@ struct StatementCounters {
 };
 
 // WAL checkpoints (copying committed pages back into the database file, with its fsync) run on a
-// thread of their own, one for every kCheckpointPages committed since the last, so no commit waits
-// for one. The WAL starts over from its beginning only when a commit finds every earlier frame
+// thread of their own, one for every SqliteOptions::checkpoint_pages committed since the last, so
+// no commit waits for one (the longer the stretch, the more of its frames are the same hot pages,
+// copied once). The WAL starts over from its beginning only when a commit finds every earlier frame
 // copied, which under a steady stream of commits the checkpointer never quite achieves. So once the
-// WAL holds kRestartPages, the committing writer checkpoints itself as soon as at most
+// WAL holds twice that (restart), the committing writer checkpoints itself as soon as at most
 // kInlinePages frames are left to copy (a short copy, not SQLite's usual 1,000 pages), and the
 // next commit reuses the WAL from its start. Should the checkpointer fall behind (a starved CPU, a
-// slow disk), the writer accepts a longer copy the longer the WAL grows, and at kForcePages copies
-// whatever is left, as SQLite's own auto-checkpoint would: the WAL stays bounded either way.
-constexpr int kCheckpointPages = 1000;
-constexpr int kRestartPages = 4 * kCheckpointPages;
-constexpr int kForcePages = 8 * kCheckpointPages;
+// slow disk), the writer accepts a longer copy the longer the WAL grows, and at four times the
+// stretch (force) copies whatever is left, as SQLite's own auto-checkpoint would: the WAL stays
+// bounded either way.
 constexpr int kInlinePages = 256;
+struct CheckpointPages {
+  int every, restart, force;
+};
+CheckpointPages checkpoint_pages_of(int every) {
+  every = std::max(every, 2 * kInlinePages);
+  return {every, 2 * every, 4 * every};
+}
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
@@ -467,7 +473,8 @@ Result<std::unique_ptr<Connection>> open_connection(const std::string& path, boo
 
 class SqliteDb final : public Db {
  public:
-  explicit SqliteDb(SqliteOptions options) : options_(std::move(options)) {}
+  explicit SqliteDb(SqliteOptions options)
+      : options_(std::move(options)), checkpoint_at_(checkpoint_pages_of(options_.checkpoint_pages)) {}
   ~SqliteDb() override {
     // Asynchronous writes already queued still run and get their answer; then the writer thread ends.
     {
@@ -922,17 +929,18 @@ class SqliteDb final : public Db {
     int copied = me->checkpointed_pages_.load(std::memory_order_relaxed);
     if (copied > wal_pages) copied = 0;  // the WAL started over since the checkpointer's last pass
     const int pending = wal_pages - copied;
-    if (wal_pages >= kForcePages || (wal_pages >= kRestartPages && pending <= kInlinePages + (wal_pages - kRestartPages) / 2)) {
-      // Past kForcePages this waits for a pass of the checkpointer under way, so it cannot be
+    const CheckpointPages& at = me->checkpoint_at_;
+    if (wal_pages >= at.force || (wal_pages >= at.restart && pending <= kInlinePages + (wal_pages - at.restart) / 2)) {
+      // Past `force` this waits for a pass of the checkpointer under way, so it cannot be
       // refused; short of it a busy checkpointer means the next commit looks again.
       std::unique_lock<std::mutex> pass(me->checkpoint_pass_mu_, std::defer_lock);
-      if (wal_pages >= kForcePages) pass.lock();
+      if (wal_pages >= at.force) pass.lock();
       int done = 0;
       if (sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &done) == SQLITE_OK) {
         me->checkpointed_pages_.store(done, std::memory_order_relaxed);
         me->counters_.inline_checkpoints.fetch_add(1, std::memory_order_relaxed);
       }
-    } else if ((pending >= kCheckpointPages || wal_pages >= kRestartPages) && !me->checkpoint_wanted_.exchange(true)) {
+    } else if ((pending >= at.every || wal_pages >= at.restart) && !me->checkpoint_wanted_.exchange(true)) {
       { std::lock_guard<std::mutex> lock(me->checkpoint_mu_); }  // no lost wake-up
       me->checkpoint_cv_.notify_one();
     }
@@ -975,6 +983,7 @@ class SqliteDb final : public Db {
   }
 
   SqliteOptions options_;
+  const CheckpointPages checkpoint_at_;
   StatementCounters counters_;
   mutable std::mutex group_mu_;
   std::vector<GroupMember*> queued_;  // guarded by group_mu_

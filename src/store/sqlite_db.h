@@ -15,6 +15,9 @@ struct SqliteOptions {
   std::string path;          // database file; ":memory:" is refused (readers could not see it)
   int readers = 4;
   int busy_timeout_ms = 5000;
+  // WAL pages committed between the checkpointer's passes; the WAL starts over at twice that and
+  // never grows past four times (4,000 pages of 4 KiB: 32 MiB, at most 64 MiB). At least 512.
+  int checkpoint_pages = 4000;
 };
 
 // Opens (creating if missing) the database file; its directory must exist. Sets WAL journal,
