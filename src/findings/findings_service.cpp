@@ -540,7 +540,8 @@ Result<FindingsService::Stored> FindingsService::upsert_read_first(store::Tx& tx
   stored.asset_id = row.i64("the_asset_id");
   const bool fresh = row.is_null("finding_id");
   prior_status = row.str("status", "");
-  auto facts = std::make_shared<const AssetFacts>(asset_facts(row));
+  std::shared_ptr<const AssetFacts> facts;
+  if (stamp || fresh) facts = std::make_shared<const AssetFacts>(asset_facts(row));
   if (stamp) assets_->put(asset_key, *stamp, facts, fresh);
   if (fresh) {
     // A new key: the finding is the input with the insert's defaults, scored and inserted as such.

@@ -30,7 +30,7 @@ struct SqliteStats {
   int64_t statement_cache_hits = 0;
   int64_t transactions = 0;  // write transactions run (transact(), and exec()/writing query() calls)
   int64_t commits = 0;       // SQLite transactions they ran in (fewer under load: group commit)
-  int64_t async_queued = 0;  // transact_async() writes waiting for their commit now
+  int64_t async_queued = 0;  // transact_async() writes not yet answered (queued, running, or committed and waiting for the answer thread)
   int64_t async_refused = 0; // transact_async() writes refused (queue full or closing)
   int64_t checkpoints = 0;         // WAL checkpoints run by the checkpointer thread
   int64_t inline_checkpoints = 0;  // short ones run by a committing writer, so the WAL can start over

@@ -66,6 +66,17 @@ class FindingsFixture : public ::testing::Test {
     return id.ok() ? *id : 0;
   }
 
+  // "prod-web" made a plain app in dev of low criticality (a mild context).
+  void make_prod_web_mild() {
+    auto st = assets->update("prod-web", [](posture::Asset& a) {
+      a.type = "app";
+      a.environment = "dev";
+      a.criticality = "low";
+      return ok_status();
+    });
+    EXPECT_TRUE(st.ok()) << st.error().message;
+  }
+
   // "prod-web": an internet-facing production asset of high criticality (the riskiest context).
   void make_prod_web(std::vector<std::string> tags = {}, std::string metadata_json = "{}") {
     make_asset("prod-web", "external_web");

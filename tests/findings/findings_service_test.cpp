@@ -214,15 +214,7 @@ TEST_F(FindingsServiceTest, RiskScoreFollowsSeverityAssetAndStatusAndIsRecompute
   EXPECT_EQ(f->finding.risk_score, 100);
   EXPECT_EQ(f->finding.risk_level, "critical");
 
-  ASSERT_TRUE(assets
-                  ->update("prod-web",
-                           [](posture::Asset& a) {
-                             a.type = "app";
-                             a.environment = "dev";
-                             a.criticality = "low";
-                             return ok_status();
-                           })
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(make_prod_web_mild());
   ASSERT_TRUE(findings->recompute_risk_for_asset(f->finding.asset_id).ok());
   auto dev = findings->get(f->finding.finding_id);
   EXPECT_EQ(dev->risk_score, 68 + 8 - 6);  // high + confidence + dev
@@ -256,15 +248,7 @@ TEST_F(FindingsServiceTest, ANewFindingIsScoredWithItsAssetAsItIsNow) {
   EXPECT_EQ(upsert_new("b").risk_score, 100);
   EXPECT_EQ(upsert_new("b2").risk_score, 100);
 
-  ASSERT_TRUE(assets
-                  ->update("prod-web",
-                           [](posture::Asset& a) {
-                             a.type = "app";
-                             a.environment = "dev";
-                             a.criticality = "low";
-                             return ok_status();
-                           })
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(make_prod_web_mild());
   const Finding dev = upsert_new("c");
   EXPECT_EQ(dev.risk_score, 68 + 8 - 6);  // high + confidence + dev
   EXPECT_EQ(upsert_new("c2").risk_score, 68 + 8 - 6);
