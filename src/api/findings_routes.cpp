@@ -147,7 +147,7 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc) {
       "One finding"));
 
   // The upsert does not hold a thread while it waits for its commit: it parses here (on the I/O
-  // thread when the caller's credential is known without the store) and the Db's writer answers.
+  // thread when the caller's credential is known without the store) and a thread of the Db answers.
   http::Route upsert = route("POST", "/findings/", http::Access::analyst, nullptr,
                              "Create (201) or update (200) the finding with this asset and finding_key", 201);
   upsert.async_handler = [&svc](http::Request& req, http::Reply reply) {
@@ -164,7 +164,7 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc) {
         return reply(std::move(r).take_error());
       }
       // The bytes a Json object of these fields dumps (keys sorted), written directly: this runs on
-      // the store's writer thread for every upsert.
+      // the store's answer thread for every upsert.
       http::Response resp;
       resp.status = r->created ? 201 : 200;
       resp.body = "{\"finding_id\":" + std::to_string(r->finding.finding_id) +

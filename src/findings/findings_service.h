@@ -98,7 +98,7 @@ struct FindingEvent {
   int64_t finding_id = 0;
 };
 // Called after the change committed (never inside a transaction), from the caller's thread; for
-// upsert_async, from a thread of the service's own, in commit order (not the store's writer thread,
+// upsert_async, from a thread of the service's own, in commit order (not the store's answer thread,
 // which a sink publishing over the network would otherwise hold up for every write).
 using FindingEventSink = std::function<void(const std::vector<FindingEvent>&)>;
 // Which events the sink wants (the rest are never built into a batch or handed to a thread).
@@ -165,7 +165,7 @@ class FindingsService {
   FindingEventSink sink_;
   FindingEventFilter wanted_;
   class Announcer;
-  std::unique_ptr<Announcer> announcer_;  // upsert_async's announcements, off the store's writer thread
+  std::unique_ptr<Announcer> announcer_;  // upsert_async's announcements, off the store's answer thread
   void announce(const std::vector<FindingEvent>& events) const;
   std::vector<FindingEvent> wanted(std::vector<FindingEvent> events) const;  // those the sink's filter keeps
   class AssetCache;

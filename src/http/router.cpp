@@ -54,6 +54,12 @@ Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
       }
       c.segments.push_back(std::move(s));
     }
+    const std::size_t index = compiled_.size();
+    if (!c.segments.empty() && !c.segments.front().is_param) {
+      by_first_literal_[c.segments.front().text].push_back(index);
+    } else {
+      other_first_.push_back(index);
+    }
     compiled_.push_back(std::move(c));
   }
 }
@@ -92,7 +98,19 @@ RouteMatch Router::find(std::string_view method, std::string_view raw_path) cons
   std::size_t best_index = 0;
   const Compiled* other_best = nullptr;
   std::vector<std::string_view> allowed;
-  for (std::size_t i = 0; i < routes_.size(); ++i) {
+  // Only the routes that can match this first segment, in table order (ties go to the earlier).
+  static const std::vector<std::size_t> kNone;
+  const std::vector<std::size_t>* literal = &kNone;
+  if (!segs.empty())
+    if (auto it = by_first_literal_.find(segs.front()); it != by_first_literal_.end()) literal = &it->second;
+  std::size_t li = 0, oi = 0;
+  while (li < literal->size() || oi < other_first_.size()) {
+    std::size_t i;
+    if (oi == other_first_.size() || (li < literal->size() && (*literal)[li] < other_first_[oi])) {
+      i = (*literal)[li++];
+    } else {
+      i = other_first_[oi++];
+    }
     const Compiled& c = compiled_[i];
     if (!matches(c)) continue;
     if (routes_[i].method == method) {

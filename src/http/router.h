@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,10 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // parallel to routes_
+  // The routes a path can match, by its first segment: those whose template starts with that
+  // literal, and those starting with a parameter (or with no segment). Indexes ascending.
+  std::unordered_map<std::string, std::vector<std::size_t>> by_first_literal_;
+  std::vector<std::size_t> other_first_;
 };
 
 // Splits "/a/b%20c" into decoded segments {"a","b c"}; false on a bad escape or invalid UTF-8.

@@ -69,6 +69,25 @@ TEST(Router, LiteralSegmentWinsOverParameterRegardlessOfOrder) {
   EXPECT_EQ(bob.params[0].second, "bob");
 }
 
+// Routes are looked up by the path's first segment; templates that start with a parameter (or are
+// "/") are candidates for every path and still lose to a literal at the first differing segment.
+TEST(Router, RoutesStartingWithAParameterMatchAnyFirstSegmentAndLoseToLiterals) {
+  Router r({route("GET", "/{tenant}/status"), route("GET", "/health/{check}"), route("GET", "/"),
+            route("POST", "/{tenant}/status"), route("GET", "/health")});
+  RouteMatch acme = r.find("GET", "/acme/status");
+  ASSERT_EQ(acme.outcome, RouteMatch::Outcome::found);
+  EXPECT_EQ(acme.route->path, "/{tenant}/status");
+  EXPECT_EQ(acme.params.at(0).second, "acme");
+  RouteMatch both = r.find("GET", "/health/status");  // matches both templates
+  ASSERT_EQ(both.outcome, RouteMatch::Outcome::found);
+  EXPECT_EQ(both.route->path, "/health/{check}");
+  EXPECT_EQ(r.find("GET", "/").route->path, "/");
+  EXPECT_EQ(r.find("GET", "/health").route->path, "/health");
+  EXPECT_EQ(r.find("PUT", "/acme/status").allow, "GET, POST");
+  EXPECT_EQ(r.find("PUT", "/health/status").allow, "GET, POST");
+  EXPECT_EQ(r.find("GET", "/acme").outcome, RouteMatch::Outcome::not_found);
+}
+
 TEST(Router, PercentDecodesPerSegment) {
   Router r = make_router();
   RouteMatch m = r.find("GET", "/auth/users/a%2Fb%20c");
