@@ -551,8 +551,9 @@ Result<FindingsService::Stored> FindingsService::upsert_read_first(store::Tx& tx
   }
   // An existing key: the row the upsert will store is known here by its merge rules, so it is
   // scored before and not read back. Both follow the SQL of upsert_in_tx;
-  // WhatAnUpsertReturnsIsWhatIsStored holds them to it. A new key whose insert was skipped (another
-  // PostgreSQL replica committed it since the read) keeps the stored risk and is re-scored below.
+  // WhatAnUpsertReturnsIsWhatIsStored holds them to it. A new key whose insert was skipped keeps the
+  // stored risk and is re-scored below: a defensive path, as every write transaction holds the
+  // store's writer lock, so no other writer commits the key between the read and the insert.
   RiskScore risk{0, "low", "{}"};
   if (!fresh) {
     auto given = [&](const char* column, const std::optional<std::string>& v) {

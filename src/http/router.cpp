@@ -1,6 +1,7 @@
 #include "http/router.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "core/encoding.h"
 
@@ -62,6 +63,13 @@ Router::Router(std::vector<Route> routes) : routes_(std::move(routes)) {
     }
     compiled_.push_back(std::move(c));
   }
+  // Each literal's list also holds the parameter-first routes, in table order (ties go to the earlier).
+  for (auto& [first, indexes] : by_first_literal_) {
+    std::vector<std::size_t> merged;
+    merged.reserve(indexes.size() + other_first_.size());
+    std::merge(indexes.begin(), indexes.end(), other_first_.begin(), other_first_.end(), std::back_inserter(merged));
+    indexes = std::move(merged);
+  }
 }
 
 RouteMatch Router::find(std::string_view method, std::string_view raw_path) const {
@@ -98,19 +106,11 @@ RouteMatch Router::find(std::string_view method, std::string_view raw_path) cons
   std::size_t best_index = 0;
   const Compiled* other_best = nullptr;
   std::vector<std::string_view> allowed;
-  // Only the routes that can match this first segment, in table order (ties go to the earlier).
-  static const std::vector<std::size_t> kNone;
-  const std::vector<std::size_t>* literal = &kNone;
+  // Only the routes that can match this first segment.
+  const std::vector<std::size_t>* candidates = &other_first_;
   if (!segs.empty())
-    if (auto it = by_first_literal_.find(segs.front()); it != by_first_literal_.end()) literal = &it->second;
-  std::size_t li = 0, oi = 0;
-  while (li < literal->size() || oi < other_first_.size()) {
-    std::size_t i;
-    if (oi == other_first_.size() || (li < literal->size() && (*literal)[li] < other_first_[oi])) {
-      i = (*literal)[li++];
-    } else {
-      i = other_first_[oi++];
-    }
+    if (auto it = by_first_literal_.find(segs.front()); it != by_first_literal_.end()) candidates = &it->second;
+  for (const std::size_t i : *candidates) {
     const Compiled& c = compiled_[i];
     if (!matches(c)) continue;
     if (routes_[i].method == method) {

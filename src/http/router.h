@@ -50,7 +50,8 @@ class Router {
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // parallel to routes_
   // The routes a path can match, by its first segment: those whose template starts with that
-  // literal, and those starting with a parameter (or with no segment). Indexes ascending.
+  // literal together with those starting with a parameter (or with no segment, "/"), which alone
+  // are the candidates of any other first segment. Indexes ascending.
   std::unordered_map<std::string, std::vector<std::size_t>> by_first_literal_;
   std::vector<std::size_t> other_first_;
 };
