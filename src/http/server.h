@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.h"
@@ -38,6 +39,14 @@ struct ServerOptions {
   HttpConfig limits;
   std::string spool_dir = {};  // where spool_body routes write request bodies; "" = the system temp dir
 };
+
+// Writes the head of an answer into `out` (cleared first): status line and reason, Server,
+// X-Request-Id, Content-Type (+ Cache-Control: no-store for JSON), the route's own fields (which
+// replace ours of the same name; Content-Length, Connection and Transfer-Encoding are the server's),
+// Content-Length unless the status has no body (1xx, 204, 304), Connection: close when !keep_alive.
+// CR, LF and NUL in a field name or value are written as spaces.
+void write_response_head(std::string& out, const Response& r, std::string_view request_id, std::size_t body_size,
+                         bool keep_alive);
 
 class Server {
  public:

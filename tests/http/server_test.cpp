@@ -266,6 +266,63 @@ TEST(Server, ASharedBodyIsSentWholeAndLeftIntact) {
   EXPECT_EQ(*cached, text);
 }
 
+// The answer's head byte for byte: the order Beast wrote, the route's fields replacing ours, no
+// Content-Length where the status has no body, and no way for a field to start another.
+TEST(ResponseHead, IsWrittenInFullAndCannotBeSplit) {
+  std::string head = "left over from the last answer";
+  Response r = Response::json(201, Json{{"a", 1}});
+  r.headers.emplace_back("Location", "/x/1");
+  write_response_head(head, r, "rid-1", 7, true);
+  EXPECT_EQ(head,
+            "HTTP/1.1 201 Created\r\nServer: secplat\r\nX-Request-Id: rid-1\r\nContent-Type: application/json\r\n"
+            "Cache-Control: no-store\r\nLocation: /x/1\r\nContent-Length: 7\r\n\r\n");
+
+  Response page = Response::text(200, "<p>", "text/html");
+  page.headers = {{"Cache-Control", "no-cache"}, {"content-type", "text/html; charset=utf-8"},
+                  {"Content-Length", "999"}, {"X-A", "1"}, {"X-A", "2"}};
+  write_response_head(head, page, "rid-2", 3, false);
+  EXPECT_EQ(head,
+            "HTTP/1.1 200 OK\r\nServer: secplat\r\nX-Request-Id: rid-2\r\nCache-Control: no-cache\r\n"
+            "content-type: text/html; charset=utf-8\r\nX-A: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
+
+  write_response_head(head, Response::no_content(), "rid-3", 0, true);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 204 No Content\r\n")) << head;
+
+  Response hostile = Response::text(200, "x");
+  hostile.headers.emplace_back("X-Name\r\nSet-Cookie: a", std::string("v\r\nSet-Cookie: session=stolen\n") + '\0' + "x");
+  write_response_head(head, hostile, "rid-4", 1, true);
+  EXPECT_EQ(head.find("\r\nSet-Cookie"), std::string::npos) << head;
+  EXPECT_NE(head.find("X-Name  Set-Cookie: a: v  Set-Cookie: session=stolen  x\r\n"), std::string::npos) << head;
+}
+
+// Over a socket: a 204 has no body, so the next answer on the connection is read cleanly; an
+// unknown status gets a reason; a hostile field value arrives as one field.
+TEST(Server, AnswersWithoutABodyKeepTheConnectionInStep) {
+  std::vector<Route> routes = basic_routes();
+  routes.push_back(get("/none", [](Request&) -> Result<Response> { return Response::no_content(); }));
+  routes.push_back(get("/odd", [](Request&) -> Result<Response> {
+    Response r = Response::text(299, "odd");
+    r.headers.emplace_back("X-Note", "a\r\nX-Injected: yes");
+    return r;
+  }));
+  TestServer s(std::move(routes));
+  TestClient c(s.port);
+  for (int i = 0; i < 2; ++i) {
+    auto none = c.request("GET", "/none");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 204);
+    EXPECT_EQ(none->body, "");
+    auto odd = c.request("GET", "/odd");
+    ASSERT_TRUE(odd);
+    EXPECT_EQ(odd->status, 299);
+    EXPECT_EQ(odd->body, "odd");
+    EXPECT_EQ(odd->header("x-note"), "a  X-Injected: yes");
+    EXPECT_FALSE(odd->header("x-injected"));
+  }
+  EXPECT_EQ(s.server->open_connections(), 1u);
+}
+
 TEST(Server, TooLargeContentLengthIs413BeforeTheBodyIsSent) {
   TestServer s(basic_routes());  // max_body_bytes 4096
   TestClient c(s.port);
