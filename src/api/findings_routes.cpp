@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "api/finding_input.h"
 #include "api/finding_json.h"
 #include "api/route_helpers.h"
 #include "core/clock.h"
@@ -30,51 +31,6 @@ http::Route route(std::string method, std::string path, http::Access access, htt
                   int success = 200, std::vector<std::string> query = {}) {
   return make_route("findings", std::move(method), std::move(path), access, std::move(h), std::move(summary), success,
                     std::move(query));
-}
-
-Result<findings::FindingInput> parse_input(const Json& body) {
-  SECPLAT_TRY(http::reject_unknown_fields(
-      body, {"finding_key", "title", "asset_key", "asset_id", "category", "severity", "confidence", "evidence",
-             "remediation", "source", "vulnerability_id", "package_ecosystem", "package_name", "package_version",
-             "fixed_version", "scanner_metadata_json"}));
-  findings::FindingInput in;
-  auto key = http::req_string(body, "finding_key");
-  if (!key.ok()) return std::move(key).take_error();
-  auto title = http::req_string(body, "title");
-  if (!title.ok()) return std::move(title).take_error();
-  in.finding_key = *key;
-  in.title = *title;
-  if (in.title.size() > 1000) return Error::invalid({"body", "title"}, "At most 1000 characters");
-  for (auto [name, field] : {std::pair{"category", &in.category}, std::pair{"severity", &in.severity},
-                             std::pair{"confidence", &in.confidence}, std::pair{"evidence", &in.evidence},
-                             std::pair{"remediation", &in.remediation}, std::pair{"source", &in.source},
-                             std::pair{"vulnerability_id", &in.vulnerability_id},
-                             std::pair{"package_ecosystem", &in.package_ecosystem},
-                             std::pair{"package_name", &in.package_name},
-                             std::pair{"package_version", &in.package_version},
-                             std::pair{"fixed_version", &in.fixed_version}}) {
-    auto v = http::opt_string(body, name);
-    if (!v.ok()) return std::move(v).take_error();
-    *field = *v;
-  }
-  if (body.contains("scanner_metadata_json") && !body["scanner_metadata_json"].is_null()) {
-    if (!body["scanner_metadata_json"].is_object()) {
-      return Error::invalid({"body", "scanner_metadata_json"}, "Must be an object");
-    }
-    in.scanner_metadata_json = body["scanner_metadata_json"].dump();
-  }
-  auto asset_key = http::opt_string(body, "asset_key");
-  if (!asset_key.ok()) return std::move(asset_key).take_error();
-  auto asset_id = http::opt_int(body, "asset_id");
-  if (!asset_id.ok()) return std::move(asset_id).take_error();
-  if (*asset_key && !(*asset_key)->empty()) {
-    in.asset_key = **asset_key;
-  } else if (*asset_id) {
-    in.asset_id = **asset_id;  // resolved by the upsert, in its transaction
-  } else {
-    return Error::invalid({"body", "asset_key"}, "Provide asset_id or asset_key");
-  }
-  return in;
 }
 
 Result<std::optional<std::string>> query_text(const http::Request& req, const char* name) {
@@ -151,9 +107,7 @@ std::vector<http::Route> findings_routes(findings::FindingsService& svc) {
   http::Route upsert = route("POST", "/findings/", http::Access::analyst, nullptr,
                              "Create (201) or update (200) the finding with this asset and finding_key", 201);
   upsert.async_handler = [&svc](http::Request& req, http::Reply reply) {
-    auto body = http::parse_json_object(req);
-    if (!body.ok()) return reply(std::move(body).take_error());
-    auto in = parse_input(*body);
+    auto in = parse_finding_body(req);
     if (!in.ok()) return reply(std::move(in).take_error());
     const bool by_id = in->asset_key.empty();
     const std::string asset_ref = by_id ? std::to_string(in->asset_id.value_or(0)) : in->asset_key;

@@ -31,8 +31,13 @@ const Json* find_field(const Json& obj, std::string_view key) {
 }
 }  // namespace
 
+bool declares_json_or_nothing(const Request& req) {
+  auto ct = req.header("content-type");
+  return !ct || is_json_content_type(*ct);
+}
+
 Result<Json> parse_json_object(const Request& req) {
-  if (auto ct = req.header("content-type"); ct && !is_json_content_type(*ct))
+  if (!declares_json_or_nothing(req))
     return Error::invalid({"body"}, "Content-Type must be application/json");
   if (req.body.empty()) return Error::invalid({"body"}, "Request body is required (a JSON object)");
   Json j = Json::parse(req.body, nullptr, false);

@@ -20,6 +20,9 @@ namespace secplat::http {
 // explicit non-JSON Content-Type (a missing Content-Type is read as JSON).
 Result<Json> parse_json_object(const Request& req);
 
+// The Content-Type test of parse_json_object(): true when the request has none or a JSON one.
+bool declares_json_or_nothing(const Request& req);
+
 // 422 with one entry per field of `obj` not in `allowed`.
 Status reject_unknown_fields(const Json& obj, std::initializer_list<std::string_view> allowed);
 

@@ -456,6 +456,8 @@ Result<std::unique_ptr<Connection>> open_connection(const std::string& path, boo
     // would otherwise spill past 64 KiB into a temporary file: a write syscall per page touched.
     auto temp = pragma_text(raw, "PRAGMA temp_store=MEMORY");
     if (!temp.ok()) return std::move(temp).take_error();
+    auto cache = pragma_text(raw, "PRAGMA cache_size=-16384");
+    if (!cache.ok()) return std::move(cache).take_error();
   }
   for (const char* pragma : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
     auto r = pragma_text(raw, pragma);
