@@ -101,24 +101,12 @@ class PlainFindingSax final : public nlohmann::json_sax<Json> {
   // The FindingInput when every rule holds, else nullopt (the tree's rules then say why).
   std::optional<findings::FindingInput> finish() {
     if (!finding_key_ || !title_ || title_->size() > 1000) return std::nullopt;
-    findings::FindingInput in;
-    if (asset_key_ && !asset_key_->empty()) in.asset_key = std::move(*asset_key_);
-    else if (asset_id_) in.asset_id = asset_id_;
+    if (asset_key_ && !asset_key_->empty()) in_.asset_key = std::move(*asset_key_);
+    else if (asset_id_) in_.asset_id = asset_id_;
     else return std::nullopt;
-    in.finding_key = std::move(*finding_key_);
-    in.title = std::move(*title_);
-    in.category = std::move(category_);
-    in.severity = std::move(severity_);
-    in.confidence = std::move(confidence_);
-    in.evidence = std::move(evidence_);
-    in.remediation = std::move(remediation_);
-    in.source = std::move(source_);
-    in.vulnerability_id = std::move(vulnerability_id_);
-    in.package_ecosystem = std::move(package_ecosystem_);
-    in.package_name = std::move(package_name_);
-    in.package_version = std::move(package_version_);
-    in.fixed_version = std::move(fixed_version_);
-    return in;
+    in_.finding_key = std::move(*finding_key_);
+    in_.title = std::move(*title_);
+    return std::move(in_);
   }
 
  private:
@@ -147,26 +135,25 @@ class PlainFindingSax final : public nlohmann::json_sax<Json> {
       case Field::finding_key: return &finding_key_;
       case Field::title: return &title_;
       case Field::asset_key: return &asset_key_;
-      case Field::category: return &category_;
-      case Field::severity: return &severity_;
-      case Field::confidence: return &confidence_;
-      case Field::evidence: return &evidence_;
-      case Field::remediation: return &remediation_;
-      case Field::source: return &source_;
-      case Field::vulnerability_id: return &vulnerability_id_;
-      case Field::package_ecosystem: return &package_ecosystem_;
-      case Field::package_name: return &package_name_;
-      case Field::package_version: return &package_version_;
-      case Field::fixed_version: return &fixed_version_;
-      default: return &ignored_;  // not reached: asset_id and scanner_metadata_json are handled apart
+      case Field::category: return &in_.category;
+      case Field::severity: return &in_.severity;
+      case Field::confidence: return &in_.confidence;
+      case Field::evidence: return &in_.evidence;
+      case Field::remediation: return &in_.remediation;
+      case Field::source: return &in_.source;
+      case Field::vulnerability_id: return &in_.vulnerability_id;
+      case Field::package_ecosystem: return &in_.package_ecosystem;
+      case Field::package_name: return &in_.package_name;
+      case Field::package_version: return &in_.package_version;
+      case Field::fixed_version: return &in_.fixed_version;
+      default: return &in_.scanner_metadata_json;  // not reached: asset_id and the metadata are handled apart
     }
   }
 
   int depth_ = 0;
   Field field_ = Field::unknown;
-  std::optional<std::string> finding_key_, title_, asset_key_, category_, severity_, confidence_, evidence_,
-      remediation_, source_, vulnerability_id_, package_ecosystem_, package_name_, package_version_, fixed_version_,
-      ignored_;
+  findings::FindingInput in_;  // the optional text fields go straight in
+  std::optional<std::string> finding_key_, title_, asset_key_;
   std::optional<int64_t> asset_id_;
 };
 

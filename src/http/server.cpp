@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <strings.h>
+
 #include <utility>  // before Asio: Boost 1.74 on GCC 12
 
 #include <boost/asio.hpp>
@@ -65,14 +67,7 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
