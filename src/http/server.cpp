@@ -1024,8 +1024,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   void on_write(beast::error_code ec) {
     disarm_deadline();
-    reply_owned_.clear();
-    reply_shared_.reset();  // a shared rendering is not held past its answer
+    reply_owned_ = std::string();  // an answer's body (an export may be megabytes) is not kept
+    reply_shared_.reset();          // while the connection waits for its next request
     if (ec) return close_now();
     if (!reply_keep_alive_) return linger_close();
     first_request_ = false;
